@@ -69,6 +69,9 @@ class Backend:
     array_type: type
     to_host: Callable[[Any], np.ndarray]
     from_host: Callable[[Any], Any]
+    scatter_add: Callable[[Any, Any, Any], None] = np.add.at
+    """``scatter_add(a, index, values)``: ``a[index] += values`` in place, where repeated
+    indices accumulate (``numpy.add.at``)."""
 
     def is_native(self, x: Any) -> bool:
         """True if ``x`` is an array of this backend (Python scalars count as native)."""
@@ -115,7 +118,23 @@ def _cupy_backend() -> Backend:
         raise BackendUnavailableError(
             "CuPy is installed but sees no GPU. Use ms.set_backend('numpy') on this machine."
         )
-    return Backend("cupy", cupy, cupy.ndarray, to_host=cupy.asnumpy, from_host=cupy.asarray)
+    return Backend(
+        "cupy",
+        cupy,
+        cupy.ndarray,
+        to_host=cupy.asnumpy,
+        from_host=cupy.asarray,
+        scatter_add=_cupy_scatter_add(cupy),
+    )
+
+
+def _cupy_scatter_add(cupy: ModuleType) -> Callable[[Any, Any, Any], None]:
+    """``cupy.add.at`` where this CuPy has it (v13+), else ``cupyx.scatter_add``."""
+    if hasattr(cupy.add, "at"):
+        return cupy.add.at
+    import cupyx
+
+    return cupyx.scatter_add
 
 
 def _fake_gpu_backend() -> Backend:

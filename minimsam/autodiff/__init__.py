@@ -1,0 +1,52 @@
+"""A small reverse-mode automatic differentiation engine on backend arrays.
+
+It runs on NumPy and CuPy alike (every op uses the active backend's ``xp``) and
+supports second derivatives (Hessian-vector products) because every backward pass
+is written with the same differentiable ops.
+
+Layout: :mod:`.tensor` (the tape), :mod:`.shapes`, :mod:`.elementwise`,
+:mod:`.reductions`, :mod:`.nn_ops` (the ops, forward and backward side by side),
+:mod:`.transforms` (``value_and_grad``, ``grad``, ``hvp``), :mod:`.check` (gradient
+checker).
+"""
+
+from minimsam.autodiff import operators as _operators
+from minimsam.autodiff.check import GradientCheckError, check_grads
+from minimsam.autodiff.elementwise import (
+    add,
+    div,
+    exp,
+    log,
+    maximum,
+    mul,
+    neg,
+    power,
+    relu,
+    sigmoid,
+    sub,
+    tanh,
+)
+from minimsam.autodiff.nn_ops import conv2d, im2col, log_softmax, logsumexp, max_pool2d, softmax
+from minimsam.autodiff.reductions import matmul, max, mean, sum
+from minimsam.autodiff.shapes import (
+    broadcast_to,
+    concatenate,
+    getitem,
+    reshape,
+    sum_to,
+    transpose,
+)
+from minimsam.autodiff.tensor import Function, Tensor, backprop, enable_grad, no_grad
+from minimsam.autodiff.transforms import grad, hvp, tree_flatten, tree_unflatten, value_and_grad
+
+_operators.install()
+
+__all__ = [
+    "Function", "Tensor", "backprop", "enable_grad", "no_grad",
+    "value_and_grad", "grad", "hvp", "tree_flatten", "tree_unflatten",
+    "check_grads", "GradientCheckError",
+    "add", "sub", "mul", "div", "neg", "power", "exp", "log", "tanh", "sigmoid", "relu",
+    "maximum", "sum", "mean", "max", "matmul", "logsumexp", "log_softmax", "softmax",
+    "conv2d", "im2col", "max_pool2d", "reshape", "transpose", "broadcast_to", "sum_to",
+    "getitem", "concatenate",
+]  # fmt: skip
