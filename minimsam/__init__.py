@@ -1,5 +1,16 @@
 """minimsam: SGD, NAG, SAM and Momentum-SAM from scratch, on NumPy or CuPy."""
 
+from minimsam import autodiff, nn  # noqa: E402  (subpackages, after the core names)
+from minimsam.autodiff import (
+    GradientCheckError,
+    Tensor,
+    check_grads,
+    enable_grad,
+    grad,
+    hvp,
+    no_grad,
+    value_and_grad,
+)
 from minimsam.backend import (
     BackendUnavailableError,
     DeviceMismatchError,
@@ -14,6 +25,16 @@ from minimsam.backend import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "autodiff",
+    "nn",
+    "GradientCheckError",
+    "Tensor",
+    "check_grads",
+    "enable_grad",
+    "grad",
+    "hvp",
+    "no_grad",
+    "value_and_grad",
     "BackendUnavailableError",
     "DeviceMismatchError",
     "asarray",
