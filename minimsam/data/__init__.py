@@ -1,0 +1,36 @@
+"""Data: IDX files, datasets (MNIST-1D, Fashion-MNIST, MNIST) and seeded batching."""
+
+from minimsam.data.batching import epoch_batches, iterate_batches, num_batches
+from minimsam.data.datasets import (
+    DATASETS,
+    Dataset,
+    DatasetNotFoundError,
+    DownloadError,
+    cache_dir,
+    download,
+    flip_labels,
+    load,
+    search_dirs,
+    subset_indices,
+)
+from minimsam.data.idx import IDXFormatError, read_idx, read_idx_pair, write_idx
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "IDXFormatError",
+    "cache_dir",
+    "download",
+    "epoch_batches",
+    "flip_labels",
+    "iterate_batches",
+    "load",
+    "num_batches",
+    "read_idx",
+    "read_idx_pair",
+    "search_dirs",
+    "subset_indices",
+    "write_idx",
+]

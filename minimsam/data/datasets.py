@@ -1,0 +1,571 @@
+"""Datasets: MNIST-1D (the default, generated locally), Fashion-MNIST and MNIST.
+
+``load(name, ...)`` returns a :class:`Dataset` of host NumPy arrays; move batches to the
+active backend with :mod:`minimsam.data.batching`.
+
+Normalisation (``normalize=True``, the default). Every dataset is standardised with one
+scalar mean and standard deviation of its FULL training split (before ``n_train``
+subsetting, so a sample maps to the same input whatever the subset)::
+
+    MNIST, Fashion-MNIST:  u = raw / 255 in [0, 1],  x = (u - mean(u_train)) / std(u_train)
+    MNIST-1D:              x = (raw - mean(raw_train)) / std(raw_train)
+
+The test split uses the training statistics. ``Dataset.mean`` and ``Dataset.std`` record
+them, so ``u = x * std + mean`` undoes the standardisation (e.g. for plots). With
+``normalize=False`` images are ``raw / 255`` and MNIST-1D is left as generated.
+Labels are int64.
+
+Where the IDX files are looked for, in order (:func:`search_dirs`):
+
+1. ``data_dir``, if given (the directory that holds the four files);
+2. ``$MINIMSAM_DATA/<name>``, if the variable is set;
+3. the user cache, ``$XDG_CACHE_HOME/minimsam/<name>`` (default ``~/.cache/minimsam/<name>``);
+4. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist`` (Debian package
+   ``dataset-fashion-mnist``).
+
+Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``).
+If no directory holds all four, they are downloaded (``download=True``) into the first
+directory of the list, from public mirrors, and checked against their SHA-256 sums.
+MNIST-1D is generated with the ``mnist1d`` package (never downloaded) and cached as an
+``.npz`` file in the first directory of the same list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import importlib.metadata
+import json
+import os
+import random
+import urllib.request
+import warnings
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minimsam.data.idx import IDXFormatError, atomic_open, read_idx_pair
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "cache_dir",
+    "download",
+    "flip_labels",
+    "load",
+    "search_dirs",
+    "subset_indices",
+]
+
+DATASETS = ("mnist1d", "fashion-mnist", "mnist")
+ENV_DATA = "MINIMSAM_DATA"
+
+# The four IDX files, by role; on disk each name may carry a ".gz" suffix.
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True)
+class _IDXSource:
+    """Where an IDX dataset can be found or fetched, and the SHA-256 of each ``.gz`` file."""
+
+    title: str
+    mirrors: tuple[str, ...]
+    sha256: Mapping[str, str]
+    class_names: tuple[str, ...]
+    debian_dir: str | None = None
+    debian_package: str | None = None
+
+
+# SHA-256 sums of the published .gz files. The publishers list MD5 sums only (Fashion-MNIST
+# README: train-images 8d4fb7e6..., train-labels 25c81989..., t10k-images bef4ecab...,
+# t10k-labels bb300cfd...); these SHA-256 values are the ones used by several independent
+# loaders that verify the same files. Debian's package recompresses the files, so local
+# copies are validated by their IDX structure, not by these sums.
+_SOURCES: dict[str, _IDXSource] = {
+    "fashion-mnist": _IDXSource(
+        title="Fashion-MNIST",
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        sha256={
+            "train-images-idx3-ubyte.gz": (
+                "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc"
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc"
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229"
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf"
+            ),
+        },
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        debian_dir="/usr/share/datasets/fashion-mnist",
+        debian_package="dataset-fashion-mnist",
+    ),
+    "mnist": _IDXSource(
+        title="MNIST",
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ),
+        sha256={
+            "train-images-idx3-ubyte.gz": (
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
+            ),
+        },
+        class_names=tuple(str(d) for d in range(10)),
+    ),
+}
+
+# Tests replace this with a fake that serves bytes, so no test ever touches the network.
+_urlopen = urllib.request.urlopen
+_DOWNLOAD_TIMEOUT_S = 60
+_CHUNK = 1 << 20
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset's files are in none of the searched directories (and were not downloaded)."""
+
+
+class DownloadError(OSError):
+    """A download failed: network error, interrupted transfer or checksum mismatch."""
+
+
+# ----------------------------------------------------------------------------- the dataset
+
+
+@dataclass(repr=False)
+class Dataset:
+    """A classification dataset as host NumPy arrays.
+
+    ``x_train``: ``(N, *input_shape)`` floating; ``y_train``: ``(N,)`` int64 in
+    ``[0, num_classes)``; the same for the test split. ``mean``/``std``: the
+    standardisation applied (see the module docstring). ``y_train_clean``: the training
+    labels before ``label_noise`` (``None`` without noise). ``train_indices``: the rows of
+    the full training split kept by ``n_train``, in order.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    input_shape: tuple[int, ...]
+    class_names: tuple[str, ...] = ()
+    mean: float = 0.0
+    std: float = 1.0
+    y_train_clean: np.ndarray | None = None
+    train_indices: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        noise = ""
+        if self.y_train_clean is not None:
+            noise = f", noisy_labels={int(np.sum(self.y_train != self.y_train_clean))}"
+        return (
+            f"Dataset({self.name!r}, train={self.x_train.shape}, test={self.x_test.shape}, "
+            f"dtype={self.x_train.dtype}, num_classes={self.num_classes}{noise})"
+        )
+
+
+# ----------------------------------------------------------------------------- where files are
+
+
+def cache_dir() -> Path:
+    """minimsam's user cache: ``$XDG_CACHE_HOME/minimsam``, else ``~/.cache/minimsam``.
+
+    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG base-directory spec requires.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "minimsam"
+
+
+def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The directories where dataset ``name`` is looked for, in order (module docstring).
+
+    The first entry is also where downloads and the MNIST-1D cache are written; the
+    Debian directory, when the dataset has one, is always last.
+    """
+    name = _canonical(name)
+    dirs = []
+    if data_dir is not None:
+        dirs.append(Path(data_dir).expanduser())
+    env = os.environ.get(ENV_DATA)
+    if env:
+        dirs.append(Path(env).expanduser() / name)
+    dirs.append(cache_dir() / name)
+    source = _SOURCES.get(name)
+    if source is not None and source.debian_dir is not None:
+        dirs.append(Path(source.debian_dir))
+    return dirs
+
+
+def _canonical(name: str) -> str:
+    key = str(name).lower().replace("_", "-")
+    key = {"mnist-1d": "mnist1d", "fashion": "fashion-mnist", "fmnist": "fashion-mnist"}.get(
+        key, key
+    )
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    return key
+
+
+def _find_idx_files(directory: Path) -> dict[str, Path] | None:
+    """The four IDX files in ``directory`` (gzipped name preferred), or None if any is missing."""
+    found = {}
+    for role, stem in IDX_FILES.items():
+        candidates = [directory / f"{stem}.gz", directory / stem]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            return None
+        found[role] = path
+    return found
+
+
+def _how_to_get(name: str, dirs: list[Path]) -> str:
+    """The help text of every 'not found' error: where we looked, and how to get the files."""
+    source = _SOURCES[name]
+    files = ", ".join(f"{stem}.gz" for stem in IDX_FILES.values())
+    lines = [f"{source.title} files ({files}; gzipped or not) were looked for in:"]
+    lines += [f"  {i}. {d}" for i, d in enumerate(dirs, 1)]
+    if not os.environ.get(ENV_DATA):
+        lines.append(f"  (${ENV_DATA} is not set)")
+    lines.append("To get them:")
+    if source.debian_package:
+        lines.append(f"  - sudo apt-get install {source.debian_package}   (Debian/Ubuntu)")
+    lines.append(
+        f"  - or download the four .gz files from {source.mirrors[0]} and put them in "
+        f"${ENV_DATA}/{name}, or pass data_dir=... to load()"
+    )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- downloading
+
+
+def download(name: str, directory: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Download the IDX files of ``name`` missing from ``directory``; return all four paths.
+
+    ``directory`` defaults to the first of :func:`search_dirs`. Each file comes from the
+    first mirror that delivers bytes with the expected SHA-256; it is streamed to a
+    temporary file beside its final name and renamed only once verified, so a failed or
+    interrupted download never leaves a partial file. Raises :class:`DownloadError`
+    (which says where the files are expected and how to get them) if every mirror fails.
+    """
+    name = _canonical(name)
+    if name not in _SOURCES:
+        raise ValueError(f"{name!r} is generated locally, not downloaded")
+    directory = Path(directory) if directory is not None else search_dirs(name)[0]
+    # For the error message: this directory first, then the usual search order.
+    dirs = [directory] + [d for d in search_dirs(name) if d != directory]
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for role, stem in IDX_FILES.items():
+        paths[role] = directory / f"{stem}.gz"
+        if not paths[role].is_file():
+            _fetch_from_mirrors(name, paths[role], dirs)
+    return paths
+
+
+def _fetch_from_mirrors(name: str, dest: Path, dirs: list[Path]) -> None:
+    source = _SOURCES[name]
+    failures = []
+    for mirror in source.mirrors:
+        url = mirror + dest.name
+        try:
+            _fetch(url, dest, source.sha256[dest.name])
+            return
+        except (OSError, http.client.HTTPException) as err:
+            failures.append(f"  {url}: {err}")
+    raise DownloadError(
+        f"could not download {dest.name} of {source.title}:\n"
+        + "\n".join(failures)
+        + "\n"
+        + _how_to_get(name, dirs)
+    )
+
+
+def _fetch(url: str, dest: Path, sha256: str) -> None:
+    """Stream ``url`` into ``dest`` atomically, verifying its SHA-256 before the rename."""
+    digest = hashlib.sha256()
+    with _urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response, atomic_open(dest) as f:
+        while chunk := response.read(_CHUNK):
+            digest.update(chunk)
+            f.write(chunk)
+        if digest.hexdigest() != sha256:
+            # Raised inside atomic_open: the temporary file is deleted, dest is untouched.
+            raise DownloadError(
+                f"checksum mismatch: SHA-256 {digest.hexdigest()}, expected {sha256}"
+            )
+
+
+# ----------------------------------------------------------------------------- raw arrays
+
+
+def _load_idx_dataset(name: str, data_dir, allow_download: bool) -> dict[str, Any]:
+    dirs = search_dirs(name, data_dir)
+    files = next((f for f in map(_find_idx_files, dirs) if f is not None), None)
+    if files is None:
+        if not allow_download:
+            raise DatasetNotFoundError(_how_to_get(name, dirs))
+        files = download(name, dirs[0])
+    x_train, y_train = read_idx_pair(files["train_images"], files["train_labels"])
+    x_test, y_test = read_idx_pair(files["test_images"], files["test_labels"])
+    source = _SOURCES[name]
+    for images, labels, role in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+        _check_images(images, labels, files[f"{role}_images"], files[f"{role}_labels"])
+    return {
+        "x_train": x_train,
+        "y_train": y_train,
+        "x_test": x_test,
+        "y_test": y_test,
+        "num_classes": len(source.class_names),
+        "class_names": source.class_names,
+        "scale": 255.0,  # uint8 pixels -> [0, 1]
+    }
+
+
+def _check_images(images: np.ndarray, labels: np.ndarray, images_path, labels_path) -> None:
+    if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
+        raise IDXFormatError(
+            f"{images_path}: expected uint8 images of shape (N, 28, 28), "
+            f"got {images.dtype} {images.shape}"
+        )
+    if labels.size and not (labels.min() >= 0 and labels.max() <= 9):
+        raise IDXFormatError(
+            f"{labels_path}: labels must lie in 0..9, found {labels.min()}..{labels.max()}"
+        )
+
+
+_MNIST1D_MISSING = 'MNIST-1D needs the mnist1d package: pip install mnist1d (or "minimsam[cli]")'
+
+
+def _mnist1d_cache_name(overrides: Mapping[str, Any]) -> str:
+    """Cache file name: the mnist1d version plus a hash of the generation arguments."""
+    try:
+        version = importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError as err:
+        raise ImportError(_MNIST1D_MISSING) from err
+    key = json.dumps({"version": version, "args": dict(overrides)}, sort_keys=True, default=str)
+    return f"mnist1d-{version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
+def _generate_mnist1d(overrides: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Run ``mnist1d.data.make_dataset`` on its default arguments updated by ``overrides``.
+
+    Never calls ``get_dataset``, which may download. ``make_dataset`` reseeds the global
+    ``random`` and ``numpy.random`` generators; their states are restored afterwards.
+    """
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+        from mnist1d.utils import ObjectView
+    except ImportError as err:
+        raise ImportError(_MNIST1D_MISSING) from err
+    args = get_dataset_args(as_dict=True)
+    unknown = set(overrides) - set(args)
+    if unknown:
+        raise ValueError(
+            f"unknown mnist1d_args {sorted(unknown)}; valid keys: {', '.join(sorted(args))}"
+        )
+    args.update(overrides)
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        data = make_dataset(ObjectView(args))
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return {"x": data["x"], "y": data["y"], "x_test": data["x_test"], "y_test": data["y_test"]}
+
+
+def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    dirs = search_dirs("mnist1d", data_dir)
+    fname = _mnist1d_cache_name(overrides)
+    arrays = None
+    for path in (d / fname for d in dirs):
+        if path.is_file():
+            try:
+                with np.load(path) as f:
+                    arrays = {k: f[k] for k in ("x", "y", "x_test", "y_test")}
+                break
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+                warnings.warn(f"ignoring unreadable MNIST-1D cache {path} ({err})", stacklevel=3)
+    if arrays is None:
+        arrays = _generate_mnist1d(overrides)
+        _write_cache(dirs[0] / fname, arrays)
+    return {
+        "x_train": arrays["x"],
+        "y_train": arrays["y"].astype(np.int64),
+        "x_test": arrays["x_test"],
+        "y_test": arrays["y_test"].astype(np.int64),
+        "num_classes": 10,
+        "class_names": tuple(str(d) for d in range(10)),
+        "scale": 1.0,
+    }
+
+
+def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path) as f:
+            np.savez(f, **arrays)
+    except OSError as err:  # a read-only cache costs a regeneration next time, nothing more
+        warnings.warn(f"could not cache MNIST-1D at {path} ({err})", stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- subset and noise
+
+
+def subset_indices(n: int, n_train: int, seed: int) -> np.ndarray:
+    """``n_train`` distinct indices of ``range(n)``, uniformly at random, sorted.
+
+    With the same seed the subsets are nested: the first ``k`` entries of one
+    permutation are kept, so ``n_train=500`` is contained in ``n_train=1000``.
+    """
+    _check_count("n_train", n_train, n)
+    rng = np.random.default_rng([seed, 0])
+    return np.sort(rng.permutation(n)[:n_train])
+
+
+def flip_labels(y: np.ndarray, fraction: float, num_classes: int, seed: int) -> np.ndarray:
+    """A copy of ``y`` with exactly ``k = floor(fraction * N + 1/2)`` labels changed.
+
+    The ``k`` positions are drawn without replacement; each gets a class drawn uniformly
+    from the ``num_classes - 1`` classes other than its own:
+    ``y_i <- (y_i + s_i) mod C`` with ``s_i`` uniform on ``{1, ..., C-1}``.
+    """
+    if not (0.0 <= fraction <= 1.0):
+        raise ValueError(f"label_noise must be in [0, 1], got {fraction!r}")
+    if num_classes < 2 and fraction > 0:
+        raise ValueError("label_noise needs at least two classes")
+    y = np.array(y, dtype=np.int64)
+    k = int(np.floor(fraction * len(y) + 0.5))
+    rng = np.random.default_rng([seed, 1])
+    where = rng.choice(len(y), size=k, replace=False)
+    y[where] = (y[where] + rng.integers(1, num_classes, size=k)) % num_classes
+    return y
+
+
+def _check_count(what: str, value: Any, upper: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, got {value!r}")
+    if not 1 <= value <= upper:
+        raise ValueError(f"{what} must be in [1, {upper}], got {value}")
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def load(
+    name: str = "mnist1d",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    n_train: int | None = None,
+    label_noise: float = 0.0,
+    seed: int = 0,
+    flatten: bool = True,
+    dtype: Any = np.float32,
+    normalize: bool = True,
+    download: bool = True,
+    mnist1d_args: Mapping[str, Any] | None = None,
+) -> Dataset:
+    """Load a dataset as a :class:`Dataset` of host arrays.
+
+    name: ``"mnist1d"`` (default; 4000 train / 1000 test signals of length 40),
+        ``"fashion-mnist"`` or ``"mnist"`` (60000 / 10000 images of 28x28); 10 classes each.
+    data_dir: a directory to look in first (see :func:`search_dirs`).
+    n_train: keep this many training samples, chosen by ``seed`` (:func:`subset_indices`).
+    label_noise: fraction of TRAINING labels replaced by a different class, chosen by
+        ``seed`` (:func:`flip_labels`); the test labels are never changed.
+    flatten: inputs of shape ``(N, D)`` for MLPs (D = 784 or 40); else ``(N, 1, 28, 28)``
+        for images and ``(N, 1, 40)`` for MNIST-1D, channels first, for CNNs.
+    dtype: floating dtype of the inputs (float32 default; float64 for exact cross-checks).
+    normalize: standardise with the training statistics (module docstring).
+    download: fetch missing Fashion-MNIST/MNIST files; if False, raise
+        :class:`DatasetNotFoundError` instead.
+    mnist1d_args: overrides of ``mnist1d.data.get_dataset_args()`` for generation, e.g.
+        ``{"num_samples": 10000, "seed": 1}``; each setting is cached separately.
+    """
+    name = _canonical(name)
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating type, got {dtype}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if name == "mnist1d":
+        raw = _load_mnist1d(data_dir, dict(mnist1d_args or {}))
+    elif mnist1d_args:
+        raise ValueError("mnist1d_args applies to name='mnist1d' only")
+    else:
+        raw = _load_idx_dataset(name, data_dir, download)
+
+    mean, std = 0.0, 1.0
+    if normalize:
+        # Statistics of the full training split, in float64, on the [0, 1] scale.
+        mean = float(raw["x_train"].mean(dtype=np.float64)) / raw["scale"]
+        std = float(raw["x_train"].std(dtype=np.float64)) / raw["scale"]
+
+    def prepare(x: np.ndarray) -> np.ndarray:
+        x = (x.astype(dtype) / dtype.type(raw["scale"]) - dtype.type(mean)) / dtype.type(std)
+        return x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *x.shape[1:])
+
+    x_train, y_train = raw["x_train"], raw["y_train"].astype(np.int64)
+    train_indices = np.arange(len(y_train))
+    if n_train is not None:
+        train_indices = subset_indices(len(y_train), n_train, seed)
+        x_train, y_train = x_train[train_indices], y_train[train_indices]
+    y_clean = None
+    if label_noise:
+        y_clean = y_train
+        y_train = flip_labels(y_clean, label_noise, raw["num_classes"], seed)
+
+    x_train = prepare(x_train)
+    return Dataset(
+        name=name,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=prepare(raw["x_test"]),
+        y_test=raw["y_test"].astype(np.int64),
+        num_classes=raw["num_classes"],
+        input_shape=x_train.shape[1:],
+        class_names=raw["class_names"],
+        mean=mean,
+        std=std,
+        y_train_clean=y_clean,
+        train_indices=train_indices,
+    )
