@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from minimsam.autodiff.tensor import Function, Tensor
-from minimsam.backend import get_backend
+from minimsam.backend import asarray, get_backend
 
 __all__ = [
     "shape_of",
@@ -177,15 +177,20 @@ class ScatterAdd(Function):
         return (getitem(gy, self.index),)
 
 
-def _plain_index(index: Any) -> Any:
+def _device_index(index: Any) -> Any:
+    """Index arrays (and lists) go to the active backend, so that gathering and the
+    scatter-add in the gradient both run on the device; ints and slices stay as they are."""
     if isinstance(index, tuple):
-        return tuple(_data(i) for i in index)
-    return _data(index)
+        return tuple(_device_index(i) for i in index)
+    index = _data(index)
+    if isinstance(index, list) or hasattr(index, "shape"):
+        return asarray(index)
+    return index
 
 
 def getitem(x: Any, index: Any) -> Any:
     """``x[index]``; indices are plain ints, slices or integer arrays (not differentiated)."""
-    return GetItem(_plain_index(index))(x)
+    return GetItem(_device_index(index))(x)
 
 
 class Concatenate(Function):

@@ -1,0 +1,48 @@
+"""Shared fixtures: the backend is a test parameter (DESIGN.md principle 8).
+
+A test that takes the ``backend`` fixture runs once per backend: ``numpy``, the strict
+``fakegpu`` double (refuses host/device mixing as CuPy does), and ``cupy`` where a GPU
+exists. The backend is active for the duration of the test and restored afterwards.
+Set ``MINIMSAM_TEST_BACKENDS=cupy`` (comma-separated) to choose the list explicitly,
+e.g. on a GPU machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import minimsam as ms
+
+
+def _backends_under_test() -> list[str]:
+    chosen = os.environ.get("MINIMSAM_TEST_BACKENDS")
+    if chosen:
+        return [name.strip() for name in chosen.split(",") if name.strip()]
+    names = ["numpy", "fakegpu"]
+    try:
+        ms.set_backend("cupy")
+        names.append("cupy")
+    except ms.BackendUnavailableError:
+        pass
+    finally:
+        ms.set_backend("numpy")
+    return names
+
+
+BACKENDS = _backends_under_test()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """The active backend for this test (numpy, fakegpu, and cupy when a GPU is present)."""
+    with ms.use_backend(request.param) as active:
+        yield active
+
+
+@pytest.fixture
+def rng():
+    """A seeded host random generator; draw on the host, then ms.asarray(...) to the device."""
+    return np.random.default_rng(0)
