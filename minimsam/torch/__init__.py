@@ -1,0 +1,27 @@
+"""minimsam's optimizers for PyTorch: ``MSAM``, ``SAM`` and ``AdamWMSAM``.
+
+The same algorithms as ``minimsam.optim`` (SPEC.md), written as
+``torch.optim.Optimizer`` subclasses for users who outgrow NumPy; they run under
+``DistributedDataParallel`` unchanged. Only this subpackage imports torch;
+``import minimsam`` never does.
+
+Norms are global over every parameter of every group; ``lr``, ``momentum``,
+``rho`` and ``weight_decay`` may differ per group. MSAM and AdamWMSAM keep the
+*perturbed* weights in the parameters between steps: evaluate and export under
+``with opt.unperturbed():`` (or read ``opt.eval_params()``).
+"""
+
+try:
+    import torch  # noqa: F401
+    from torch.optim import Optimizer  # noqa: F401  (a real torch, not a stray namespace dir)
+except ImportError as err:
+    raise ImportError(
+        "minimsam.torch needs PyTorch, which is not installed: pip install 'minimsam[torch]'"
+    ) from err
+
+from minimsam.torch._common import EPS, global_norm
+from minimsam.torch.adamw_msam import AdamWMSAM
+from minimsam.torch.msam import MSAM
+from minimsam.torch.sam import SAM
+
+__all__ = ["EPS", "MSAM", "SAM", "AdamWMSAM", "global_norm"]
