@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import gzip as _gzip
 import os
-import tempfile
+import secrets
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -165,13 +165,15 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
 
     On any exception the temporary file is removed and ``path`` is left as it was, so a
     reader never sees a half-written file (``os.replace`` is atomic on one file system).
-    Used here and by the dataset downloads and caches.
+    The file gets the usual permissions (0666 less the umask). Used here and by the
+    dataset downloads and caches.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
