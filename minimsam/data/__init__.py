@@ -1,6 +1,7 @@
 """Data: IDX files, datasets (MNIST-1D, Fashion-MNIST, MNIST) and seeded batching."""
 
-from minimsam.data.batching import epoch_batches, iterate_batches, num_batches
+from minimsam.data import landscapes
+from minimsam.data.batching import epoch_batches, epoch_order, iterate_batches, num_batches
 from minimsam.data.datasets import (
     DATASETS,
     Dataset,
@@ -24,6 +25,7 @@ __all__ = [
     "cache_dir",
     "download",
     "epoch_batches",
+    "epoch_order",
     "flip_labels",
     "iterate_batches",
     "load",

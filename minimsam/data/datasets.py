@@ -294,11 +294,17 @@ def download(name: str, directory: str | os.PathLike | None = None) -> dict[str,
     directory = Path(directory) if directory is not None else search_dirs(name)[0]
     # For the error message: this directory first, then the usual search order.
     dirs = [directory] + [d for d in search_dirs(name) if d != directory]
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DownloadError(
+            f"cannot create {directory} ({err})\n{_how_to_get(name, dirs)}"
+        ) from err
     paths = {}
     for role, stem in IDX_FILES.items():
-        paths[role] = directory / f"{stem}.gz"
-        if not paths[role].is_file():
+        present = [p for p in (directory / f"{stem}.gz", directory / stem) if p.is_file()]
+        paths[role] = present[0] if present else directory / f"{stem}.gz"
+        if not present:
             _fetch_from_mirrors(name, paths[role], dirs)
     return paths
 

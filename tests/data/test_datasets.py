@@ -5,6 +5,7 @@ and cache, normalisation, subsets and label noise."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
 import random
 import urllib.error
@@ -312,6 +313,24 @@ def test_download_fetches_only_missing_files(tmp_path, fake_mnist, install_opene
     paths = datasets.download("mnist", tmp_path)
     assert sorted(opener.calls) == sorted([a + GZ_NAMES[1], a + GZ_NAMES[2]])
     assert sorted(p.name for p in paths.values()) == sorted(files)
+
+
+def test_download_counts_uncompressed_files_as_present(tmp_path, fake_mnist, install_opener):
+    files, (a, _) = fake_mnist
+    stem = GZ_NAMES[2][: -len(".gz")]
+    (tmp_path / stem).write_bytes(gzip.decompress(files[GZ_NAMES[2]]))
+    opener = install_opener(routes_for(a, files))
+    paths = datasets.download("mnist", tmp_path)
+    assert a + GZ_NAMES[2] not in opener.calls and len(opener.calls) == 3
+    assert paths["test_images"] == tmp_path / stem
+
+
+def test_download_into_an_uncreatable_directory(tmp_path, fake_mnist, install_opener):
+    (tmp_path / "file").write_bytes(b"")
+    opener = install_opener({})
+    with pytest.raises(DownloadError, match="cannot create") as err:
+        datasets.download("mnist", tmp_path / "file" / "sub")
+    assert "looked for in" in str(err.value) and opener.calls == []
 
 
 def test_download_false_never_calls_the_opener(isolated_env, fake_mnist, install_opener):
