@@ -137,6 +137,7 @@ def sha256():
 @pytest.fixture(scope="session")
 def mnist1d_dir(tmp_path_factory):
     """A directory holding the default MNIST-1D, generated once per test session."""
+    pytest.importorskip("mnist1d")
     directory = tmp_path_factory.mktemp("mnist1d")
     with pytest.MonkeyPatch.context() as mp:  # keep the real user cache out of it
         mp.setenv("XDG_CACHE_HOME", str(directory / "xdg-cache"))
