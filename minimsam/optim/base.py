@@ -41,6 +41,7 @@ costs one device->host transfer of a single boolean per step; on a GPU, pass
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -149,25 +150,30 @@ def _all_finite(values: list[Any]) -> bool:
 # ----------------------------------------------------------------------------- validation
 
 
+def _require_number(name: str, value: Any, expected: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return float(value)
+
+
 def check_nonnegative(name: str, value: Any, schedulable: bool = False) -> Any:
     """Validate a finite value >= 0 (or, if ``schedulable``, a callable ``t -> value``)."""
     if schedulable and callable(value):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        kind = "a number or a schedule t -> value" if schedulable else "a number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    value = _require_number(
+        name, value, "a number or a schedule t -> value" if schedulable else "a number"
+    )
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be finite and >= 0 (allowed range [0, inf)), got {value}")
-    return float(value)
+    return value
 
 
 def check_unit_interval(name: str, value: Any) -> float:
     """Validate a number in [0, 1) (momentum, Adam betas)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    value = _require_number(name, value, "a number in [0, 1)")
     if not (0.0 <= value < 1.0):
         raise ValueError(f"{name} must be in the range [0, 1), got {value}")
-    return float(value)
+    return value
 
 
 # ----------------------------------------------------------------------------- interface
@@ -299,12 +305,7 @@ class Optimizer:
         value = getattr(self, name)
         if not callable(value):
             return value
-        v = value(t)
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
-            raise ValueError(f"{name} schedule returned {v!r} at step {t}; expected a number")
-        if not math.isfinite(v) or v < 0:
-            raise ValueError(f"{name} schedule returned {v} at step {t}; allowed range [0, inf)")
-        return float(v)
+        return check_nonnegative(f"{name} (schedule value at step {t})", value(t))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

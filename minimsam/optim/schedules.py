@@ -19,6 +19,8 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 
+from minimsam.optim.base import check_nonnegative
+
 __all__ = ["constant", "cosine", "linear", "start_jump", "step_decay", "warmup_cosine"]
 
 
@@ -36,12 +38,6 @@ class Schedule:
         return self._description
 
 
-def _value(name: str, x: float) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x) or x < 0:
-        raise ValueError(f"{name} must be a finite number >= 0 (range [0, inf)), got {x!r}")
-    return float(x)
-
-
 def _steps(name: str, n: int, minimum: int = 1) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {n!r}")
@@ -50,14 +46,14 @@ def _steps(name: str, n: int, minimum: int = 1) -> int:
 
 def constant(value: float) -> Schedule:
     """``value`` at every step."""
-    value = _value("value", value)
+    value = check_nonnegative("value", value)
     return Schedule(lambda t: value, f"constant({value})")
 
 
 def step_decay(value: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     """``value * gamma**k`` with ``k`` the number of milestones ``<= t`` (torch MultiStepLR)."""
-    value = _value("value", value)
-    gamma = _value("gamma", gamma)
+    value = check_nonnegative("value", value)
+    gamma = check_nonnegative("gamma", gamma)
     milestones = [_steps("each milestone", m, minimum=0) for m in milestones]
     if milestones != sorted(milestones):
         raise ValueError(f"milestones must be increasing, got {milestones}")
@@ -74,7 +70,7 @@ def _half_cosine(t: int, start: float, final: float, length: int) -> float:
 
 def cosine(value: float, total_steps: int, final: float = 0.0) -> Schedule:
     """Half a cosine from ``value`` at ``t = 0`` to ``final`` at ``t >= total_steps``."""
-    value, final = _value("value", value), _value("final", final)
+    value, final = check_nonnegative("value", value), check_nonnegative("final", final)
     total_steps = _steps("total_steps", total_steps)
     return Schedule(
         lambda t: _half_cosine(t, value, final, total_steps),
@@ -92,7 +88,7 @@ def warmup_cosine(
 
     with ``W = warmup_steps`` and ``T = total_steps``; the value is ``final`` from ``T`` on.
     """
-    value, final = _value("value", value), _value("final", final)
+    value, final = check_nonnegative("value", value), check_nonnegative("final", final)
     warmup_steps = _steps("warmup_steps", warmup_steps, minimum=0)
     total_steps = _steps("total_steps", total_steps, minimum=warmup_steps + 1)
 
@@ -108,7 +104,7 @@ def warmup_cosine(
 
 def linear(start: float, end: float, steps: int) -> Schedule:
     """``start + (end - start) * min(t, steps) / steps``: a ramp, then constant ``end``."""
-    start, end = _value("start", start), _value("end", end)
+    start, end = check_nonnegative("start", start), check_nonnegative("end", end)
     steps = _steps("steps", steps)
     return Schedule(
         lambda t: start + (end - start) * min(t, steps) / steps,
@@ -118,6 +114,6 @@ def linear(start: float, end: float, steps: int) -> Schedule:
 
 def start_jump(value: float, steps: int) -> Schedule:
     """0 for ``t < steps``, then ``value``: rho off during warm-up (official ``startJump``)."""
-    value = _value("value", value)
+    value = check_nonnegative("value", value)
     steps = _steps("steps", steps, minimum=0)
     return Schedule(lambda t: 0.0 if t < steps else value, f"start_jump({value}, steps={steps})")
