@@ -344,3 +344,19 @@ def test_public_names():
     for n in ["SGD", "NAG", "SAM", "MSAM", "AdamW", "AdamWMSAM", "StepInfo", "EPS"]:
         assert n in optim.__all__ and hasattr(optim, n)
     assert optim.EPS == 1e-12
+
+
+def test_float32_params_stay_float32(backend, name):
+    """Scalars (lr, rho, norms) must not promote float32 params or buffers to float64."""
+    opt = optimizers()[name]
+    params = {"w": ms.asarray(np.array([1.0, -2.0, 0.5], np.float32))}
+
+    def grad_fn(p):
+        return (p["w"] * p["w"]).sum(), {"w": 2.0 * p["w"]}
+
+    params, state = _steps(opt, params, opt.init(params), grad_fn, 3)
+    assert params["w"].dtype == np.float32
+    assert opt.eval_params(params, state)["w"].dtype == np.float32
+    for value in state.values():
+        for x in value.values() if isinstance(value, dict) else [value]:
+            assert getattr(x, "dtype", np.float32) == np.float32
