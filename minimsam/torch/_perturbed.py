@@ -82,6 +82,8 @@ class MemoryFreePerturbation(Optimizer):
         gradient is taken with the new value; ``step(closure)`` does it for you.
         Before the first step there is no buffer and nothing moves.
         """
+        for group in self.param_groups:
+            self._check_group(group)
         states = list(self._states())
         norm = global_norm(state[self._direction_key] for _, _, state in states)
         for group, p, state in states:
@@ -114,9 +116,11 @@ class MemoryFreePerturbation(Optimizer):
                 test_acc = evaluate(model)
                 torch.save(model.state_dict(), "weights.pt")  # save *inside*: shares storage
 
-        On exit the perturbation that was in place is re-applied with the same scale,
-        so the training trajectory continues (up to one rounding of ``w ± c*b``).
-        Do not call ``step()`` inside.
+        Tensors read inside share storage with the parameters (``model.state_dict()``,
+        ``p.detach()``, and ``p.cpu()`` on a CPU model): ``.clone()`` what you keep, or
+        use :meth:`eval_params`, which returns copies. On exit the perturbation that
+        was in place is re-applied with the same scale, so the training trajectory
+        continues (up to one rounding of ``w ± c*b``). Do not call ``step()`` inside.
         """
         saved = [(p, state[SCALE]) for _, p, state in self._states()]
         self.move_to_unperturbed()
