@@ -1,6 +1,6 @@
 """minimsam: SGD, NAG, SAM and Momentum-SAM from scratch, on NumPy or CuPy."""
 
-from minimsam import autodiff, nn  # noqa: E402  (subpackages, after the core names)
+from minimsam import autodiff, nn, optim  # noqa: E402  (subpackages, after the core names)
 from minimsam.autodiff import (
     GradientCheckError,
     Tensor,
@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "autodiff",
     "nn",
+    "optim",
     "GradientCheckError",
     "Tensor",
     "check_grads",
