@@ -106,16 +106,15 @@ class SAM(Optimizer):
             self._check_group(group)
         if self._mid_step():
             raise RuntimeError("first_step() called twice; call second_step() in between")
-        norm = global_norm(
-            p.grad for g in self.param_groups for p in g["params"] if p.grad is not None
-        )
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if any(g.is_sparse for g in grads):
+            raise RuntimeError("SAM does not support sparse gradients")
+        norm = global_norm(grads)
         for group in self.param_groups:
             scale = float(group["rho"]) / (norm + EPS)
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("SAM does not support sparse gradients")
                 self.state[p][_SAVED] = p.detach().clone()
                 if scale != 0.0:
                     p.add_(p.grad, alpha=scale)
