@@ -1,0 +1,498 @@
+"""The ``minimsam`` command: train, compare optimizers, draw trajectories on toy surfaces.
+
+::
+
+    minimsam train --optimizer msam --epochs 30 --out runs/msam
+    minimsam compare --optimizers sgd,nag,sam,msam --seeds 3 --out runs/compare
+    minimsam landscape --surface sharp-flat --optimizers sgd,nag,sam,msam --out traj.png
+
+Also ``python -m minimsam ...``. Every error the user can cause (a bad argument, a
+missing dataset, an unavailable backend, a diverging run) ends the command with a
+non-zero status and one line ``minimsam: error: ...`` on stderr, without a traceback.
+Plots use matplotlib's object-oriented API (no pyplot, no global backend switch),
+imported only when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import minimsam as ms
+from minimsam import data, nn, train
+from minimsam.data import landscapes
+
+__all__ = ["main", "build_parser"]
+
+#: rho used on the toy surfaces when --rho is not given (the surfaces have unit scale).
+LANDSCAPE_RHO = {"sam": 0.1, "msam": 0.3, "adamw-msam": 0.3}
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"minimsam: error: {message}\n")
+
+
+def _name_list(valid: Sequence[str]):
+    def parse(text: str) -> list[str]:
+        names = [s.strip() for s in text.split(",") if s.strip()]
+        unknown = [n for n in names if n not in valid]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown name(s) {', '.join(unknown) or repr(text)}; valid: {', '.join(valid)}"
+            )
+        return names
+
+    return parse
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 256,256, got {text!r}")
+    return sizes
+
+
+def _point(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a point x,y like -1.5,0.5, got {text!r}"
+        ) from None
+    return x, y
+
+
+def _defaults_text() -> str:
+    lines = ["per-optimizer defaults (where --lr/--momentum/--rho/--weight-decay are not given):"]
+    for name, hyper in train.DEFAULTS.items():
+        lines.append(f"  {name:<11} " + "  ".join(f"{k}={v:g}" for k, v in hyper.items()))
+    return "\n".join(lines)
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    # fmt: off
+    g = p.add_argument_group("data and model")
+    g.add_argument("--dataset", choices=data.DATASETS, default="mnist1d",
+                   help="default: mnist1d (4000 train / 1000 test signals, generated locally)")
+    g.add_argument("--data-dir", help="look for the dataset files here first")
+    g.add_argument("--no-download", action="store_true",
+                   help="fail instead of downloading Fashion-MNIST/MNIST")
+    g.add_argument("--n-train", type=int, help="use this many training samples (default: all)")
+    g.add_argument("--label-noise", type=float, default=0.0,
+                   help="fraction of training labels flipped to another class (default 0)")
+    g.add_argument("--data-seed", type=int, default=0,
+                   help="seed of the --n-train subset and the label noise (default 0)")
+    g.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
+                   help="mlp (any dataset) or cnn (28x28 images only); default mlp")
+    g.add_argument("--hidden", type=_int_list, default=[256, 256],
+                   help="MLP hidden sizes, e.g. 256,256 (default)")
+    g.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    g = p.add_argument_group("optimization")
+    g.add_argument("--lr", type=float, help="learning rate (peak value under a schedule)")
+    g.add_argument("--momentum", type=float, help="momentum (SGD family)")
+    g.add_argument("--rho", type=float, help="perturbation radius (SAM, MSAM, AdamW-MSAM)")
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--schedule", choices=train.SCHEDULES, default="cosine",
+                   help="learning-rate schedule over the whole run (default cosine)")
+    g.add_argument("--warmup-epochs", type=int, default=0,
+                   help="linear warm-up epochs (with --schedule warmup-cosine)")
+    g.add_argument("--epochs", type=int, default=30, help="default 30")
+    g.add_argument("--batch-size", type=int, default=128, help="default 128")
+    g.add_argument("--label-smoothing", type=float, default=0.0)
+    g = p.add_argument_group("running")
+    g.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --out (bitwise the same trajectory)")
+    # fmt: on
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``minimsam`` command."""
+    parser = _Parser(prog="minimsam", description="SGD, NAG, SAM and Momentum-SAM from scratch.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("train", help="train one model", epilog=_defaults_text(),
+                       formatter_class=fmt)  # fmt: skip
+    p.add_argument("--optimizer", choices=list(train.OPTIMIZERS), default="msam")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and batch-order seed")
+    p.add_argument("--out", help="write log.jsonl, summary.json, checkpoint.npz here")
+    _add_training_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compare", help="compare optimizers over seeds", formatter_class=fmt,
+                       epilog=_defaults_text() + "\n--lr/--momentum/--rho/--weight-decay apply "
+                       "to every optimizer that has that hyperparameter.")  # fmt: skip
+    p.add_argument(
+        "--optimizers",
+        type=_name_list(list(train.OPTIMIZERS)),
+        default=["sgd", "nag", "sam", "msam"],
+        help="default sgd,nag,sam,msam",
+    )
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument(
+        "--out",
+        default="runs/compare",
+        help="comparison.md/.json/.png and one folder per run (default runs/compare)",
+    )
+    _add_training_options(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("landscape", help="optimizer trajectories on a toy 2-D surface",
+                       formatter_class=fmt, epilog="rho defaults on the surfaces: "
+                       + ", ".join(f"{k} {v:g}" for k, v in LANDSCAPE_RHO.items()))  # fmt: skip
+    p.add_argument("--surface", choices=list(landscapes.LANDSCAPES), default="sharp-flat")
+    p.add_argument(
+        "--optimizers",
+        type=_name_list(list(train.OPTIMIZERS)),
+        default=["sgd", "nag", "sam", "msam"],
+        help="default sgd,nag,sam,msam",
+    )
+    p.add_argument("--steps", type=int, default=300, help="default 300")
+    p.add_argument("--lr", type=float, help="default: the surface's stable learning rate")
+    p.add_argument("--momentum", type=float, help="default 0.9 (SGD family)")
+    p.add_argument("--rho", type=float, help="radius for SAM-type optimizers")
+    p.add_argument("--start", type=_point, help="starting point x,y (default: the surface's)")
+    p.add_argument("--noise", type=float, default=0.0, help="std of Gaussian gradient noise")
+    p.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    p.add_argument("--out", default="landscape.png", help="the figure (default landscape.png)")
+    p.set_defaults(func=cmd_landscape)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        ms.set_backend(args.backend)
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("minimsam: interrupted (continue a run with --resume)", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, ImportError, FloatingPointError,
+            ms.BackendUnavailableError) as err:  # fmt: skip
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"minimsam: error: {message}", file=sys.stderr)
+        return 1
+
+
+# ----------------------------------------------------------------------------- train, compare
+
+
+def _load_data(args: argparse.Namespace) -> data.Dataset:
+    if args.model == "cnn" and args.dataset == "mnist1d":
+        raise ValueError("--model cnn needs 28x28 images (fashion-mnist, mnist); use --model mlp")
+    return data.load(
+        args.dataset, data_dir=args.data_dir, n_train=args.n_train, label_noise=args.label_noise,
+        seed=args.data_seed, flatten=args.model == "mlp", dtype=args.dtype,
+        download=not args.no_download,
+    )  # fmt: skip
+
+
+def _make_model(args: argparse.Namespace, ds: data.Dataset) -> nn.Sequential:
+    if args.model == "cnn":
+        return nn.SmallCNN(in_channels=ds.input_shape[0], num_classes=ds.num_classes)
+    return nn.MLP([int(np.prod(ds.input_shape)), *args.hidden, ds.num_classes])
+
+
+HYPERPARAMETERS = ("lr", "momentum", "rho", "weight_decay")
+
+
+def _hyperparameters(args: argparse.Namespace, name: str, strict: bool = False) -> dict[str, Any]:
+    """The hyperparameters ``name`` runs with: its defaults, overridden by the options given.
+
+    An option the optimizer does not have is an error if ``strict`` (``train``), else
+    ignored (``compare``, where ``--rho`` applies to the SAM-type optimizers only).
+    """
+    hyper = dict(train.DEFAULTS[name])
+    for key in HYPERPARAMETERS:
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        if key in hyper:
+            hyper[key] = value
+        elif strict:
+            option = "--" + key.replace("_", "-")
+            raise ValueError(f"{option} does not apply to optimizer {name!r}")
+    return hyper
+
+
+def _check_optimizers(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Build each optimizer once before any data is loaded, so bad values fail fast."""
+    for name in names:
+        train.make_optimizer(name, **_hyperparameters(args, name, args.command == "train"))
+    if args.epochs < 0:
+        raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+
+
+def _run(args, name: str, seed: int, ds: data.Dataset, out: Path | None, echo) -> train.FitResult:
+    """One training run of optimizer ``name`` with ``seed``; ``echo(record)`` after each epoch."""
+    steps = data.num_batches(len(ds.y_train), args.batch_size)
+    hyper = _hyperparameters(args, name, strict=args.command == "train")
+    opt = train.make_optimizer(
+        name, **hyper, schedule=args.schedule, warmup_steps=args.warmup_epochs * steps,
+        total_steps=max(args.epochs * steps, 1),
+    )  # fmt: skip
+    model = _make_model(args, ds)
+    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config.update(optimizer=name, seed=seed)
+    return train.fit(
+        model, model.init(seed=seed, dtype=args.dtype), opt, ds, args.epochs,
+        batch_size=args.batch_size, seed=seed, out_dir=out, resume=args.resume,
+        progress=False if args.quiet else None, callbacks=[echo] if echo else (),
+        label_smoothing=args.label_smoothing, config=config,
+    )  # fmt: skip
+
+
+def _write(line: str) -> None:
+    """Print ``line`` to stdout without breaking a progress bar on stderr."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        print(line, flush=True)
+    else:
+        tqdm.write(line)
+
+
+def _epoch_line(r: dict, epochs: int) -> str:
+    train_part = "" if r["train_acc"] is None else (
+        f"train_loss {r['train_loss']:.4f} train_acc {r['train_acc']:.4f}  ")  # fmt: skip
+    return (
+        f"epoch {r['epoch']:>3}/{epochs}  opt_loss {r['opt_loss']:.4f}  {train_part}"
+        f"test_loss {r['test_loss']:.4f} test_acc {r['test_acc']:.4f}  {r['time']:.2f}s"
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``minimsam train``: one run, a line per epoch, a summary at the end."""
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out (the folder holding checkpoint.npz)")
+    _check_optimizers(args, [args.optimizer])
+    ds = _load_data(args)
+    echo = None if args.quiet else (lambda r, *_: _write(_epoch_line(r, args.epochs)))
+    out = Path(args.out) if args.out else None
+    result = _run(args, args.optimizer, args.seed, ds, out, echo)
+    s, final = result.summary, result.summary["final"]
+    if final is None:
+        print("nothing to do: 0 epochs")
+        return 0
+    hyper = " ".join(f"{k}={v:g}" for k, v in _hyperparameters(args, args.optimizer).items())
+    print(
+        f"{args.optimizer} ({hyper}, {args.schedule} schedule) on {ds.name}: "
+        f"test_acc {final['test_acc']:.4f}  test_loss {final['test_loss']:.4f}  "
+        f"train_acc {final['train_acc']:.4f}  after {s['epochs']} epochs, "
+        f"{s['time_per_epoch']:.2f} s/epoch, {s['grad_evals_per_step']:g} grad evals/step"
+        + (f"; files in {out}" if out else "")
+    )
+    return 0
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; 0 for a single value)."""
+    x = np.asarray(values, dtype=float)
+    return float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0
+
+
+def _aggregate(name: str, hyper: dict, runs: list[tuple[int, train.FitResult]]) -> dict:
+    finals = [r.summary["final"] for _, r in runs]
+    test_mean, test_std = _mean_std([f["test_acc"] for f in finals])
+    train_mean, train_std = _mean_std([f["train_acc"] for f in finals])
+    return {
+        "optimizer": name,
+        "hyperparameters": hyper,
+        "test_acc_mean": test_mean,
+        "test_acc_std": test_std,
+        "train_acc_mean": train_mean,
+        "train_acc_std": train_std,
+        "time_per_epoch": float(np.mean([r.summary["time_per_epoch"] for _, r in runs])),
+        "grad_evals_per_step": float(np.mean([r.summary["grad_evals_per_step"] for _, r in runs])),
+        "runs": [
+            {"seed": seed, "final": r.summary["final"],
+             "test_acc_curve": [h["test_acc"] for h in r.history]}
+            for seed, r in runs
+        ],
+    }  # fmt: skip
+
+
+def comparison_table(rows: list[dict], n_seeds: int) -> str:
+    """A Markdown table of the comparison (also printed to the terminal)."""
+
+    def pm(mean: float, std: float) -> str:
+        return f"{mean:.4f} ± {std:.4f}" if n_seeds > 1 else f"{mean:.4f}"
+
+    lines = [
+        "| optimizer | hyperparameters | test acc | train acc | time/epoch | grad evals/step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        hyper = " ".join(f"{k}={v:g}" for k, v in r["hyperparameters"].items())
+        lines.append(
+            f"| {r['optimizer']} | {hyper} | {pm(r['test_acc_mean'], r['test_acc_std'])} | "
+            f"{pm(r['train_acc_mean'], r['train_acc_std'])} | {r['time_per_epoch']:.3f} s | "
+            f"{r['grad_evals_per_step']:g} |"
+        )
+    return "\n".join(lines)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``minimsam compare``: every optimizer with every seed; a table, JSON and a plot."""
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1 for a comparison, got {args.epochs}")
+    _check_optimizers(args, args.optimizers)
+    ds = _load_data(args)
+    out = Path(args.out)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    rows = []
+    for name in args.optimizers:
+        hyper = _hyperparameters(args, name)
+        runs = []
+        for seed in seeds:
+            result = _run(args, name, seed, ds, out / f"{name}-seed{seed}", None)
+            runs.append((seed, result))
+            if not args.quiet:
+                f = result.summary["final"]
+                _write(f"{name:<10} seed {seed}: test_acc {f['test_acc']:.4f}  "
+                       f"train_acc {f['train_acc']:.4f}  "
+                       f"({result.summary['time_per_epoch']:.2f} s/epoch)")  # fmt: skip
+        rows.append(_aggregate(name, hyper, runs))
+
+    stats = "mean ± std over" if len(seeds) > 1 else "one seed,"
+    arch = (
+        "MLP " + "-".join(map(str, _make_model(args, ds).sizes)) if args.model == "mlp" else "CNN"
+    )
+    header = (
+        f"{ds.name}, {len(ds.y_train)} training samples, {arch}, {args.epochs} epochs, "
+        f"{args.schedule} schedule, batch {args.batch_size}; "
+        f"final accuracies at the unperturbed weights, {stats} seeds {seeds}"
+    )
+    table = comparison_table(rows, len(seeds))
+    print(header + "\n\n" + table)
+    command = "minimsam " + " ".join(sys.argv[1:]) if sys.argv[1:] else "minimsam compare"
+    (out / "comparison.md").write_text(f"{header}\n\n{table}\n\nCommand: `{command}`\n")
+    config = {k: v for k, v in vars(args).items() if k != "func"}
+    report = {"description": header, "config": config, "seeds": seeds, "results": rows}
+    (out / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot_comparison(rows, out / "comparison.png", title=f"{ds.name}: test accuracy")
+    print(f"wrote {out / 'comparison.md'}, comparison.json, comparison.png")
+    return 0
+
+
+# ----------------------------------------------------------------------------- landscape
+
+
+def trajectory(surface: landscapes.Landscape, opt, start, steps: int, noise: float, seed: int):
+    """The unperturbed iterates ``w_0 .. w_steps`` of ``opt`` on ``surface``: ``(steps+1, 2)``."""
+    params = {"w": ms.asarray(np.asarray(start, dtype=np.float64))}
+    state = opt.init(params)
+    grad_fn = surface.grad_fn(noise=noise, seed=seed)
+    points = [ms.to_numpy(params["w"])]
+    for _ in range(steps):
+        params, state, _ = opt.step(params, state, grad_fn)
+        points.append(ms.to_numpy(opt.eval_params(params, state)["w"]))
+    return np.stack(points)
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    """``minimsam landscape``: each optimizer's trajectory over the surface's contours."""
+    if args.steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    surface = landscapes.get(args.surface)
+    start = args.start or surface.start
+    paths = {}
+    for name in args.optimizers:
+        hyper = {"lr": args.lr if args.lr is not None else surface.lr}
+        if "momentum" in train.DEFAULTS[name]:
+            hyper["momentum"] = args.momentum if args.momentum is not None else 0.9
+        if "rho" in train.DEFAULTS[name]:
+            hyper["rho"] = args.rho if args.rho is not None else LANDSCAPE_RHO[name]
+        label = f"{name} (" + ", ".join(f"{k}={v:g}" for k, v in hyper.items()) + ")"
+        # no weight decay: it would move the surfaces' minima
+        opt = train.make_optimizer(name, **hyper, weight_decay=0.0, check_finite=True)
+        path = trajectory(surface, opt, start, args.steps, args.noise, args.seed)
+        paths[label] = path
+        end = path[-1]
+        loss = float(surface.values(end[0], end[1]))
+        dists = [math.dist(end, m) for m in surface.minima]
+        near = int(np.argmin(dists))
+        print(f"{label:<45} end ({end[0]: .4f}, {end[1]: .4f})  loss {loss: .6f}  "
+              f"nearest minimum {surface.minima[near]} at distance {dists[near]:.2e}")  # fmt: skip
+    title = (f"{surface.name}: {args.steps} steps from {tuple(start)}"
+             + (f", gradient noise {args.noise:g}" if args.noise else ""))  # fmt: skip
+    plot_landscape(surface, paths, args.out, title=title)
+    print(f"wrote {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _figure(**kwargs: Any):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ImportError('plots need matplotlib: pip install "minimsam[cli]"') from err
+    return Figure(**kwargs)
+
+
+def plot_comparison(rows: list[dict], path: str | Path, title: str = "") -> None:
+    """Test accuracy per epoch: for each optimizer the mean over seeds and a +-1 std band."""
+    fig = _figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for row in rows:
+        curves = np.array([run["test_acc_curve"] for run in row["runs"]], dtype=float)
+        epochs = np.arange(1, curves.shape[1] + 1)
+        mean, std = curves.mean(axis=0), curves.std(axis=0)
+        (line,) = ax.plot(epochs, mean, label=row["optimizer"])
+        if len(curves) > 1:
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120)
+
+
+def plot_landscape(surface: landscapes.Landscape, paths: dict, path: str | Path,
+                   title: str = "") -> None:  # fmt: skip
+    """Contours of ``surface`` with each trajectory (``{label: (T, 2) array}``) drawn over them."""
+    fig = _figure(figsize=(7.0, 5.2), layout="constrained")
+    ax = fig.subplots()
+    (x0, x1), (y0, y1) = surface.bounds
+    xs, ys = np.meshgrid(np.linspace(x0, x1, 241), np.linspace(y0, y1, 241))
+    zs = surface.values(xs, ys)
+    # quantile levels: dense where the surface is low, whatever its range (Rosenbrock's is huge)
+    levels = np.unique(np.quantile(zs, np.linspace(0.0, 1.0, 31) ** 2))
+    cs = ax.contourf(xs, ys, zs, levels=levels, cmap="viridis", alpha=0.85)
+    fig.colorbar(cs, ax=ax, label="loss")
+    for label, p in paths.items():
+        (line,) = ax.plot(p[:, 0], p[:, 1], lw=1.3, label=label)
+        ax.plot(p[-1, 0], p[-1, 1], "o", color=line.get_color(), ms=5)
+    if paths:
+        ax.plot(*next(iter(paths.values()))[0], "ks", ms=6, label="start")
+    mx, my = zip(*surface.minima)
+    ax.plot(mx, my, "w*", ms=12, mec="k", label="minima")
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="x", ylabel="y", title=title)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.savefig(path, dpi=120)
