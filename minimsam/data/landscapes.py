@@ -167,7 +167,7 @@ LANDSCAPES: dict[str, Landscape] = {
         minima=((1.0, 1.0),),
         bounds=((-2.0, 2.0), (-1.0, 3.0)),
         start=(-1.2, 1.0),
-        lr=2e-4,
+        lr=1e-3,
         description="Rosenbrock's banana valley (1 - x)^2 + 100 (y - x^2)^2",
     ),
     "sharp-flat": Landscape(
@@ -175,8 +175,8 @@ LANDSCAPES: dict[str, Landscape] = {
         surface=sharp_flat,
         minima=((-0.99309436516358708, 0.0), (0.95318917943614363, 0.0)),
         bounds=((-2.5, 2.5), (-1.8, 1.8)),
-        start=(-1.6, 0.9),
-        lr=0.02,
+        start=(-1.4, 0.5),
+        lr=0.05,
         description="sharp well at x = -0.99 and flat well at x = 0.95, equal depth -0.95234",
     ),
 }
