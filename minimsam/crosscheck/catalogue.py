@@ -1,0 +1,184 @@
+"""The fixed catalogue of golden cases: small problems, fixed seeds, chosen settings.
+
+Every optimizer gets a handful of cases, each built to expose some of the pitfalls
+of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
+
+- weight decay on and off (its placement is invisible without it);
+- several rho values, and a rho that changes every step (the official code's drift
+  shows only when rho changes; a constant rho hides it);
+- an lr schedule (warm-up, then cosine), given as the list of per-step values;
+- a save and restore of the optimizer state in the middle of the run;
+- on the 2-D surface, a step whose gradient is exactly zero (a missing ``EPS`` gives
+  NaN there; for MSAM and AdamW-MSAM the zero momentum of step 0 already does).
+
+The problems are tiny (an MLP 4-6-3 on batches of 8, or Rosenbrock in 2-D) and every
+case has 10 steps, so all cases together run in well under a second per optimizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from minimsam.crosscheck import problems
+from minimsam.crosscheck.case import Case
+from minimsam.crosscheck.reference import run_reference
+from minimsam.optim import schedules
+
+__all__ = ["SETTINGS", "Setting", "build_case", "build_cases"]
+
+STEPS = 10
+MLP_SIZES, BATCH = [4, 6, 3], 8
+ZERO_GRAD_STEP = 3  # the surface step with scale 0 and noise 0
+
+
+def constant(value: float) -> list[float]:
+    return [float(value)] * STEPS
+
+
+def warmup_cosine(value: float) -> list[float]:
+    """Linear warm-up over 3 steps, then half a cosine down to value / 10."""
+    schedule = schedules.warmup_cosine(value, warmup_steps=3, total_steps=STEPS, final=value / 10)
+    return [float(schedule(t)) for t in range(STEPS)]
+
+
+def every_step(value: float) -> list[float]:
+    """A rho that changes on every step: value * (0.5, 1, 1.5, 0.5, 1, ...)."""
+    return [value * (0.5, 1.0, 1.5)[t % 3] for t in range(STEPS)]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The recipe of one case: everything but the generated data and the reference."""
+
+    name: str
+    optimizer: str
+    description: str
+    problem: str  # "mlp" or "surface"
+    hyperparameters: dict
+    lr: list[float]
+    rho: list[float] | None = None
+    restore_before_step: int | None = None
+    seed: int = 0
+    pitfalls: tuple[str, ...] = field(default_factory=tuple)
+
+
+WD, SGD_HP = "weight_decay", {"momentum": 0.9, "nesterov": False}
+ADAM = {"betas": [0.9, 0.999], "eps": 1e-8}
+SURFACE_LR = 2e-4  # stable for SGD with momentum on Rosenbrock from (-1.2, 1)
+ALL_MSAM = ("weight_decay_placement", "perturbation_sign", "missing_epsilon")
+
+SETTINGS: tuple[Setting, ...] = (
+    # ---- SGD (torch.optim.SGD semantics)
+    Setting("sgd-mlp-plain", "sgd", "no momentum, no weight decay", "mlp",
+            {"momentum": 0.0, WD: 0.0, "nesterov": False}, constant(0.5), seed=1),
+    Setting("sgd-mlp-momentum-wd-restore", "sgd", "momentum, weight decay, lr schedule, "
+            "state saved and restored before step 5", "mlp", {**SGD_HP, WD: 0.05},
+            warmup_cosine(0.2), restore_before_step=5, seed=2, pitfalls=("state_not_saved",)),
+    Setting("sgd-mlp-nesterov-wd-restore", "sgd", "Nesterov momentum, weight decay, restore",
+            "mlp", {"momentum": 0.9, WD: 0.05, "nesterov": True}, constant(0.1),
+            restore_before_step=4, seed=3, pitfalls=("state_not_saved",)),
+    Setting("sgd-surface-zero-grad", "sgd", "Rosenbrock, momentum, a zero-gradient step",
+            "surface", {**SGD_HP, WD: 0.0}, constant(SURFACE_LR), seed=4),
+    # ---- NAG (look-ahead form)
+    Setting("nag-mlp-wd-restore", "nag", "weight decay, lr schedule, restore", "mlp",
+            {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2), restore_before_step=5, seed=5,
+            pitfalls=("weight_decay_placement", "state_not_saved")),
+    Setting("nag-surface-zero-grad", "nag", "Rosenbrock, a zero-gradient step", "surface",
+            {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR), seed=6),
+    # ---- SAM
+    Setting("sam-mlp-rho0.05", "sam", "constant rho 0.05, no weight decay", "mlp",
+            {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.05), seed=7,
+            pitfalls=("perturbation_sign",)),
+    Setting("sam-mlp-wd-schedules-restore", "sam", "weight decay, lr schedule, rho changing "
+            "every step, restore", "mlp", {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2),
+            every_step(0.2), restore_before_step=5, seed=8,
+            pitfalls=("weight_decay_placement", "perturbation_sign", "state_not_saved")),
+    Setting("sam-surface-zero-grad-restore", "sam", "Rosenbrock, a zero-gradient step, "
+            "weight decay, restore", "surface", {"momentum": 0.9, WD: 0.1},
+            constant(SURFACE_LR), constant(0.02), restore_before_step=6, seed=9,
+            pitfalls=("weight_decay_placement", "perturbation_sign", "missing_epsilon",
+                      "state_not_saved")),
+    # ---- MSAM
+    Setting("msam-mlp-rho0.3", "msam", "constant rho 0.3, no weight decay", "mlp",
+            {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.3), seed=10,
+            pitfalls=("perturbation_sign", "missing_epsilon")),
+    Setting("msam-mlp-wd-rho1", "msam", "constant rho 1.0, weight decay", "mlp",
+            {"momentum": 0.9, WD: 0.05}, constant(0.1), constant(1.0), seed=11,
+            pitfalls=ALL_MSAM),
+    Setting("msam-mlp-schedules-restore", "msam", "weight decay, lr schedule, rho changing "
+            "every step, restore", "mlp", {"momentum": 0.9, WD: 0.01}, warmup_cosine(0.2),
+            every_step(0.5), restore_before_step=5, seed=12,
+            pitfalls=(*ALL_MSAM, "rho_drift", "state_not_saved")),
+    Setting("msam-surface-zero-grad-restore", "msam", "Rosenbrock, a zero-gradient step, rho "
+            "changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
+            constant(SURFACE_LR), every_step(0.05), restore_before_step=6, seed=13,
+            pitfalls=("perturbation_sign", "missing_epsilon", "rho_drift", "state_not_saved")),
+    # ---- AdamW (torch.optim.AdamW semantics)
+    Setting("adamw-mlp-wd", "adamw", "weight decay 0.1", "mlp", {**ADAM, WD: 0.1},
+            constant(0.05), seed=14, pitfalls=("weight_decay_placement",)),
+    Setting("adamw-mlp-schedule-restore", "adamw", "lr schedule, weight decay, restore", "mlp",
+            {**ADAM, WD: 0.1}, warmup_cosine(0.05), restore_before_step=5, seed=15,
+            pitfalls=("weight_decay_placement", "state_not_saved")),
+    Setting("adamw-surface-zero-grad", "adamw", "Rosenbrock, a zero-gradient step", "surface",
+            {**ADAM, WD: 0.0}, constant(0.01), seed=16),
+    # ---- AdamW-MSAM
+    Setting("adamw-msam-mlp-wd-rho0.5", "adamw-msam", "constant rho 0.5, weight decay 0.1",
+            "mlp", {**ADAM, WD: 0.1}, constant(0.05), constant(0.5), seed=17,
+            pitfalls=ALL_MSAM),
+    Setting("adamw-msam-mlp-schedules-restore", "adamw-msam", "lr schedule, rho changing every "
+            "step, weight decay, restore", "mlp", {**ADAM, WD: 0.1}, warmup_cosine(0.05),
+            every_step(1.0), restore_before_step=5, seed=18,
+            pitfalls=(*ALL_MSAM, "rho_drift", "state_not_saved")),
+    Setting("adamw-msam-surface-zero-grad", "adamw-msam", "Rosenbrock, a zero-gradient step, "
+            "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
+            every_step(0.05), seed=19,
+            pitfalls=("perturbation_sign", "missing_epsilon", "rho_drift")),
+)  # fmt: skip
+
+
+def _mlp_batches(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Inputs ``N(0, 1)``; labels from a fixed random linear teacher, so they are learnable."""
+    n_in, n_out = MLP_SIZES[0], MLP_SIZES[-1]
+    teacher = rng.normal(size=(n_in, n_out))
+    x = rng.normal(size=(STEPS, BATCH, n_in))
+    return {"x": x, "y": np.argmax(x @ teacher, axis=-1).astype(np.int64)}
+
+
+def _surface_batches(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on :data:`ZERO_GRAD_STEP`."""
+    scale = rng.uniform(0.5, 1.5, size=STEPS)
+    noise = 10.0 * rng.normal(size=(STEPS, 2))
+    scale[ZERO_GRAD_STEP], noise[ZERO_GRAD_STEP] = 0.0, 0.0
+    return {"scale": scale, "noise": noise}
+
+
+def build_case(setting: Setting, with_reference: bool = True) -> Case:
+    """The case of ``setting``: seeded data, initial params and the reference trajectory."""
+    rng = np.random.default_rng(setting.seed)
+    if setting.problem == "mlp":
+        model, batches = problems.mlp_model(MLP_SIZES), _mlp_batches(rng)
+    else:
+        model, batches = problems.surface_model(), _surface_batches(rng)
+    case = Case(
+        name=setting.name,
+        optimizer=setting.optimizer,
+        description=setting.description,
+        model=model,
+        hyperparameters=dict(setting.hyperparameters),
+        lr=list(setting.lr),
+        rho=None if setting.rho is None else list(setting.rho),
+        restore_before_step=setting.restore_before_step,
+        init=problems.init_params(model, seed=setting.seed),
+        batches=batches,
+        pitfalls=list(setting.pitfalls),
+    )
+    if with_reference:
+        case.reference = run_reference(case)
+    return case
+
+
+def build_cases(optimizers: list[str] | None = None) -> list[Case]:
+    """Every case of the catalogue, or those of the given optimizer names."""
+    return [build_case(s) for s in SETTINGS if optimizers is None or s.optimizer in optimizers]

@@ -1,0 +1,131 @@
+"""The ``crosscheck`` command: ``export`` golden cases, check a ``torch`` optimizer.
+
+::
+
+    minimsam crosscheck export --out golden/ [--optimizer msam ...]
+    minimsam crosscheck torch --optimizer msam --impl minimsam.torch:MSAM [--cases golden/]
+                              [--adapter auto|step|two-step|move-back-up|module:Class]
+                              [--case NAME ...] [--atol 1e-10] [--rtol 1e-8] [--json report.json]
+
+``python -m minimsam.crosscheck ...`` runs the same commands. ``torch`` exports the
+cases into a temporary folder when ``--cases`` is not given, prints the report and
+exits with status 0 if every case passes, 1 otherwise.
+
+For the main ``minimsam`` command: :func:`add_subparser` registers ``crosscheck`` on
+an ``argparse`` sub-parsers object; every leaf parser sets ``func``, to be called as
+``args.func(args)`` and returning the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from minimsam.crosscheck.case import OPTIMIZERS
+from minimsam.crosscheck.compare import ATOL, RTOL
+
+__all__ = ["add_subparser", "main"]
+
+
+def _export(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import export
+
+    manifest = export(args.out, optimizers=args.optimizer)
+    count = len(json.loads(manifest.read_text())["cases"])
+    print(f"wrote {count} cases to {manifest.parent} (manifest: {manifest.name})")
+    return 0
+
+
+def _torch(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import check_torch, export
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = args.cases
+        if cases is None:
+            cases = export(tmp, optimizers=[args.optimizer]).parent
+        report = check_torch(
+            cases,
+            args.optimizer,
+            args.impl,
+            args.adapter,
+            names=args.case,
+            atol=args.atol,
+            rtol=args.rtol,
+        )
+    print(report.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n")
+    return 0 if report.passed else 1
+
+
+def _help(parser: argparse.ArgumentParser):
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show
+
+
+def _add_commands(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(func=_help(parser))
+    commands = parser.add_subparsers(dest="crosscheck_command", metavar="{export,torch}")
+
+    export = commands.add_parser("export", help="write the golden cases (manifest.json + .npz)")
+    export.add_argument("--out", required=True, help="folder to write (created if needed)")
+    export.add_argument(
+        "--optimizer",
+        nargs="+",
+        choices=list(OPTIMIZERS),
+        help="only these optimizers' cases (default: all)",
+    )
+    export.set_defaults(func=_export)
+
+    check = commands.add_parser("torch", help="check a PyTorch optimizer on the golden cases")
+    check.add_argument(
+        "--optimizer",
+        required=True,
+        choices=list(OPTIMIZERS),
+        help="which algorithm the implementation claims to be",
+    )
+    check.add_argument(
+        "--impl", required=True, help="package.module:Name, called as Name(params, lr=..., ...)"
+    )
+    check.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
+    check.add_argument(
+        "--adapter",
+        default="auto",
+        help="auto, step, two-step, move-back-up, or package.module:AdapterClass",
+    )
+    check.add_argument("--case", nargs="+", help="only these cases, by name")
+    check.add_argument("--atol", type=float, default=ATOL, help=f"default {ATOL}")
+    check.add_argument("--rtol", type=float, default=RTOL, help=f"default {RTOL}")
+    check.add_argument("--json", help="also write the report as JSON to this file")
+    check.set_defaults(func=_torch)
+
+
+def add_subparser(subparsers) -> argparse.ArgumentParser:
+    """Register ``crosscheck`` on ``subparsers`` (from ``parser.add_subparsers()``)."""
+    parser = subparsers.add_parser(
+        "crosscheck",
+        help="golden cases for cross-checking optimizer implementations",
+        description=__doc__.split("\n\n")[0],
+    )
+    _add_commands(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``minimsam crosscheck`` as a program of its own; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="minimsam crosscheck", description=__doc__.split("\n\n")[0]
+    )
+    _add_commands(parser)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The two kinds of problem a golden case is built on, as loss functions of the params.
+
+Both are described by plain data (a JSON ``model`` dict and per-step batch arrays),
+so that any framework can rebuild them; FORMAT.md states the same formulas.
+
+``"mlp"``: ``nn.MLP(sizes, activation)``, parameters ``"0.weight"`` ``(in, out)``,
+``"0.bias"`` ``(out,)``, ``"2.weight"``, ... (the names of ``torch.nn.Sequential``; a
+torch ``Linear`` stores the transpose). Step ``t`` uses the batch ``x[t]`` ``(B, in)``,
+``y[t]`` ``(B,)`` (integer labels) and the loss::
+
+    L_t(w) = mean_i  -sum_k q_ik log softmax(mlp(w, x[t])_i)_k,
+    q_ik   = (1 - ls) * [k == y[t]_i] + ls / K          (label smoothing ls, torch style)
+
+``"surface"``: the 2-D Rosenbrock function with a per-step scale and a linear
+"noise" term, one parameter ``"w"`` of shape ``(2,)``. Step ``t`` uses ``scale[t]``
+(a number) and ``noise[t]`` ``(2,)``::
+
+    L_t(w) = scale[t] * ((a - w0)^2 + b (w1 - w0^2)^2) + noise[t] . w,   a = 1, b = 100
+
+so the gradient is ``scale[t] * grad_rosenbrock(w) + noise[t]``. A step with
+``scale[t] = 0`` and ``noise[t] = 0`` has a gradient that is exactly zero in any
+framework (``0 * finite = 0``): the case that exposes a missing ``EPS``.
+
+The golden trajectories are host float64 data, so everything here runs on the
+``numpy`` backend whatever backend is active (see :func:`grad_fn`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import minimsam as ms
+from minimsam import autodiff as ad
+from minimsam import nn
+from minimsam.data import landscapes
+
+__all__ = ["grad_fn", "init_params", "mlp_model", "param_shapes", "surface_model"]
+
+ROSENBROCK_A, ROSENBROCK_B = 1.0, 100.0
+
+
+def mlp_model(sizes: list[int], activation: str = "tanh", label_smoothing: float = 0.0) -> dict:
+    """The ``model`` entry of an MLP case (JSON data)."""
+    return {
+        "kind": "mlp",
+        "sizes": list(sizes),
+        "activation": activation,
+        "loss": "cross_entropy",
+        "label_smoothing": label_smoothing,
+        "weight_layout": "(in, out): y = x @ W + b",
+    }
+
+
+def surface_model() -> dict:
+    """The ``model`` entry of a 2-D surface case (JSON data)."""
+    return {
+        "kind": "surface",
+        "name": "rosenbrock",
+        "a": ROSENBROCK_A,
+        "b": ROSENBROCK_B,
+        "formula": "scale[t] * ((a - w[0])**2 + b * (w[1] - w[0]**2)**2) + dot(noise[t], w)",
+    }
+
+
+def param_shapes(model: dict) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes, in the order of the params dict."""
+    if model["kind"] == "surface":
+        return {"w": (2,)}
+    sizes, shapes = model["sizes"], {}
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes[f"{2 * layer}.weight"] = (n_in, n_out)  # layers 0, 2, 4, ...: activations between
+        shapes[f"{2 * layer}.bias"] = (n_out,)
+    return shapes
+
+
+def init_params(model: dict, seed: int) -> dict[str, np.ndarray]:
+    """Float64 host initial params: ``nn.MLP.init(seed)``, or a fixed start on the surface."""
+    if model["kind"] == "surface":
+        return {"w": np.array([-1.2, 1.0])}  # Rosenbrock's classic start
+    with ms.use_backend("numpy"):
+        mlp = nn.MLP(model["sizes"], activation=model["activation"])
+        return {k: np.array(v) for k, v in mlp.init(seed=seed, dtype="float64").items()}
+
+
+def _mlp_loss(model: dict) -> Callable[[dict, Any, Any], Any]:
+    mlp = nn.MLP(model["sizes"], activation=model["activation"])
+    smoothing = model["label_smoothing"]
+
+    def loss(params, x, y):
+        return nn.cross_entropy(mlp(params, x), y, label_smoothing=smoothing)
+
+    return loss
+
+
+def _surface_loss(model: dict) -> Callable[[dict, Any, Any], Any]:
+    if (model["a"], model["b"]) != (ROSENBROCK_A, ROSENBROCK_B):
+        raise ValueError("the surface cases use Rosenbrock with a = 1, b = 100")
+
+    def loss(params, scale, noise):
+        w = params["w"]
+        return scale * landscapes.rosenbrock(w[0], w[1]) + ad.sum(ad.mul(noise, w))
+
+    return loss
+
+
+def grad_fn(model: dict, batches: dict[str, np.ndarray], t: int) -> Callable:
+    """``grad_fn(params) -> (loss, grads)`` of step ``t``, for ``opt.step``; host float64.
+
+    ``params`` are host NumPy arrays; the loss comes back as a Python float. The
+    computation runs on the ``numpy`` backend even if another one is active.
+    """
+    if model["kind"] == "mlp":
+        loss, args = _mlp_loss(model), (batches["x"][t], batches["y"][t])
+    elif model["kind"] == "surface":
+        loss, args = _surface_loss(model), (float(batches["scale"][t]), batches["noise"][t])
+    else:
+        raise ValueError(f"unknown model kind {model['kind']!r}; known: 'mlp', 'surface'")
+    value_and_grad = ms.value_and_grad(loss)
+
+    def fn(params):
+        with ms.use_backend("numpy"):
+            value, grads = value_and_grad(params, *args)
+        return float(value), {k: np.asarray(g) for k, g in grads.items()}
+
+    return fn

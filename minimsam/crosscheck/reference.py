@@ -1,0 +1,123 @@
+"""Run a case through a reference optimizer of ``minimsam.optim`` (or a mutant of one).
+
+The loop is the one every framework replays (FORMAT.md)::
+
+    params = init
+    for t in range(T):
+        if t == restore_before_step: save the optimizer state, and restore it
+        params, state = step t with lr[t], rho[t] on batch t
+        record eval_params(params, state), the loss and every gradient evaluation
+
+The per-step ``lr`` and ``rho`` lists become schedules ``t -> lr[t]`` of the step
+count, so a restored state continues them where it stopped.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import minimsam as ms
+from minimsam import optim
+from minimsam.crosscheck import problems
+from minimsam.crosscheck.case import Case, Recorder, Trajectory
+
+__all__ = ["REFERENCE", "RESTORE_MODES", "make_optimizer", "run_reference"]
+
+REFERENCE: dict[str, type] = {
+    "sgd": optim.SGD,
+    "nag": optim.NAG,
+    "sam": optim.SAM,
+    "msam": optim.MSAM,
+    "adamw": optim.AdamW,
+    "adamw-msam": optim.AdamWMSAM,
+}
+
+RESTORE_MODES = ("keep", "lose", "lose-perturbed")
+"""What happens to the state at ``restore_before_step``: ``keep`` (saved and loaded, the
+reference), ``lose`` (a fresh optimizer from the unperturbed ``w``), ``lose-perturbed``
+(a fresh optimizer from the perturbed point a memory-free optimizer was holding)."""
+
+# the state buffer a perturbation follows (along minus it), for "lose-perturbed"
+_DIRECTION = {"msam": "momentum", "adamw-msam": "m"}
+
+
+def make_optimizer(case: Case, cls: type | None = None, offset: int = 0) -> optim.Optimizer:
+    """``cls`` (default: the reference) with the case's hyperparameters.
+
+    ``lr`` and ``rho`` are the schedules ``t -> lr[t + offset]``: ``offset`` is the
+    global step at which the optimizer's own step count is 0 (a fresh optimizer
+    started mid-run). Finite checks are off, so a mutant may produce NaN.
+    """
+    cls = cls or REFERENCE[case.optimizer]
+    kwargs = dict(case.hyperparameters)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    kwargs["lr"] = lambda t: case.lr[t + offset]
+    if case.rho is not None:
+        kwargs["rho"] = lambda t: case.rho[t + offset]
+    return cls(**kwargs, check_finite=False)
+
+
+def _save_and_load(state: dict) -> dict:
+    """The state after a round trip through ``optim.save_state`` / ``optim.load_state``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "state.npz"
+        optim.save_state(path, state)
+        return optim.load_state(path)
+
+
+def _perturbed_point(case: Case, params: dict, state: dict, t: int) -> dict:
+    """``w - rho[t-1] * b / (||b|| + EPS)``: what a memory-free optimizer holds before step t."""
+    b = state[_DIRECTION[case.optimizer]]
+    norm = float(np.sqrt(sum(np.sum(x * x) for x in b.values())))
+    c = case.rho[t - 1] / (norm + optim.EPS)
+    return {k: params[k] - c * b[k] for k in params}
+
+
+def run_reference(
+    case: Case,
+    cls: type | None = None,
+    restore: str = "keep",
+    make: Callable[..., optim.Optimizer] = make_optimizer,
+) -> Trajectory:
+    """The trajectory of ``cls`` (default: the reference optimizer) on ``case``.
+
+    ``restore`` is one of :data:`RESTORE_MODES`. Runs on the ``numpy`` backend, float64.
+    """
+    if restore not in RESTORE_MODES:
+        raise ValueError(f"restore must be one of {RESTORE_MODES}, got {restore!r}")
+    with ms.use_backend("numpy"), np.errstate(all="ignore"):  # a mutant may divide 0 by 0
+        opt = make(case, cls)
+        params = {k: np.array(v, dtype=np.float64) for k, v in case.init.items()}
+        state = opt.init(params)
+        recorder = Recorder(list(params))
+        for t in range(case.steps):
+            if t == case.restore_before_step:
+                opt, params, state = _restore(case, cls, make, opt, params, state, t, restore)
+            grad_fn = problems.grad_fn(case.model, case.batches, t)
+
+            def recording_grad_fn(point, grad_fn=grad_fn):
+                loss, grads = grad_fn(point)
+                recorder.evaluation(point, loss, grads)
+                return loss, grads
+
+            recorder.start_step()
+            params, state, _ = opt.step(params, state, recording_grad_fn)
+            recorder.end_step(opt.eval_params(params, state))
+        return recorder.trajectory()
+
+
+def _restore(case, cls, make, opt, params, state, t, mode):
+    if mode == "keep":
+        return opt, params, _save_and_load(state)
+    start = opt.eval_params(params, state)
+    if mode == "lose-perturbed":
+        if case.optimizer not in _DIRECTION:
+            raise ValueError(f"'lose-perturbed' needs a perturbed optimizer, not {case.optimizer}")
+        start = _perturbed_point(case, start, state, t)
+    fresh = make(case, cls, offset=t)
+    return fresh, start, fresh.init(start)

@@ -1,0 +1,234 @@
+"""Run golden cases through a PyTorch optimizer and compare with the reference.
+
+For each case the runner builds the same model in torch, float64, with the case's
+initial weights (a ``Linear`` weight is the transpose of the case's ``(in, out)``
+array), builds the optimizer under test with the case's hyperparameters, and
+replays the case through an adapter (:mod:`minimsam.crosscheck.torch_adapters`)::
+
+    optimizer = impl(params, **hyperparameters)    # lr=lr[0] (and rho=rho[0]) included
+    for t in range(T):
+        if t == restore_before_step: checkpoint, then a new model + optimizer load it
+        adapter.set_hyperparameters(lr=lr[t], rho=rho[t])
+        adapter.step(forward_backward)             # each call records a gradient evaluation
+        record adapter.unperturbed()
+
+``impl`` is the optimizer class, or any callable with that signature (a factory, for
+classes whose keywords differ). The keywords are those of the case's optimizer:
+``sgd``: lr, momentum, weight_decay, nesterov; ``nag``, ``sam``, ``msam``: lr,
+momentum, weight_decay (and rho); ``adamw``, ``adamw-msam``: lr, betas, eps,
+weight_decay (and rho).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minimsam.crosscheck.case import Case, Recorder, Trajectory
+from minimsam.crosscheck.compare import ATOL, RTOL, Report, check_case
+from minimsam.crosscheck.fileformat import load_cases
+from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto
+
+__all__ = ["build_model", "check", "load_object", "run_case"]
+
+_ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}
+
+
+class Surface(torch.nn.Module):
+    """The 2-D case: one parameter ``w`` of shape (2,)."""
+
+    def __init__(self, a: float, b: float):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+        self.a, self.b = a, b
+
+    def loss(self, scale: float, noise: torch.Tensor) -> torch.Tensor:
+        x, y = self.w[0], self.w[1]
+        rosenbrock = (self.a - x) ** 2 + self.b * (y - x**2) ** 2
+        return scale * rosenbrock + torch.dot(noise, self.w)
+
+
+def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], Callable]:
+    """``(module, {name: parameter}, loss_at(t))`` for the case, float64, initial weights."""
+    spec = case.model
+    if spec["kind"] == "mlp":
+        sizes, layers = spec["sizes"], []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(n_in, n_out), _ACTIVATIONS[spec["activation"]]()]
+        module = torch.nn.Sequential(*layers[:-1]).double()
+        x, y = torch.as_tensor(case.batches["x"]), torch.as_tensor(case.batches["y"])
+
+        def loss_at(t):
+            logits = module(x[t])
+            return torch.nn.functional.cross_entropy(
+                logits, y[t], label_smoothing=spec["label_smoothing"]
+            )
+    elif spec["kind"] == "surface":
+        module = Surface(spec["a"], spec["b"])
+        scale, noise = case.batches["scale"], torch.as_tensor(case.batches["noise"])
+
+        def loss_at(t):
+            return module.loss(float(scale[t]), noise[t])
+    else:
+        raise ValueError(f"unknown model kind {spec['kind']!r}")
+    params = dict(module.named_parameters())
+    if list(params) != list(case.init):
+        raise ValueError(f"torch params {list(params)} do not match the case's {list(case.init)}")
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(torch.as_tensor(_to_torch_layout(name, case.init[name])))
+    return module, params, loss_at
+
+
+def _to_torch_layout(name: str, array: np.ndarray) -> np.ndarray:
+    return array.T if name.endswith(".weight") else array  # Linear: (in, out) -> (out, in)
+
+
+def _to_case_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
+    array = tensor.detach().cpu().numpy().astype(np.float64)
+    return array.T.copy() if name.endswith(".weight") else array.copy()
+
+
+def constructor_kwargs(case: Case) -> dict:
+    """The keywords ``impl`` is called with: constants, ``lr = lr[0]``, ``rho = rho[0]``."""
+    kwargs = dict(case.hyperparameters)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    return {**kwargs, **case.hyperparameters_at(0)}
+
+
+def load_object(spec: str | Callable) -> Callable:
+    """``"package.module:Name"`` (``Name`` may be dotted) -> the object; callables pass."""
+    if callable(spec):
+        return spec
+    module_name, sep, attr = str(spec).partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected 'package.module:Name', got {spec!r}")
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _adapter_class(spec, optimizer) -> type[Adapter]:
+    if isinstance(spec, type) and issubclass(spec, Adapter):
+        return spec
+    if spec == "auto":
+        return auto(optimizer)
+    if spec in ADAPTERS:
+        return ADAPTERS[spec]
+    if isinstance(spec, str) and ":" in spec:
+        return load_object(spec)
+    raise ValueError(f"unknown adapter {spec!r}; use auto, {', '.join(ADAPTERS)} or module:Class")
+
+
+class _Run:
+    """One model + optimizer + adapter, and the recording forward_backward."""
+
+    def __init__(self, case: Case, impl: Callable, adapter, recorder: Recorder):
+        self.case, self.recorder = case, recorder
+        self.module, self.params, self.loss_at = build_model(case)
+        self.optimizer = impl(list(self.params.values()), **constructor_kwargs(case))
+        self.adapter = _adapter_class(adapter, self.optimizer)(
+            self.optimizer, list(self.params.values())
+        )
+
+    def forward_backward(self, t: int) -> torch.Tensor:
+        for p in self.params.values():
+            p.grad = None
+        point = {k: _to_case_layout(k, p) for k, p in self.params.items()}
+        with torch.enable_grad():
+            loss = self.loss_at(t)
+            loss.backward()
+        grads = {
+            k: np.full(point[k].shape, np.nan) if p.grad is None else _to_case_layout(k, p.grad)
+            for k, p in self.params.items()
+        }
+        self.recorder.evaluation(point, float(loss.detach()), grads)
+        return loss
+
+    def checkpoint(self) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(
+            {"model": self.module.state_dict(), "optimizer": self.adapter.state_dict()}, buffer
+        )
+        return buffer.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        # our own bytes from this process: full unpickling is safe and keeps any state type
+        saved = torch.load(io.BytesIO(blob), weights_only=False)
+        self.module.load_state_dict(saved["model"])
+        self.adapter.load_state_dict(saved["optimizer"])
+
+
+def run_case(
+    case: Case, impl: str | Callable, adapter="auto"
+) -> tuple[Trajectory, str, str | None]:
+    """Replay ``case`` with the torch optimizer ``impl``.
+
+    Returns ``(trajectory, adapter name, error)``. If the run raises, ``error`` is
+    ``"Type: message"`` and the trajectory holds the steps completed before.
+    """
+    recorder, adapter_name = Recorder(list(case.init)), str(adapter)
+    try:
+        impl = load_object(impl)
+        run = _Run(case, impl, adapter, recorder)
+        adapter_name = run.adapter.name
+        for t in range(case.steps):
+            if t == case.restore_before_step:
+                blob = run.checkpoint()
+                run = _Run(case, impl, adapter, recorder)
+                run.restore(blob)
+            run.adapter.set_hyperparameters(**case.hyperparameters_at(t))
+            recorder.start_step()
+            run.adapter.step(lambda run=run, t=t: run.forward_backward(t))
+            weights = run.adapter.unperturbed()
+            recorder.end_step({k: _to_case_layout(k, w) for k, w in zip(run.params, weights)})
+    except Exception as err:  # a broken implementation is a failed case, not a crash
+        return recorder.trajectory(), adapter_name, f"{type(err).__name__}: {err}"
+    return recorder.trajectory(), adapter_name, None
+
+
+def _name(impl) -> str:
+    """``module:Name`` of a class or function; ``Name(kw=...)`` for a functools.partial."""
+    if isinstance(impl, str):
+        return impl
+    if isinstance(impl, functools.partial):
+        keywords = ", ".join(f"{k}={v!r}" for k, v in impl.keywords.items())
+        return f"{_name(impl.func)}({keywords})"
+    if hasattr(impl, "__qualname__"):
+        return f"{impl.__module__}:{impl.__qualname__}"
+    return repr(impl)
+
+
+def check(
+    cases: str | Path | list[Case],
+    optimizer: str,
+    impl: str | Callable,
+    adapter="auto",
+    names: list[str] | None = None,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> Report:
+    """Check the torch optimizer ``impl`` on the ``optimizer`` cases; a :class:`Report`.
+
+    ``cases`` is a directory written by ``minimsam crosscheck export`` or a list of
+    cases. A case whose run raises fails with the error in its result.
+    """
+    if isinstance(cases, (str, Path)):
+        cases = load_cases(cases, optimizer=optimizer, names=names)
+    else:
+        cases = [c for c in cases if c.optimizer == optimizer and (not names or c.name in names)]
+    if not cases:
+        raise ValueError(f"no {optimizer!r} cases to check")
+    results, adapter_name = [], str(adapter)
+    for case in cases:
+        trajectory, adapter_name, error = run_case(case, impl, adapter)
+        results.append(check_case(case, trajectory, atol, rtol, error=error))
+    return Report(optimizer, _name(impl), adapter_name, results)
