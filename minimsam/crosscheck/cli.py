@@ -107,12 +107,17 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:
-    """Register ``crosscheck`` on ``subparsers`` (from ``parser.add_subparsers()``)."""
+    """Register ``crosscheck`` on ``subparsers`` (from ``parser.add_subparsers()``).
+
+    The parsed arguments carry ``backend="numpy"``: the golden cases are host float64
+    data, computed on the NumPy backend whatever backend is active.
+    """
     parser = subparsers.add_parser(
         "crosscheck",
         help="golden cases for cross-checking optimizer implementations",
         description=__doc__.split("\n\n")[0],
     )
+    parser.set_defaults(backend="numpy")
     _add_commands(parser)
     return parser
 
@@ -124,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_commands(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, OSError, ImportError, AttributeError) as err:
+        print(f"minimsam crosscheck: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

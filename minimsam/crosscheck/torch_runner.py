@@ -227,8 +227,9 @@ def check(
         cases = [c for c in cases if c.optimizer == optimizer and (not names or c.name in names)]
     if not cases:
         raise ValueError(f"no {optimizer!r} cases to check")
+    name, impl = _name(impl), load_object(impl)  # an import error is the caller's, not a case's
     results, adapter_name = [], str(adapter)
     for case in cases:
         trajectory, adapter_name, error = run_case(case, impl, adapter)
         results.append(check_case(case, trajectory, atol, rtol, error=error))
-    return Report(optimizer, _name(impl), adapter_name, results)
+    return Report(optimizer, name, adapter_name, results)

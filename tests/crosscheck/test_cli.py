@@ -28,6 +28,7 @@ def test_add_subparser_registers_crosscheck_on_a_parent_command(tmp_path):
     parser = argparse.ArgumentParser(prog="minimsam")
     cli.add_subparser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["crosscheck", "export", "--out", str(tmp_path), "--optimizer", "sgd"])
+    assert args.backend == "numpy"  # the main command sets the backend before dispatching
     assert args.func(args) == 0
     assert (tmp_path / "manifest.json").is_file()
 
@@ -94,3 +95,20 @@ def test_torch_command_exports_to_a_temporary_folder_by_default(capsys):
     ]
     assert cli.main(argv) == 0
     assert "1 of 1 cases pass." in capsys.readouterr().out
+
+
+def test_errors_are_reported_with_exit_status_1(tmp_path, capsys):
+    argv = ["torch", "--cases", str(tmp_path), "--optimizer", "sgd", "--impl", "torch.optim:SGD"]
+    assert cli.main(argv) == 1
+    assert "crosscheck export" in capsys.readouterr().err  # no manifest in an empty folder
+    argv = [
+        "torch",
+        "--optimizer",
+        "sgd",
+        "--impl",
+        "no_such_module_xyz:SGD",
+        "--case",
+        "sgd-mlp-plain",
+    ]
+    assert cli.main(argv) == 1
+    assert "no_such_module_xyz" in capsys.readouterr().err
