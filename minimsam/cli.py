@@ -79,7 +79,10 @@ def _point(text: str) -> tuple[float, float]:
 
 
 def _defaults_text() -> str:
-    lines = ["per-optimizer defaults (where --lr/--momentum/--rho/--weight-decay are not given):"]
+    lines = [
+        "per-optimizer defaults (where --lr/--momentum/--rho/--weight-decay are not given),",
+        "coarsely tuned for MNIST-1D with an MLP 40-256-256-10, 30 epochs, cosine schedule:",
+    ]
     for name, hyper in train.DEFAULTS.items():
         lines.append(f"  {name:<11} " + "  ".join(f"{k}={v:g}" for k, v in hyper.items()))
     return "\n".join(lines)
