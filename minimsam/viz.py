@@ -56,6 +56,7 @@ __all__ = [
     "plot_surface",
     "save_figure",
     "step_legend",
+    "step_window",
     "trace_steps",
     "trajectory",
 ]
@@ -64,9 +65,9 @@ __all__ = [
 COLORS = {
     "SGD": "#1f77b4",
     "NAG": "#2ca02c",
-    "SAM": "#d62728",
+    "SAM": "#8c564b",
     "MSAM": "#9467bd",
-    "AdamW": "#8c564b",
+    "AdamW": "#7f7f7f",
     "AdamWMSAM": "#e377c2",
 }
 
@@ -170,6 +171,29 @@ def trace_steps(
     return steps
 
 
+def step_window(
+    steps: Sequence[Step], pad: float = 0.15
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A square ``((x0, x1), (y0, y1))`` holding every point :func:`draw_step` draws for
+    ``steps`` (iterates, gradient points, arrow ends), widened by ``pad`` of its size on
+    each side: the window to zoom into a few steps."""
+    if not steps:
+        raise ValueError("step_window needs at least one step")
+    pts = []
+    for s in steps:
+        pts += [s.points["w"], s.points["w_next"], s.gradient_point]
+        m = s.w_momentum
+        if m is not None:
+            pts += [m, s.gradient_point + s.points["w_next"] - m]
+    pts = np.asarray(pts)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    centre, half = (lo + hi) / 2, max((hi - lo).max(), 1e-12) / 2 * (1 + 2 * pad)
+    return (
+        (float(centre[0] - half), float(centre[0] + half)),
+        (float(centre[1] - half), float(centre[1] + half)),
+    )
+
+
 def path(steps: Sequence[Step]) -> np.ndarray:
     """The iterates ``w_0, w_1, ..., w_T`` of traced steps, shape ``(T + 1, 2)``."""
     if not steps:
@@ -222,8 +246,16 @@ def contour(
     if mark_minima:
         for mx, my in landscape.minima:
             if x0 <= mx <= x1 and y0 <= my <= y1:
-                ax.plot([mx], [my], marker="*", color="white", markersize=12,
-                        markeredgecolor="k", linestyle="none", zorder=5)  # fmt: skip
+                ax.plot(
+                    [mx],
+                    [my],
+                    marker="*",
+                    color="white",
+                    markersize=12,
+                    markeredgecolor="k",
+                    linestyle="none",
+                    zorder=5,
+                )
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
@@ -246,10 +278,27 @@ def trajectory(
     points = np.asarray(points, dtype=float)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"points must have shape (T, 2), got {points.shape}")
-    (line,) = ax.plot(points[:, 0], points[:, 1], marker=marker, markersize=markersize,
-                      color=color, label=label, linewidth=1.2, zorder=3, **kwargs)  # fmt: skip
-    ax.plot(points[:1, 0], points[:1, 1], marker="s", markersize=6, color=line.get_color(),
-            markeredgecolor="k", linestyle="none", zorder=4)  # fmt: skip
+    (line,) = ax.plot(
+        points[:, 0],
+        points[:, 1],
+        marker=marker,
+        markersize=markersize,
+        color=color,
+        label=label,
+        linewidth=1.2,
+        zorder=3,
+        **kwargs,
+    )
+    ax.plot(
+        points[:1, 0],
+        points[:1, 1],
+        marker="s",
+        markersize=6,
+        color=line.get_color(),
+        markeredgecolor="k",
+        linestyle="none",
+        zorder=4,
+    )
     return line
 
 
@@ -292,26 +341,35 @@ def draw_step(
     p = step.gradient_point
     if "perturbation" in parts:
         if "w_perturbed" in step.points and np.any(step.points["w_perturbed"] != w):
-            drawn["perturbation"] = _arrow(ax, w, p, colors["perturbation"], linestyle="--")
+            drawn["perturbation"] = _arrow(
+                ax, w, p, colors["perturbation"], linestyle="--", linewidth=2.5, zorder=5
+            )
         elif "lookahead" in step.points and np.any(step.points["lookahead"] != w):
             (drawn["lookahead"],) = ax.plot(
-                [p[0]], [p[1]], marker="o", markersize=7, markerfacecolor="none",
-                markeredgecolor=colors["lookahead"], markeredgewidth=1.5, linestyle="none",
+                [p[0]],
+                [p[1]],
+                marker="o",
+                markersize=7,
+                markerfacecolor="none",
+                markeredgecolor=colors["lookahead"],
+                markeredgewidth=1.5,
+                linestyle="none",
                 zorder=7,
-            )  # fmt: skip
+            )
     m = step.w_momentum
     if "momentum" in parts and m is not None and np.any(m != w):
         drawn["momentum"] = _arrow(ax, w, m, colors["momentum"])
     if "gradient" in parts:
         descent = w_next - (m if m is not None else w)  # = -eta * d_t exactly
-        drawn["gradient"] = _arrow(ax, p, p + descent, colors["gradient"])
+        drawn["gradient"] = _arrow(ax, p, p + descent, colors["gradient"], zorder=8)
         if m is not None and np.any(p != m):
             drawn["gradient_applied"] = _arrow(ax, m, w_next, colors["gradient"], alpha=0.35)
     return drawn
 
 
-def step_legend(ax: Any, parts: Iterable[str], colors: Mapping[str, str] | None = None,
-                **kwargs: Any) -> Any:  # fmt: skip
+def step_legend(
+    ax: Any, parts: Iterable[str], colors: Mapping[str, str] | None = None, **kwargs: Any
+) -> Any:
     """A legend explaining the arrows of :func:`draw_step` for the given ``parts``."""
     from matplotlib.lines import Line2D
 
@@ -324,9 +382,17 @@ def step_legend(ax: Any, parts: Iterable[str], colors: Mapping[str, str] | None 
     handles = []
     for part in parts:
         if part == "lookahead":
-            handles.append(Line2D([], [], marker="o", markerfacecolor="none", linestyle="none",
-                                  markeredgecolor=colors["lookahead"],
-                                  label="look-ahead $w_t - \\eta\\mu v_t$"))  # fmt: skip
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    markerfacecolor="none",
+                    linestyle="none",
+                    markeredgecolor=colors["lookahead"],
+                    label="look-ahead $w_t - \\eta\\mu v_t$",
+                )
+            )
             continue
         text, style = labels[part]
         handles.append(Line2D([], [], color=colors[part], linestyle=style, label=text))
