@@ -9,7 +9,8 @@
 
 ``python -m minimsam.crosscheck ...`` runs the same commands. ``torch`` exports the
 cases into a temporary folder when ``--cases`` is not given, prints the report and
-exits with status 0 if every case passes, 1 otherwise.
+exits with status 0 if every case passes, 1 otherwise. ``--impl`` may name a module in
+the current directory.
 
 For the main ``minimsam`` command: :func:`add_subparser` registers ``crosscheck`` on
 an ``argparse`` sub-parsers object; every leaf parser sets ``func``, to be called as
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -41,6 +43,9 @@ def _export(args: argparse.Namespace) -> int:
 
 def _torch(args: argparse.Namespace) -> int:
     from minimsam.crosscheck import check_torch, export
+
+    if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
+        sys.path.insert(0, os.getcwd())
 
     with tempfile.TemporaryDirectory() as tmp:
         cases = args.cases

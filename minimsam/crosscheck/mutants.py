@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minimsam import optim
+from minimsam.backend import get_backend
 from minimsam.optim.adamw import adam_moments, adam_step
 from minimsam.optim.base import EPS, axpy, global_norm, scale, zeros_like
 
@@ -134,8 +135,9 @@ class MSAMNoEps(_MSAMWith):
         return axpy(-rho / global_norm(v), v, w)  # PITFALL: no + EPS
 
 
-def _host_scalar(value: float):
-    return np.asarray(value, dtype=np.float64)
+def _scalar(value: float):
+    """A 0-d float64 array on the active backend (state entries are arrays, not floats)."""
+    return get_backend().xp.asarray(value, dtype=np.float64)
 
 
 class MSAMUndoWithCurrentRho(optim.MSAM):
@@ -154,7 +156,7 @@ class MSAMUndoWithCurrentRho(optim.MSAM):
 
     def init_buffers(self, params):
         buffers = {"momentum": zeros_like(params)}
-        return {**buffers, "inv": _host_scalar(0.0), "rho_applied": _host_scalar(0.0)}
+        return {**buffers, "inv": _scalar(0.0), "rho_applied": _scalar(0.0)}
 
     def update(self, wp, state, grad, t, trace):
         lr, rho, mu, v = self.hyper("lr", t), self.hyper("rho", t), self.momentum, state["momentum"]
@@ -164,7 +166,7 @@ class MSAMUndoWithCurrentRho(optim.MSAM):
         w_next = axpy(-lr, v_next, w)
         inv = 1.0 / (global_norm(v_next) + EPS)
         wp_next = axpy(-rho * inv, v_next, w_next)
-        return wp_next, {"momentum": v_next, "inv": inv, "rho_applied": _host_scalar(rho)}
+        return wp_next, {"momentum": v_next, "inv": inv, "rho_applied": _scalar(rho)}
 
     def eval_params(self, params, state):
         return axpy(state["rho_applied"] * state["inv"], state["momentum"], params)
@@ -228,7 +230,7 @@ class AdamWMSAMUndoWithCurrentRho(optim.AdamWMSAM):
 
     def init_buffers(self, params):
         buffers = {"m": zeros_like(params), "s": zeros_like(params)}
-        return {**buffers, "inv": _host_scalar(0.0), "rho_applied": _host_scalar(0.0)}
+        return {**buffers, "inv": _scalar(0.0), "rho_applied": _scalar(0.0)}
 
     def update(self, wp, state, grad, t, trace):
         lr, rho, lam = self.hyper("lr", t), self.hyper("rho", t), self.weight_decay
@@ -238,7 +240,7 @@ class AdamWMSAMUndoWithCurrentRho(optim.AdamWMSAM):
         w_next = scale(1 - lr * lam, adam_step(w, m, s, lr, self.betas, self.eps, k=t + 1))
         inv = 1.0 / (global_norm(m) + EPS)
         wp_next = axpy(-rho * inv, m, w_next)
-        return wp_next, {"m": m, "s": s, "inv": inv, "rho_applied": _host_scalar(rho)}
+        return wp_next, {"m": m, "s": s, "inv": inv, "rho_applied": _scalar(rho)}
 
     def eval_params(self, params, state):
         return axpy(state["rho_applied"] * state["inv"], state["m"], params)
