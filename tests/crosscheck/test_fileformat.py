@@ -134,3 +134,13 @@ def test_the_files_alone_reproduce_the_trajectory_without_minimsam(golden_dir, n
     out = subprocess.run([sys.executable, "-c", guard], capture_output=True, text=True, check=True)
     worst = json.loads(out.stdout)
     assert worst["params"] < 1e-12 and worst["loss"] < 1e-12 and worst["grads"] < 1e-12
+
+
+def test_export_does_not_import_torch(tmp_path):
+    code = (
+        "import sys; from minimsam import crosscheck; "
+        f"crosscheck.export({str(tmp_path)!r}, optimizers=['msam']); "
+        f"crosscheck.load_cases({str(tmp_path)!r}); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
