@@ -49,6 +49,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,7 @@ def fit(
     resume: bool = False,
     progress: bool | None = None,
     callbacks: Iterable[Callable[[dict, dict, dict], Any]] = (),
+    step_callbacks: Iterable[Callable[[int, dict, dict, Callable], Any]] = (),
     label_smoothing: float = 0.0,
     eval_batch_size: int = 1000,
     drop_last: bool = False,
@@ -313,6 +315,12 @@ def fit(
         (hyperparameters and schedules), batch size, seed, label smoothing and data.
     progress: a tqdm bar over steps; None shows it when stderr is a terminal.
     callbacks: ``callback(record, params, state)`` after each epoch, in order.
+    step_callbacks: ``callback(t, w, state, batch_loss)`` BEFORE each optimizer step
+        ``t``: ``w`` the unperturbed weights (``optimizer.eval_params``), ``state`` the
+        optimizer state holding ``v_t``, and ``batch_loss(w) -> scalar`` the training loss
+        on the batch step ``t`` is about to use. This is where per-step probes go, e.g.
+        :class:`minimsam.sharpness.CurvatureProbe` or the cosine between ``v_t`` and the
+        next batch gradient. Probes that sync with the host slow a GPU run down.
     eval_train: evaluate on the full training split every epoch (else train_loss and
         train_acc are None).
     config: extra description of the run (e.g. the command line) for the summary.
@@ -339,13 +347,15 @@ def fit(
     elif resume:
         raise ValueError("resume=True needs an out_dir holding the checkpoint")
 
-    loss_fn = _objective(model, label_smoothing)
+    objective = _objective(model, label_smoothing)
+    hooks = _StepHooks(list(step_callbacks), optimizer, objective)
     bar = _progress_bar(progress, epochs * steps_per_epoch, start * steps_per_epoch)
     try:
         for epoch in range(start, epochs):
             params, state, record = _train_epoch(
-                loss_fn, params, optimizer, state, data, batch_size, seed, epoch, drop_last, bar
-            )
+                objective, params, optimizer, state, data, batch_size, seed, epoch, drop_last,
+                bar, hooks,
+            )  # fmt: skip
             record.update(_evaluate_epoch(model, optimizer, params, state, data,
                                           eval_batch_size, eval_train, epoch))  # fmt: skip
             history.append(record)
@@ -369,21 +379,38 @@ def fit(
 
 
 def _objective(model: Callable, label_smoothing: float) -> Callable:
-    """``(w, x, y) -> (loss, grads)`` of the training loss, for ``grad_fn`` closures."""
+    """``(w, x, y) -> loss``: the training loss of a batch."""
 
     def loss(w, x, y):
         return nn.cross_entropy(model(w, x), y, label_smoothing=label_smoothing)
 
-    return ms.value_and_grad(loss)
+    return loss
 
 
-def _train_epoch(loss_fn, params, optimizer, state, data, batch_size, seed, epoch, drop_last,
-                 bar) -> tuple[dict, dict, dict]:  # fmt: skip
+class _StepHooks:
+    """Calls the ``step_callbacks`` of :func:`fit` before each step (nothing if none)."""
+
+    def __init__(self, callbacks: list[Callable], optimizer: optim.Optimizer, objective):
+        self.callbacks, self.optimizer, self.objective = callbacks, optimizer, objective
+
+    def __call__(self, params: dict, state: dict, xb: Any, yb: Any) -> None:
+        if not self.callbacks:
+            return
+        w = self.optimizer.eval_params(params, state)
+        batch_loss = partial(self.objective, x=xb, y=yb)
+        for callback in self.callbacks:
+            callback(int(state["step"]), w, state, batch_loss)
+
+
+def _train_epoch(objective, params, optimizer, state, data, batch_size, seed, epoch, drop_last,
+                 bar, hooks) -> tuple[dict, dict, dict]:  # fmt: skip
     """One epoch of steps; the losses stay on the device until the one sync at the end."""
+    loss_fn = ms.value_and_grad(objective)
     start = time.perf_counter()
     losses, grad_evals = [], 0
     batches = epoch_batches(data, batch_size, seed=seed, epoch=epoch, drop_last=drop_last)
     for step, (xb, yb) in enumerate(batches):
+        hooks(params, state, xb, yb)
         try:
             params, state, info = optimizer.step(
                 params, state, lambda w, xb=xb, yb=yb: loss_fn(w, xb, yb)

@@ -106,6 +106,29 @@ def test_evaluation_uses_the_unperturbed_weights(blobs):
     assert perturbed_loss != last["test_loss"]
 
 
+def test_step_callbacks_see_each_step_before_it_is_taken(blobs):
+    """The hook gets t = 0, 1, ..., the unperturbed weights, v_t, and the loss of the
+    batch step t is about to use: for SGD that is exactly the loss the step reports."""
+    from minimsam.sharpness import CurvatureProbe
+
+    seen = []
+
+    def hook(t, w, state, batch_loss):
+        seen.append((t, float(batch_loss(w)), float(optim.global_norm(state["momentum"]))))
+
+    probe = CurvatureProbe(every=2, directions=("momentum", "gradient"))
+    opt = optim.SGD(lr=0.05, momentum=0.9)
+    result = train.fit(MODEL, MODEL.init(0), opt, blobs, epochs=2, batch_size=32,
+                       step_callbacks=[hook, probe])  # fmt: skip
+    assert [t for t, _, _ in seen] == list(range(10))
+    assert seen[0][2] == 0.0 and seen[1][2] > 0.0  # v_0 = 0, then momentum builds up
+    for epoch, record in enumerate(result.history):
+        losses = [loss for _, loss, _ in seen[5 * epoch : 5 * epoch + 5]]
+        assert record["opt_loss"] == pytest.approx(np.mean(losses), rel=1e-6)
+    assert [r["step"] for r in probe.records] == [0, 2, 4, 6, 8]
+    assert all(np.isfinite(r["gradient"]) for r in probe.records)
+
+
 def test_evaluate_matches_a_direct_computation(blobs):
     params = MODEL.init(3)
     loss, acc = train.evaluate(MODEL, params, blobs.x_test, blobs.y_test, batch_size=7)
