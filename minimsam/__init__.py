@@ -1,6 +1,6 @@
 """minimsam: SGD, NAG, SAM and Momentum-SAM from scratch, on NumPy or CuPy."""
 
-from minimsam import autodiff, nn, optim  # noqa: E402  (subpackages, after the core names)
+from minimsam import autodiff, data, nn, optim, sharpness  # noqa: E402  (after the core names)
 from minimsam.autodiff import (
     GradientCheckError,
     Tensor,
@@ -28,6 +28,8 @@ __all__ = [
     "autodiff",
     "nn",
     "optim",
+    "data",
+    "sharpness",
     "GradientCheckError",
     "Tensor",
     "check_grads",

@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     p.add_argument("--out", default="landscape.png", help="the figure (default landscape.png)")
     p.set_defaults(func=cmd_landscape)
+
+    from minimsam.crosscheck import cli as crosscheck_cli  # torch is imported only on use
+
+    crosscheck_cli.add_subparser(sub)
     return parser
 
 

@@ -227,3 +227,9 @@ def test_landscape_trajectory_uses_the_unperturbed_iterates():
     for t in range(5):
         params, state, _ = opt.step(params, state, grad_fn)
         np.testing.assert_array_equal(path[t + 1], opt.eval_params(params, state)["w"])
+
+
+def test_crosscheck_is_a_subcommand(tmp_path):
+    assert cli.main(["crosscheck", "export", "--out", str(tmp_path / "cases")]) == 0
+    manifest = json.loads((tmp_path / "cases" / "manifest.json").read_text())
+    assert manifest["cases"]
