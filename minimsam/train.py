@@ -86,14 +86,7 @@ class TrainingDiverged(FloatingPointError):
 
 # ----------------------------------------------------------------------------- optimizers
 
-OPTIMIZERS: dict[str, type] = {
-    "sgd": optim.SGD,
-    "nag": optim.NAG,
-    "sam": optim.SAM,
-    "msam": optim.MSAM,
-    "adamw": optim.AdamW,
-    "adamw-msam": optim.AdamWMSAM,
-}
+OPTIMIZERS: dict[str, type] = optim.BY_NAME
 
 #: Defaults for MNIST-1D with an MLP 40-256-256-10 and a cosine schedule over 30 epochs,
 #: coarsely tuned as in the paper (PAPER.md 3.1): the learning rate for SGD first (0.05, 0.1,

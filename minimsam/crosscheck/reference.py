@@ -27,14 +27,7 @@ from minimsam.crosscheck.case import Case, Recorder, Trajectory
 
 __all__ = ["REFERENCE", "RESTORE_MODES", "make_optimizer", "run_reference"]
 
-REFERENCE: dict[str, type] = {
-    "sgd": optim.SGD,
-    "nag": optim.NAG,
-    "sam": optim.SAM,
-    "msam": optim.MSAM,
-    "adamw": optim.AdamW,
-    "adamw-msam": optim.AdamWMSAM,
-}
+REFERENCE: dict[str, type] = optim.BY_NAME
 
 RESTORE_MODES = ("keep", "lose", "lose-perturbed")
 """What happens to the state at ``restore_before_step``: ``keep`` (saved and loaded, the

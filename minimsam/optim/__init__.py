@@ -32,7 +32,18 @@ from minimsam.optim.nag import NAG
 from minimsam.optim.sam import SAM
 from minimsam.optim.sgd import SGD
 
+#: The optimizers by their command-line name.
+BY_NAME: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "nag": NAG,
+    "sam": SAM,
+    "msam": MSAM,
+    "adamw": AdamW,
+    "adamw-msam": AdamWMSAM,
+}
+
 __all__ = [
+    "BY_NAME",
     "EPS",
     "SAM",
     "SGD",
