@@ -35,7 +35,7 @@ import minimsam as ms
 from minimsam import optim, viz
 from minimsam.data import landscapes
 
-__all__ = ["FIGURES", "figures", "main"]
+__all__ = ["FIGURES", "figure_style", "figures", "main"]
 
 STYLE = {
     "svg.hashsalt": "minimsam",
@@ -48,10 +48,11 @@ DPI = 110
 
 
 @contextlib.contextmanager
-def _style() -> Iterator[None]:
+def figure_style() -> Iterator[None]:
+    """The rcParams every figure is drawn with, and the NumPy backend (as a context)."""
     import matplotlib
 
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE), ms.use_backend("numpy"):
         yield
 
 
@@ -236,26 +237,32 @@ def sharp_flat_trajectories(
 
 def sharp_flat_basins(
     out_dir: Path,
-    num_starts: int = 100,
-    num_steps: int = 150,
-    rhos: Sequence[float] = (0.05, 0.1, 0.2, 0.3, 0.5),
+    num_starts: int = 60,
+    num_steps: int = 120,
+    rhos: Sequence[float] = (0.1, 0.3, 0.5),
 ) -> Path:
     """``sharp_flat_basins.png``: how often each optimizer ends in the flat well.
 
     Left: the four optimizers (rho 0.3) from ``num_starts`` uniform random starts,
-    without and with gradient noise. Right: the same fraction against rho for SAM and
-    MSAM (noise 1), with SGD and NAG as horizontal lines.
+    with exact gradients and with gradient noise 1. Right: the same fraction (exact
+    gradients) against rho for SAM and MSAM, with SGD and NAG as horizontal lines.
     """
     starts = random_starts(num_starts, seed=0)
+    cache: dict[tuple[str, float, float], float] = {}
+
+    def fraction(label: str, rho: float, noise: float) -> float:
+        key = (label, rho if label in ("SAM", "MSAM") else 0.0, noise)
+        if key not in cache:
+            make = SHARP_FLAT_OPTIMIZERS[label]
+            cache[key] = flat_fraction(lambda: make(rho), starts, num_steps, noise)
+        return cache[key]
+
     fig = _figure(figsize=(10, 3.8))
     left, right = fig.subplots(1, 2)
     names = list(SHARP_FLAT_OPTIMIZERS)
     width = 0.38
     for j, noise in enumerate((0.0, 1.0)):
-        fractions = [
-            flat_fraction(lambda m=m: m(SHARP_FLAT_RHO), starts, num_steps, noise)
-            for m in SHARP_FLAT_OPTIMIZERS.values()
-        ]
+        fractions = [fraction(n, SHARP_FLAT_RHO, noise) for n in names]
         xs = np.arange(len(names)) + (j - 0.5) * width
         bars = left.bar(
             xs,
@@ -275,19 +282,21 @@ def sharp_flat_basins(
     )
     left.legend(loc="lower right")
     for label in ("SGD", "NAG"):
-        make = SHARP_FLAT_OPTIMIZERS[label]
-        level = flat_fraction(lambda m=make: m(0.0), starts, num_steps, 1.0)
-        right.axhline(level, color=viz.COLORS[label], linestyle="--", label=label)
+        right.axhline(
+            fraction(label, 0.0, 0.0), color=viz.COLORS[label], linestyle="--", label=label
+        )
     for label in ("SAM", "MSAM"):
-        make = SHARP_FLAT_OPTIMIZERS[label]
-        ys = [flat_fraction(lambda m=make, r=r: m(r), starts, num_steps, 1.0) for r in rhos]
+        ys = [fraction(label, r, 0.0) for r in rhos]
         right.plot(rhos, ys, marker="o", color=viz.COLORS[label], label=label)
     right.set_xlabel(r"$\rho$")
     right.set_ylabel("fraction ending in the flat well")
     right.set_ylim(0, 1.05)
-    right.set_title("against the radius $\\rho$ (gradient noise 1)")
+    right.set_title("against the radius $\\rho$ (exact gradients)")
     right.legend(loc="lower right")
-    fig.suptitle("Sharp-flat surface: which well do the optimizers end in? (toy illustration)")
+    fig.suptitle(
+        f"Sharp-flat surface, lr {SHARP_FLAT_LR}, momentum 0.9: which well do the optimizers "
+        "end in? (toy illustration)"
+    )
     return _save(fig, out_dir, "sharp_flat_basins.png")
 
 
@@ -383,15 +392,20 @@ def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(x, np.ones(window) / window, mode="valid")
 
 
-def momentum_gradient_cosine(out_dir: Path, epochs: int = 30, lr: float = 0.05) -> Path:
-    """``momentum_gradient_cosine.png``: cos(v_t, g_t) during SGD-momentum training."""
-    from minimsam import data
+def momentum_gradient_cosine(out_dir: Path, epochs: int = 30, lr: float | None = None) -> Path:
+    """``momentum_gradient_cosine.png``: cos(v_t, g_t) during SGD-momentum training.
 
+    ``lr`` defaults to ``train.DEFAULTS["sgd"]["lr"]``; one run at a constant ``lr``, one
+    with a cosine schedule from it.
+    """
+    from minimsam import data, train
+
+    lr = train.DEFAULTS["sgd"]["lr"] if lr is None else lr
     steps_per_epoch = data.num_batches(len(_mnist1d().y_train), MNIST1D_BATCH)
     total = epochs * steps_per_epoch
     runs = {
-        f"constant lr {lr}": momentum_gradient_cosines(epochs, lr),
-        f"cosine lr from {lr}": momentum_gradient_cosines(
+        f"constant lr {lr:g}": momentum_gradient_cosines(epochs, lr),
+        f"cosine lr from {lr:g}": momentum_gradient_cosines(
             epochs, optim.schedules.cosine(lr, total)
         ),
     }
@@ -443,7 +457,10 @@ def momentum_gradient_cosine(out_dir: Path, epochs: int = 30, lr: float = 0.05) 
 
 
 def _fit(name: str, epochs: int, seed: int = 0, **hyper: Any) -> list[dict]:
-    """Train the MNIST-1D MLP with ``train.make_optimizer(name, **hyper)``, cosine lr."""
+    """Train the MNIST-1D MLP with ``train.make_optimizer(name, **hyper)``, cosine lr.
+
+    Hyperparameters not given come from ``train.DEFAULTS`` (tuned for this setting).
+    """
     from minimsam import data, nn, train
 
     ds = _mnist1d()
@@ -464,53 +481,87 @@ def _fit(name: str, epochs: int, seed: int = 0, **hyper: Any) -> list[dict]:
 
 
 def mnist1d_comparison(
-    out_dir: Path, epochs: int = 30, lr: float = 0.05, rhos: Sequence[float] = (0.1, 0.3, 1.0, 3.0)
+    out_dir: Path,
+    epochs: int = 30,
+    rhos: Sequence[float] = (0.05, 0.2, 0.5, 2.0),
+    seeds: Sequence[int] = (0, 1),
 ) -> Path:
-    """``mnist1d_comparison.png``: SGD, NAG, SAM and MSAM on MNIST-1D, one seed.
+    """``mnist1d_comparison.png``: SGD, NAG, SAM and MSAM on MNIST-1D.
 
-    Right: final test accuracy against rho for SAM and MSAM (SGD and NAG as lines).
-    Left and middle: test accuracy per epoch and per gradient evaluation, SAM and MSAM
-    at the best rho of that sweep.
+    Left and middle: test accuracy per epoch and per gradient evaluation, seed 0, every
+    optimizer at its ``train.DEFAULTS`` (SAM rho 0.2, MSAM rho 2.0). Right: final test
+    accuracy against rho for SAM and MSAM, mean over ``seeds`` (dots: single runs), with
+    SGD and NAG (mean over the same seeds) as horizontal lines.
     """
-    base = {"sgd": _fit("sgd", epochs, lr=lr), "nag": _fit("nag", epochs, lr=lr)}
-    sweeps = {
-        name: {rho: _fit(name, epochs, lr=lr, rho=rho) for rho in rhos} for name in ("sam", "msam")
+    from minimsam import train
+
+    base = {name: [_fit(name, epochs, seed=s) for s in seeds] for name in ("sgd", "nag")}
+    sweep = {
+        (name, rho, s): _fit(name, epochs, seed=s, rho=rho)
+        for name in ("sam", "msam")
+        for rho in rhos
+        for s in seeds
     }
-    best = {n: max(rhos, key=lambda r, n=n: sweeps[n][r][-1]["test_acc"]) for n in sweeps}
+
+    def default_run(name: str) -> list[dict]:
+        rho = train.DEFAULTS[name]["rho"]
+        return sweep.get((name, rho, seeds[0])) or _fit(name, epochs, seed=seeds[0])
+
     histories = {
-        "SGD": base["sgd"],
-        "NAG": base["nag"],
-        "SAM": sweeps["sam"][best["sam"]],
-        "MSAM": sweeps["msam"][best["msam"]],
+        "SGD": base["sgd"][0],
+        "NAG": base["nag"][0],
+        "SAM": default_run("sam"),
+        "MSAM": default_run("msam"),
     }
-    fig = _figure(figsize=(12, 3.8))
+    fig = _figure(figsize=(12.5, 3.9))
     by_epoch, by_cost, by_rho = fig.subplots(1, 3)
     viz.plot_histories(by_epoch, histories, key="test_acc")
     viz.plot_histories(by_cost, histories, key="test_acc", x="grad_evals")
     for label, h in histories.items():
-        rho = f", $\\rho={best[label.lower()]:g}$" if label in ("SAM", "MSAM") else ""
-        seconds = np.mean([r["time"] for r in h])
+        hyper = train.DEFAULTS[label.lower()]
+        rho = f", $\\rho={hyper['rho']:g}$" if "rho" in hyper else ""
+        evals = h[-1]["grad_evals"] // max(1, h[-1]["steps"] // h[-1]["epoch"])
         by_epoch.plot(
-            [], [], " ", label=f"{label}{rho}: {h[-1]['test_acc']:.3f}, {seconds:.2f} s/epoch"
+            [], [], " ", label=f"{label}{rho}: {h[-1]['test_acc']:.3f} ({evals} grad/step)"
         )
     by_epoch.legend(fontsize=7, loc="lower right", ncols=2)
-    by_epoch.set_title("test accuracy (final value, seconds per epoch)")
+    by_epoch.set_title("test accuracy, seed 0 (final value)")
     by_cost.set_title("same, against gradient evaluations (cost)")
+    by_cost.legend(fontsize=7, loc="lower right")
+    levels = []
     for label, name in (("SGD", "sgd"), ("NAG", "nag")):
-        by_rho.axhline(
-            base[name][-1]["test_acc"], color=viz.COLORS[label], linestyle="--", label=label
-        )
+        levels.append(np.mean([h[-1]["test_acc"] for h in base[name]]))
+        by_rho.axhline(levels[-1], color=viz.COLORS[label], linestyle="--", label=label)
+    # zoom on the baselines; a collapsed run (large rho) is marked at the bottom edge
+    bottom = max(0.0, min(levels) - 0.1)
     for label, name in (("SAM", "sam"), ("MSAM", "msam")):
-        finals = [sweeps[name][r][-1]["test_acc"] for r in rhos]
-        by_rho.plot(rhos, finals, marker="o", color=viz.COLORS[label], label=label)
+        finals = np.array([[sweep[name, r, s][-1]["test_acc"] for s in seeds] for r in rhos])
+        means = finals.mean(axis=1)
+        by_rho.plot(
+            rhos, np.maximum(means, bottom), marker="o", color=viz.COLORS[label], label=label
+        )
+        for column in finals.T:
+            by_rho.plot(rhos, column, ".", color=viz.COLORS[label], alpha=0.45)
+        for r, m in zip(rhos, means):
+            if m < bottom:
+                by_rho.annotate(
+                    f"{label} {m:.2f}\n(off scale)",
+                    (r, bottom),
+                    xytext=(-70, 18),
+                    textcoords="offset points",
+                    fontsize=7,
+                    arrowprops={"arrowstyle": "->", "color": viz.COLORS[label]},
+                )
+    by_rho.set_ylim(bottom, max(levels) + 0.05)
     by_rho.set_xscale("log")
     by_rho.set_xlabel(r"$\rho$")
     by_rho.set_ylabel("final test accuracy")
-    by_rho.set_title(r"final test accuracy against $\rho$")
+    by_rho.set_title(rf"against $\rho$: mean of {len(seeds)} seeds (dots: runs)")
     by_rho.legend(fontsize=7)
+    lr = train.DEFAULTS["sgd"]["lr"]
     fig.suptitle(
         f"MNIST-1D, MLP {MNIST1D_SIZES}, {epochs} epochs, batch {MNIST1D_BATCH}, cosine lr "
-        f"from {lr}, momentum 0.9, one seed; SAM and MSAM at their best $\\rho$ (right)"
+        f"from {lr:g}, momentum 0.9 (train.DEFAULTS)"
     )
     return _save(fig, out_dir, "mnist1d_comparison.png")
 
@@ -562,7 +613,7 @@ def figures(out: str | Path = "figures", only: Sequence[str] | None = None) -> l
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    with _style(), ms.use_backend("numpy"):
+    with figure_style():
         for name in names:
             start = time.perf_counter()
             path = FIGURES[name].fn(out)
