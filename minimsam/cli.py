@@ -180,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="landscape.png", help="the figure (default landscape.png)")
     p.set_defaults(func=cmd_landscape)
 
+    p = sub.add_parser("figures", add_help=False, help="regenerate the PNGs in figures/ "
+                       "(see: minimsam figures --help)")  # fmt: skip
+    p.add_argument("figure_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_figures, backend="numpy")
+
     from minimsam.crosscheck import cli as crosscheck_cli  # torch is imported only on use
 
     crosscheck_cli.add_subparser(sub)
@@ -188,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["figures"]:  # its own parser: minimsam.figures.main
+        return cmd_figures(argparse.Namespace(figure_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         ms.set_backend(args.backend)
@@ -200,6 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"minimsam: error: {message}", file=sys.stderr)
         return 1
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    """``minimsam figures ...``: hand over to :func:`minimsam.figures.main`."""
+    from minimsam import figures
+
+    return figures.main(args.figure_args)
 
 
 # ----------------------------------------------------------------------------- train, compare

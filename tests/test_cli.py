@@ -233,3 +233,8 @@ def test_crosscheck_is_a_subcommand(tmp_path):
     assert cli.main(["crosscheck", "export", "--out", str(tmp_path / "cases")]) == 0
     manifest = json.loads((tmp_path / "cases" / "manifest.json").read_text())
     assert manifest["cases"]
+
+
+def test_figures_is_a_subcommand(capsys):
+    assert cli.main(["figures", "--list"]) == 0
+    assert "msam_steps" in capsys.readouterr().out
