@@ -254,6 +254,11 @@ def parse_args(name: str, description: str, argv: Sequence[str] | None) -> argpa
     parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=description)
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds)")
     parser.add_argument(
+        "--render", action="store_true",
+        help="redraw <name>.png and rewrite <name>.md from the existing <name>.json in --out "
+        "(no training; the recorded run time is kept)",
+    )  # fmt: skip
+    parser.add_argument(
         "--out", type=Path, default=None,
         help=f"output folder (default {RESULTS}; with --quick a new temporary folder, so a "
         "smoke run never overwrites the committed results)",
@@ -274,10 +279,16 @@ def main(
 ) -> int:
     """Run ``compute``, then write ``<out>/<name>.json``, ``.png`` and ``.md``."""
     args = parse_args(name, description, argv)
+    if args.render:
+        with open(args.out / f"{name}.json") as f:
+            payload = json.load(f)
+        _write_figure_and_markdown(name, payload, plot, summarize, args.out, payload["run_time_s"])
+        print(f"{name}: redrew {args.out / name}.{{png,md}} from {name}.json")
+        return 0
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
     payload = compute(args.quick)
-    seconds = time.perf_counter() - start
+    seconds = round(time.perf_counter() - start, 1)  # as stored, so --render writes the same
     load = (
         f"1-minute load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     )
@@ -286,7 +297,7 @@ def main(
         "experiment": name,
         "quick": args.quick,
         "command": command,
-        "run_time_s": round(seconds, 1),
+        "run_time_s": seconds,
         "machine": machine(),
         "load": load,
         **payload,
@@ -295,10 +306,17 @@ def main(
     with open(args.out / f"{name}.json", "w") as f:
         json.dump(_finite(payload), f, indent=1, default=_jsonable, allow_nan=False)
         f.write("\n")
-    viz.save_figure(plot(payload), args.out / f"{name}.png")
-    md = summarize(payload).rstrip() + "\n\n"
-    md += f"![{name}]({name}.png)\n\n"
-    md += f"Run time: {seconds:.0f} s for `{command}` ({machine()}; {load}).\n"
-    (args.out / f"{name}.md").write_text(md)
+    _write_figure_and_markdown(name, payload, plot, summarize, args.out, seconds)
     print(f"{name}: {seconds:.0f} s, wrote {args.out / name}.{{json,png,md}}")
     return 0
+
+
+def _write_figure_and_markdown(name, payload, plot, summarize, out: Path, seconds: float) -> None:
+    viz.save_figure(plot(payload), out / f"{name}.png")
+    md = summarize(payload).rstrip() + "\n\n"
+    md += f"![{name}]({name}.png)\n\n"
+    md += (
+        f"Run time: {seconds:.0f} s for `{payload['command']}` ({payload['machine']}; "
+        f"{payload['load']}).\n"
+    )
+    (out / f"{name}.md").write_text(md)

@@ -22,7 +22,7 @@ MNIST-1D (MLP 40-256-256-10, batch 128, 30 epochs, no weight decay) logs at ever
 
 Runs (3 seeds each): a cosine learning rate from 0.2 (the setting of every other
 experiment), constant 0.2, constant 0.02, and constant 0.02 with mu = 0.5 and 0.99
-(Fig. A.5, A.6). Measured run time: 76 s on the 2-core CPU (OPENBLAS_NUM_THREADS=1).
+(Fig. A.5, A.6). Measured run time: 125 s on the 2-core CPU (OPENBLAS_NUM_THREADS=1).
 """
 
 from __future__ import annotations
@@ -306,19 +306,19 @@ def _frozen_sentence(main: Sequence[dict], epochs: int) -> str:
     training_early = ", ".join(f"{training(e):+.3f}" for e in early)
     text = (
         f"Control with the weights frozen (no step, so nothing can overshoot): at the end of "
-        f"epochs {', '.join(map(str, early))} the frozen-weight cosine with batches drawn as "
+        f"epoch {', '.join(map(str, early))} the frozen-weight cosine with batches drawn as "
         f"in training is {frozen_early}, against {training_early} while training; "
     )
     rest = [e for e in early if e not in overshoot]
     if overshoot:
         text += (
-            f"at epochs {', '.join(map(str, overshoot))} the frozen cosine is positive while "
+            f"at epoch {', '.join(map(str, overshoot))} the frozen cosine is positive while "
             "training's is negative, so there the negative sign comes from the steps "
             "(overshooting), not from how batches are drawn. "
         )
     if rest:
         text += (
-            f"At epochs {', '.join(map(str, rest))} the control does not separate the two "
+            f"At epoch {', '.join(map(str, rest))} the control does not separate the two "
             "(see the table). "
         )
     last_frozen, last_indep = frozen("without", epochs), frozen("with", epochs)

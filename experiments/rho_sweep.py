@@ -10,7 +10,7 @@ Per run: test and train accuracy at the unperturbed weights after the last epoch
 train accuracy at the perturbed point ``w - rho v/||v||`` of the final state (what MSAM
 "sees"), and the mean perturbed training loss of the last epoch. The default MNIST-1D
 split has a clear generalisation gap (SGD reaches 100% train, ~71% test), so no label
-noise is added. Measured run time: 162 s on the 2-core CPU (OPENBLAS_NUM_THREADS=1).
+noise is added. Measured run time: 130 s on the 2-core CPU (OPENBLAS_NUM_THREADS=1).
 """
 
 from __future__ import annotations

@@ -67,6 +67,15 @@ def test_quick_run_writes_valid_json_png_and_markdown(quick_results, name):
     assert f"for `python -m experiments.{name} --quick`" in md
 
 
+@pytest.mark.parametrize("name", list(MODULES))
+def test_render_from_json_reproduces_the_markdown(quick_results, tmp_path, name):
+    # the markdown is written from the in-memory payload; --render redraws it from the JSON
+    (tmp_path / f"{name}.json").write_text((quick_results / f"{name}.json").read_text())
+    assert MODULES[name].main(["--render", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / f"{name}.md").read_text() == (quick_results / f"{name}.md").read_text()
+    assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
 def test_cosine_values_are_cosines(quick_results):
     runs = load_json(quick_results / "cosine.json")["runs"]
     for seed_runs in runs.values():
