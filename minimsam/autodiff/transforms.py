@@ -9,7 +9,8 @@ Conventions, stated once:
 
 * the function must return a scalar (an array with one element); anything else is a
   ``ValueError`` naming the shape (use ``has_aux=True`` to return extras alongside);
-* a parameter that does not influence the value gets an all-zero gradient.
+* a parameter that does not influence the value gets an all-zero gradient;
+* a gradient has its parameter's dtype and shape.
 """
 
 from __future__ import annotations
@@ -87,8 +88,13 @@ def _split_aux(out: Any, has_aux: bool) -> tuple[Any, Any]:
 
 
 def _zeros_where_missing(grads: list[Any], inputs: list[Tensor]) -> list[Any]:
+    """Each gradient in its parameter's dtype (a float32 parameter used with float64 data
+    still gets a float32 gradient), zeros where the value does not depend on it."""
     xp = get_backend().xp
-    return [xp.zeros_like(x.data) if g is None else g for g, x in zip(grads, inputs)]
+    return [
+        xp.zeros_like(x.data) if g is None else g.astype(x.dtype, copy=False)
+        for g, x in zip(grads, inputs)
+    ]
 
 
 def _untrace(tree: Any) -> Any:

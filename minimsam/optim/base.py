@@ -86,7 +86,16 @@ def zeros_like(tree: Mapping[str, Any]) -> Params:
 
 def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Params:
     """``a * x + y`` for each key; ``a`` is a number or a 0-d array on the device."""
-    return tree_map(lambda xi, yi: a * xi + yi, x, y)
+    return tree_map(lambda xi, yi: _add_into(a * xi, yi), x, y)
+
+
+def _add_into(fresh: Any, y: Any) -> Any:
+    """``fresh + y``, reusing ``fresh`` (a temporary nobody else holds): one allocation
+    per key instead of two, which matters for large parameter arrays."""
+    if getattr(y, "dtype", fresh.dtype) != fresh.dtype:
+        return fresh + y  # mixed dtypes: NumPy's promotion, never an in-place downcast
+    fresh += y
+    return fresh
 
 
 def scale(a: Any, x: Mapping[str, Any]) -> Params:
@@ -104,7 +113,8 @@ def global_norm(tree: Mapping[str, Any]) -> Any:
     xp = get_backend().xp
     total = None
     for x in tree.values():
-        sq = xp.sum(x * x)
+        flat = x.reshape(-1)
+        sq = xp.vdot(flat, flat)  # sum of squares in one pass, no temporary
         total = sq if total is None else total + sq
     if total is None:
         raise ValueError("global_norm of an empty parameter dict")

@@ -155,3 +155,13 @@ def test_float32_stays_float32(backend, rng):
     )(params)
     assert value.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_gradients_come_in_the_parameters_dtype(backend, rng):
+    """float32 weights used with float64 data: the value is float64 (NumPy's promotion),
+    the gradient stays float32 like its parameter, so optimizer state never drifts to
+    float64 silently."""
+    w = ms.asarray(rng.standard_normal((3, 2)).astype(np.float32))
+    x = ms.asarray(rng.standard_normal((4, 3)))
+    value, g = ms.value_and_grad(lambda w: (x @ w).sum())(w)
+    assert value.dtype == np.float64 and g.dtype == np.float32

@@ -40,6 +40,7 @@ def test_training_an_mlp_lowers_the_loss(backend, name):
 
 def test_both_msam_forms_agree_on_an_mlp(backend):
     params, grad_fn = _classification_problem(seed=1)
+    params = {k: v.astype("float64") for k, v in params.items()}  # compare to 1e-9
     forms = [optim.MSAM(0.1, rho=0.5, weight_decay=1e-3, store_perturbed=s) for s in (False, True)]
     results = []
     for opt in forms:
