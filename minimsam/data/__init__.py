@@ -17,6 +17,7 @@ from minimsam.data.datasets import (
 from minimsam.data.idx import IDXFormatError, read_idx, read_idx_pair, write_idx
 
 __all__ = [
+    "landscapes",
     "DATASETS",
     "Dataset",
     "DatasetNotFoundError",
