@@ -1,4 +1,4 @@
-"""Run all five experiments, then the report: ``python -m experiments.all [--quick] [--out DIR]``.
+"""Run all six experiments, then the report: ``python -m experiments.all [--quick] [--out DIR]``.
 
 Without ``--out`` the results go to ``experiments/results/`` and the report updates
 ``experiments/RESULTS.md`` and the README section; with ``--out DIR`` (or ``--quick``,
@@ -14,10 +14,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import ablation, compare, cosine, report, rho_sweep, sharpness
+from . import ablation, compare, cosine, report, rho_sweep, sharpness, surface
 from .common import RESULTS
 
-EXPERIMENTS = (cosine, rho_sweep, compare, sharpness, ablation)
+EXPERIMENTS = (cosine, rho_sweep, compare, sharpness, surface, ablation)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .common import RESULTS
 
-ORDER = ("cosine", "rho_sweep", "compare", "sharpness", "ablation")
+ORDER = ("cosine", "rho_sweep", "compare", "sharpness", "surface", "ablation")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ROOT = RESULTS.parent.parent
 README = ROOT / "README.md"

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("mnist1d")
 
-from experiments import ablation, common, compare, cosine, report, rho_sweep, sharpness  # noqa: E402
+from experiments import ablation, common, compare, cosine, report, rho_sweep, sharpness, surface  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = {
@@ -22,6 +22,7 @@ MODULES = {
     "rho_sweep": rho_sweep,
     "compare": compare,
     "sharpness": sharpness,
+    "surface": surface,
     "ablation": ablation,
 }
 
@@ -207,3 +208,13 @@ def test_report_on_a_copy_of_the_real_readme(tmp_path, quick_results):
     assert text.split(report.END)[1] == original.split(report.END)[1]
     for name in MODULES:
         assert f"python -m experiments.{name}" in text
+
+
+def test_surface_grid_is_centred_on_the_solution(quick_results):
+    payload = load_json(quick_results / "surface.json")
+    for run in payload["runs"].values():
+        grid = run["grid"]
+        n = len(grid)
+        assert run["alphas"][n // 2] == 0.0 and run["betas"][n // 2] == 0.0
+        assert run["center"] == grid[n // 2][n // 2]
+        assert min(min(row) for row in grid) > 0.0  # cross-entropy is positive
