@@ -46,3 +46,24 @@ def backend(request):
 def rng():
     """A seeded host random generator; draw on the host, then ms.asarray(...) to the device."""
     return np.random.default_rng(0)
+
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.fixture(scope="session")
+def debian_fashion_dir():
+    """Debian's Fashion-MNIST folder (package dataset-fashion-mnist).
+
+    Missing, it is a failure in CI, which installs the package (.ci/run), and a skip with
+    the reason on a workstation without it.
+    """
+    from pathlib import Path
+
+    path = Path(DEBIAN_FASHION_MNIST)
+    if not path.is_dir():
+        message = f"{path} missing: apt-get install dataset-fashion-mnist"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide Fashion-MNIST: {message}")
+        pytest.skip(message)
+    return path

@@ -5,8 +5,6 @@ and it really trains (MNIST-1D; Fashion-MNIST from the Debian package)."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ from minimsam import data, nn, optim, train
 from minimsam.data import Dataset
 from minimsam.optim import schedules
 
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 TIMING_KEYS = ("time", "eval_time")
 
 
@@ -308,15 +305,8 @@ def test_mnist1d_mlp_learns(mnist1d):
 
 
 @pytest.fixture(scope="module")
-def fashion():
-    """Debian's Fashion-MNIST. Missing: a skip on a workstation, a failure in CI (which
-    installs dataset-fashion-mnist), as in tests/data/test_datasets.py."""
-    if not DEBIAN_FASHION.is_dir():
-        message = f"{DEBIAN_FASHION} missing: apt-get install dataset-fashion-mnist"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide Fashion-MNIST: {message}")
-        pytest.skip(message)
-    return data.load("fashion-mnist", data_dir=DEBIAN_FASHION, download=False)
+def fashion(debian_fashion_dir):
+    return data.load("fashion-mnist", data_dir=debian_fashion_dir, download=False)
 
 
 @pytest.mark.slow

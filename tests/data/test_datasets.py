@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import os
 import random
 import urllib.error
 from pathlib import Path
@@ -352,15 +351,8 @@ def test_real_checksums_are_sha256_hex():
 
 
 @pytest.fixture(scope="module")
-def real_fashion():
-    """The Debian package's Fashion-MNIST. Missing: a skip on a workstation, a failure in
-    CI (which installs dataset-fashion-mnist)."""
-    if not DEBIAN_FASHION.is_dir():
-        message = f"{DEBIAN_FASHION} missing: apt-get install dataset-fashion-mnist"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide Fashion-MNIST: {message}")
-        pytest.skip(message)
-    return load("fashion-mnist", data_dir=DEBIAN_FASHION, download=False, flatten=False)
+def real_fashion(debian_fashion_dir):
+    return load("fashion-mnist", data_dir=debian_fashion_dir, download=False, flatten=False)
 
 
 def test_real_fashion_mnist(real_fashion):
