@@ -1,6 +1,7 @@
 """minimsam.torch.MSAM against a literal NumPy transcription of SPEC.md's MSAM."""
 
 import copy
+import functools
 import io
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch", minversion="2.1")
 from minimsam.torch import MSAM  # noqa: E402
+from tests.torch import helpers  # noqa: E402
 
 EPS = 1e-12
 STEPS = 30
@@ -43,22 +45,9 @@ def torch_groups(problem, params):
     )
 
 
-def set_rho(opt, rho):
-    for group, kw in zip(opt.param_groups, PER_GROUP, strict=True):
-        group["rho"] = rho * kw["rho_factor"]
-
-
-def backward(problem, params, t):
-    for p in params.values():
-        p.grad = None
-    loss = problem.loss(params, problem.batches[t])
-    loss.backward()
-    return loss
-
-
-def assert_tree_close(torch_tree, np_tree, atol=1e-12):
-    for k, expected in np_tree.items():
-        np.testing.assert_allclose(torch_tree[k].detach().numpy(), expected, rtol=0, atol=atol)
+set_rho = functools.partial(helpers.set_rho, per_group=PER_GROUP)
+backward = helpers.fresh_backward
+assert_tree_close = helpers.assert_tree_close
 
 
 @pytest.mark.parametrize("sync", ["closure", "move_to_perturbed"])

@@ -1,12 +1,14 @@
 """minimsam.torch.SAM against a literal NumPy transcription of SPEC.md's SAM."""
 
 import copy
+import functools
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", minversion="2.1")
 from minimsam.torch import SAM  # noqa: E402
+from tests.torch import helpers  # noqa: E402
 
 EPS = 1e-12
 STEPS = 30
@@ -41,25 +43,8 @@ def make_opt(problem, params, **kwargs):
     return SAM(problem.groups(params, hyper), lr=1.0, **kwargs)
 
 
-def set_rho(opt, rho):
-    for group, kw in zip(opt.param_groups, PER_GROUP, strict=True):
-        group["rho"] = rho * kw["rho_factor"]
-
-
-def backward(problem, params, t):
-    loss = problem.loss(params, problem.batches[t])
-    loss.backward()
-    return loss
-
-
-def zero(params):
-    for p in params.values():
-        p.grad = None
-
-
-def assert_tree_close(torch_tree, np_tree, atol=1e-12):
-    for k, expected in np_tree.items():
-        np.testing.assert_allclose(torch_tree[k].detach().numpy(), expected, rtol=0, atol=atol)
+set_rho = functools.partial(helpers.set_rho, per_group=PER_GROUP)
+backward, zero, assert_tree_close = helpers.backward, helpers.zero, helpers.assert_tree_close
 
 
 @pytest.mark.parametrize("style", ["closure", "two_steps"])
