@@ -1,7 +1,8 @@
 """From MSAM to NAG one change at a time: the normalisation ablation (paper A.2, Fig. A.1).
 
-Paper Appendix A.2 and Fig. A.1 (PAPER.md sections 1.2, 1.6, 2 and 6.4). Each variant
-takes the gradient at ``w_t + eps_t`` (:class:`minimsam.optim.variants.PerturbedMomentum`):
+Paper (arXiv 2401.12033) Appendix A.2 and Fig. A.1; docs/optimizers.md#nag relates NAG
+to MSAM. Each variant takes the gradient at ``w_t + eps_t``
+(:class:`minimsam.optim.variants.PerturbedMomentum`):
 
 - MSAM:          ``eps_t = -rho v_t/||v_t||``   (a fixed radius rho)
 - unnormalized:  ``eps_t = -rho v_t``           (the radius follows ||v_t||)

@@ -108,7 +108,7 @@ def make_optimizer(
     momentum: float = MOMENTUM,
     schedule: str = "cosine",
 ) -> optim.Optimizer:
-    """``kind`` in sgd, nag, sam, msam (SPEC.md optimizers) or a :data:`VARIANTS` entry.
+    """``kind`` in sgd, nag, sam, msam (docs/optimizers.md) or a :data:`VARIANTS` entry.
 
     The variants are :class:`~minimsam.optim.variants.PerturbedMomentum`:
     ``"msam-signed"`` (MSAM allowing rho < 0), ``"unnormalized"``, ``"lr-scaled"``.

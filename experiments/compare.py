@@ -1,6 +1,6 @@
 """SGD, NAG, SAM and MSAM side by side: test accuracy, time per epoch, gradient evaluations.
 
-Paper Tab. 1 at MNIST scale (PAPER.md section 3.2). Two settings:
+Paper (arXiv 2401.12033) Tab. 1 at MNIST scale. Two settings:
 
 - MNIST-1D (default split, 4000 train / 1000 test), MLP 40-256-256-10, 30 epochs, 5 seeds;
 - Fashion-MNIST, a 10,000-image training subset with 20% of its labels flipped to
@@ -11,7 +11,7 @@ Paper Tab. 1 at MNIST scale (PAPER.md section 3.2). Two settings:
   noise is where sharpness-aware methods are known to help).
 
 Both: batch 128, momentum 0.9, cosine learning rate to 0, no weight decay. The
-hyperparameters are chosen WITHOUT the test set, as the paper tunes them (PAPER.md 3.1):
+hyperparameters are chosen WITHOUT the test set, as the paper tunes them (lr, then rho):
 20% of the training split is held out as a validation set; the learning rate is chosen
 for SGD (2 seeds) and reused by every optimizer; then rho for SAM and for MSAM at that
 learning rate (2 seeds each). The final runs train on the full training split with the

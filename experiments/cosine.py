@@ -1,6 +1,6 @@
 """Is ``-v`` an ascent direction for the next batch? cos(v_t, g_t) during SGD-momentum training.
 
-Paper Fig. 2C and A.3-A.7, A.12 (PAPER.md sections 2 and 6.1). SGD with momentum on
+Paper (arXiv 2401.12033) Fig. 2C, A.3-A.7 and A.12 (Sec. 2.4, Appendix A.3). SGD with momentum on
 MNIST-1D (MLP 40-256-256-10, batch 128, 30 epochs, no weight decay) logs at every step
 ``t``, BEFORE the step, through ``fit``'s ``step_callbacks``:
 

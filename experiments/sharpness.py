@@ -1,6 +1,6 @@
 """Sharpness and top Hessian eigenvalues of the solutions SGD, SAM and MSAM find (Fig. 4, Tab. A.1).
 
-Paper Sec. 4.3, Fig. 4, Tab. A.1 (PAPER.md sections 2, 4, 5). Three seeds each of SGD,
+Paper (arXiv 2401.12033) Sec. 4.3, Fig. 4, Tab. A.1 and Appendix A.5. Three seeds each of SGD,
 SAM (rho 0.2) and MSAM (rho 2.0) are trained on MNIST-1D in the setting of
 ``train.DEFAULTS`` (MLP 40-256-256-10, batch 128, 30 epochs, cosine lr from 0.2,
 momentum 0.9; the rhos are the ``train.DEFAULTS`` values), twice: with plain

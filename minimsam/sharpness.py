@@ -1,7 +1,7 @@
 """Sharpness and curvature: the loss along directions, SAM- and m-sharpness, Hessian spectra.
 
 These are the measurements of the Momentum-SAM paper (Becker et al., arXiv 2401.12033,
-Sec. 4.3 and Appendix A.4, A.5, A.11; PAPER.md sections 2, 5 and 6). Notation: ``w``
+Sec. 4.3 and Appendix A.4, A.5, A.11). Notation: ``w``
 the parameters (a dict of arrays, treated as one flat vector of ``n`` entries), ``L``
 a loss ``loss_fn(w) -> scalar`` (usually the mean loss on a fixed batch, bound in a
 closure), ``g = grad L(w)``, ``H = Hess L(w)``, ``||.||`` the global L2 norm over all
@@ -128,7 +128,7 @@ def momentum_direction(momentum: Mapping[str, Any], sign: int, unit: bool = True
     """``sign * v`` for the momentum buffer ``v`` (``state["momentum"]``), unit-norm if ``unit``.
 
     ``sign=-1`` is MSAM's perturbation direction ``-v/||v||`` (an ascent direction after
-    the overshooting step, PAPER.md section 2); ``sign=+1`` is ``+v`` as plotted in
+    the overshooting step, paper Sec. 2.4); ``sign=+1`` is ``+v`` as plotted in
     Fig. 4B, where the optimal radius then comes out negative. A zero ``v`` (before the
     first step) gives a zero direction.
     """

@@ -89,7 +89,7 @@ class TrainingDiverged(FloatingPointError):
 OPTIMIZERS: dict[str, type] = optim.BY_NAME
 
 #: Defaults for MNIST-1D with an MLP 40-256-256-10 and a cosine schedule over 30 epochs,
-#: coarsely tuned as in the paper (PAPER.md 3.1): the learning rate for SGD first (0.05, 0.1,
+#: coarsely tuned as in the paper: the learning rate for SGD first (0.05, 0.1,
 #: 0.2, 0.3, 0.5; 0.2 is the largest clearly stable value), then rho per method at that lr
 #: (SAM 0.05-0.2, MSAM 1-3). MSAM's best radius is ten times SAM's, as in the paper, where
 #: MSAM's optimum exceeds SAM's for every model. AdamW: lr from 1e-3, 3e-3, 1e-2.

@@ -1,7 +1,7 @@
 """Plotting helpers for the tutorials and figures: toy-surface steps, training curves.
 
 matplotlib is imported inside the functions that draw, so ``import minimsam`` never
-needs it (DESIGN.md principle 11). Install it with ``pip install "minimsam[cli]"``.
+needs it. Install it with ``pip install "minimsam[cli]"``.
 
 The toy-surface helpers work on 2-D problems whose params are one array of shape
 ``(2,)``, such as ``{"w": w}`` for a :mod:`minimsam.data.landscapes` surface::
@@ -27,7 +27,7 @@ of SGD, NAG, SAM and MSAM from those names, as the update of a heavy-ball method
 
 with ``d_t`` the gradient the optimizer took at its gradient point ``p_t`` (plus weight
 decay): ``p_t = w_t`` for SGD, the look-ahead ``w_t - eta mu v_t`` for NAG,
-``w_t + rho g/||g||`` for SAM and ``w_t - rho v_t/||v_t||`` for MSAM (SPEC.md).
+``w_t + rho g/||g||`` for SAM and ``w_t - rho v_t/||v_t||`` for MSAM (docs/optimizers.md).
 
 :func:`plot_surface` draws the 2-D loss grids of
 :func:`minimsam.sharpness.loss_surface_2d`; :func:`plot_histories` the epoch records of

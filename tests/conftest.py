@@ -1,4 +1,4 @@
-"""Shared fixtures: the backend is a test parameter (DESIGN.md principle 8).
+"""Shared fixtures: the backend is a test parameter (numpy, a strict fake GPU, cupy).
 
 A test that takes the ``backend`` fixture runs once per backend: ``numpy``, the strict
 ``fakegpu`` double (refuses host/device mixing as CuPy does), and ``cupy`` where a GPU

@@ -8,7 +8,7 @@ product of the scalar ``L(x) = sum(f(x) * u)``:
     numeric:   (L(x + h e_k) - L(x - h e_k)) / (2 h)      for every entry k of every x_i
 
 A random ``u`` (rather than all ones) catches backward passes that permute or
-mix up output entries; all-ones cotangents hide them (DESIGN.md principle 6).
+mix up output entries; all-ones cotangents hide them.
 With ``order=2`` the gradient function itself is checked the same way, which
 exercises double backward.
 """

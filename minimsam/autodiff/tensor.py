@@ -9,7 +9,7 @@ order, applying the chain rule
     dL/dx_i  =  sum over uses of x_i of  backward(dL/dy)_i .
 
 Every ``backward`` is written with the same differentiable ops as the forward
-passes (DESIGN.md principle 2), so one code path serves two purposes:
+passes, so one code path serves two purposes:
 
 * first-order gradients: ``backward`` receives raw arrays, the ops take their fast
   path (raw arrays in, raw arrays out) and nothing is recorded;

@@ -7,7 +7,7 @@ of its reference optimizer (``minimsam.optim``) with one line changed, marked
 ``# PITFALL``; the state-loss pitfalls change the run, not the optimizer
 (:data:`~minimsam.crosscheck.reference.RESTORE_MODES`).
 
-The pitfalls (PAPER.md section 1 and its "Implementation gotchas"):
+The pitfalls (docs/optimizers.md, "Common implementation mistakes"):
 
 ``weight_decay_placement``
     Coupled decay taken at the other point (SAM: at ``w + e`` instead of ``w``;
@@ -141,7 +141,7 @@ def _scalar(value: float):
 
 
 class MSAMUndoWithCurrentRho(optim.MSAM):
-    """The official code's memory-free MSAM (PAPER.md 1.4): params hold ``wp``.
+    """The official code's memory-free MSAM (docs/optimizers.md#msam): params hold ``wp``.
 
     State: ``momentum`` ``v``, ``inv = 1 / (||v|| + EPS)`` and ``rho_applied``. A step::
 

@@ -19,7 +19,7 @@ The surfaces (``LANDSCAPES``), with ``w = (x, y)``:
     ``L = (a x^2 + b y^2) / 2`` with ``a = 20``, ``b = 1``: an ill-conditioned bowl
     (condition number 20). Minimum ``(0, 0)``, ``L = 0``, Hessian ``diag(a, b)``.
     Gradient descent is stable for ``lr < 2 / a = 0.1``; heavy-ball momentum
-    oscillates along ``x`` (PAPER.md section 6, item 9a).
+    oscillates along ``x``, so ``cos(v, g) < 0``: a toy picture of the overshoot.
 ``"rosenbrock"``
     ``L = (1 - x)^2 + 100 (y - x^2)^2``, the banana valley. Minimum ``(1, 1)``, ``L = 0``,
     Hessian there ``[[802, -400], [-400, 200]]``.
@@ -43,7 +43,7 @@ The surfaces (``LANDSCAPES``), with ``w = (x, y)``:
 
     The depths agree to float64 rounding (the tests re-derive both minima by Newton's
     method). This surface illustrates, it is not the paper's evidence: the MSAM paper
-    has no toy experiment (PAPER.md section 6, item 9b).
+    has no toy experiment.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ def smoothed_targets(labels: Any, num_classes: int, label_smoothing: float = 0.0
     """Target distributions ``q`` of shape ``(N, K)``.
 
     ``style="torch"`` (``torch.nn.CrossEntropyLoss``): ``q = (1 - eps) * onehot + eps / K``.
-    ``style="msam"`` (the MSAM paper's code, PAPER.md 3.1): ``1 - eps`` on the true class
+    ``style="msam"`` (the MSAM paper's official code): ``1 - eps`` on the true class
     and ``eps / (K - 1)`` on every other class.
     """
     if not 0.0 <= label_smoothing <= 1.0:

@@ -1,6 +1,6 @@
 """AdamW: Adam with decoupled weight decay (Loshchilov & Hutter 2019).
 
-Reference: the semantics of ``torch.optim.AdamW`` (SPEC.md "AdamW"); the base
+Reference: the semantics of ``torch.optim.AdamW`` (docs/optimizers.md#adamw); the base
 optimizer of the Momentum-SAM paper's ViT runs (Becker et al., arXiv 2401.12033).
 The moment and step helpers here are shared with :mod:`minimsam.optim.adamw_msam`.
 """

@@ -1,6 +1,6 @@
 """Momentum-SAM on top of AdamW: the perturbation follows Adam's first moment.
 
-Reference: SPEC.md "AdamWMSAM"; Momentum-SAM paper (Becker et al., arXiv 2401.12033),
+Reference: docs/optimizers.md#adamwmsam; Momentum-SAM paper (Becker et al., arXiv 2401.12033),
 which says MSAM works the same way for Adam's running mean, and the official code's
 ``adamW_msam.py`` (ViT runs).
 """
@@ -26,7 +26,7 @@ class AdamWMSAM(Optimizer):
 
     One step (the step's count is ``k = t + 1``), with ``g(x)`` the gradient at ``x``::
 
-        c_t     = rho / (||m_t|| + EPS)                   (c_0 = 0 since m_0 = 0)
+        c_t     = rho / (||m_t|| + EPS)                   (c_0 m_0 = 0 since m_0 = 0)
         wp_t    = w_t - c_t * m_t                         (perturbed point)
         g       = g(wp_t)                                 (no weight decay in the gradient)
         m_{t+1} = b1 * m_t + (1 - b1) * g

@@ -5,7 +5,7 @@ global L2 norm over all entries, ``||w|| = sqrt(sum_k sum(w[k]**2))``, and every
 normalisation divides by ``||.|| + EPS`` with ``EPS = 1e-12``, so a zero vector gives
 a zero direction, never NaN.
 
-The interface (optax style, DESIGN.md principle 4)::
+The interface (optax style: pure functions, explicit state)::
 
     opt = MSAM(lr=0.1, momentum=0.9, rho=0.3)
     state = opt.init(params)                  # {"step": 0, "momentum": {name: zeros}}

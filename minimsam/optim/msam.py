@@ -2,7 +2,7 @@
 
 Reference: M. Becker, F. Altrock, B. Risse, "Momentum-SAM: Sharpness Aware
 Minimization without Computational Overhead", arXiv 2401.12033, Eq. 5 and Alg. 1;
-SPEC.md "MSAM".
+docs/optimizers.md#msam.
 """
 
 from __future__ import annotations

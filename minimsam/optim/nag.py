@@ -1,6 +1,6 @@
 """Nesterov's accelerated gradient in the classical look-ahead form (Sutskever et al. 2013).
 
-Reference: SPEC.md "NAG"; Momentum-SAM paper (Becker et al., arXiv 2401.12033),
+Reference: docs/optimizers.md#nag; Momentum-SAM paper (Becker et al., arXiv 2401.12033),
 Sec. 2.3, Eq. 4, where NAG is MSAM's perturbation along ``-v_t`` with the small
 radius ``eta * mu * ||v_t||``.
 """

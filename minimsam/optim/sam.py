@@ -1,6 +1,6 @@
 """Sharpness-Aware Minimization (Foret et al. 2021) on an SGD-momentum base.
 
-Reference: SPEC.md "SAM"; Momentum-SAM paper (Becker et al., arXiv 2401.12033),
+Reference: docs/optimizers.md#sam; Momentum-SAM paper (Becker et al., arXiv 2401.12033),
 Sec. 2.2, Eq. 2, and the official code's ``sam.py``.
 """
 

@@ -1,6 +1,6 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and coupled weight decay.
 
-Reference: the semantics of ``torch.optim.SGD`` with dampening 0 (SPEC.md "SGD");
+Reference: the semantics of ``torch.optim.SGD`` with dampening 0 (docs/optimizers.md#sgd);
 Momentum-SAM paper (Becker et al., arXiv 2401.12033), Sec. 2.3.
 """
 

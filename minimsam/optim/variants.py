@@ -1,11 +1,11 @@
-"""Perturbation variants of SGD with momentum, for the experiments (not part of SPEC.md).
+"""Perturbation variants of SGD with momentum, for the experiments (not in docs/optimizers.md).
 
 The Momentum-SAM paper (Becker et al., arXiv 2401.12033) takes the gradient at a
 point shifted along the momentum and varies how that shift is made: a negative radius,
 i.e. a step back along ``+v`` (Sec. 4.1, Fig. 2), and an ablation that turns MSAM into
-NAG one change at a time (Appendix A.2, Fig. A.1; PAPER.md sections 1.2, 1.6 and 6).
+NAG one change at a time (Appendix A.2, Fig. A.1).
 :class:`PerturbedMomentum` implements all of them with one update rule, so that the
-experiments in ``experiments/`` can sweep them. It is an experiment tool: SPEC.md's
+experiments in ``experiments/`` can sweep them. It is an experiment tool:
 :class:`~minimsam.optim.MSAM` is the optimizer to use, and it (rightly) rejects a
 negative ``rho``.
 """
@@ -66,7 +66,7 @@ class PerturbedMomentum(Optimizer):
     The ablation of Fig. A.1 goes MSAM -> "unnormalized" (drop the normalisation) ->
     "lr-scaled" (tie the radius to the learning rate again) -> ``rho = 1`` (NAG). The
     paper gives no formula for its lr-scaled variant; ``-rho eta mu v`` is the one for
-    which ``rho = 1`` is NAG (PAPER.md 1.2, inferred).
+    which ``rho = 1`` is NAG (inferred, not stated in the paper).
 
     ``v_0 = 0``, so step 0 has no perturbation in every form. ``info.loss`` is the loss
     at ``wp_t``; the params are ``w_t`` (unperturbed), which :meth:`eval_params` returns.

@@ -1,6 +1,6 @@
 """minimsam's optimizers for PyTorch: ``MSAM``, ``SAM`` and ``AdamWMSAM``.
 
-The same algorithms as ``minimsam.optim`` (SPEC.md), written as
+The same algorithms as ``minimsam.optim`` (docs/optimizers.md), written as
 ``torch.optim.Optimizer`` subclasses for users who outgrow NumPy; they run under
 ``DistributedDataParallel`` unchanged. Only this subpackage imports torch;
 ``import minimsam`` never does.

@@ -1,6 +1,6 @@
 """Helpers shared by the PyTorch optimizers: the global norm, ``EPS`` and validation.
 
-The norm in every SPEC.md equation is the *global* L2 norm over all parameters of
+The norm in every equation of docs/optimizers.md is the *global* L2 norm over all parameters of
 the optimizer, across all parameter groups, treated as one flat vector:
 ``||x|| = sqrt(sum_i ||x_i||^2)``. Per-group hyperparameters (lr, rho, ...) only
 scale the update of that group's tensors; they never split the norm.
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import torch
 
 EPS = 1e-12
-"""Added to the norm (not to the squared norm) before dividing, as in SPEC.md."""
+"""Added to the norm (not to the squared norm) before dividing, as in docs/optimizers.md."""
 
 
 def global_norm(tensors: Iterable[torch.Tensor]) -> float:

@@ -11,8 +11,8 @@ The scale ``c`` that was *applied* is stored per parameter in
 ``state["perturbation_scale"]`` and the undo uses exactly that value. The official
 code instead recomputes the undo from the *current* ``rho``; under a rho schedule
 that leaves a permanent shift ``(rho_new - rho_old) * b / ||b||`` in ``w``
-(PAPER.md 1.4). Here the unperturbed ``w`` is always ``p + c * b``, whatever
-happened to ``rho`` in between.
+(docs/optimizers.md, "The memory-free form"). Here the unperturbed ``w`` is always
+``p + c * b``, whatever happened to ``rho`` in between.
 """
 
 from __future__ import annotations

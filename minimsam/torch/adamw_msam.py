@@ -1,7 +1,8 @@
 """AdamW with Momentum-SAM: the perturbation follows Adam's first moment.
 
 Reference: arXiv 2401.12033 (the paper says MSAM carries over to Adam's running
-mean; the equations follow the official code's ``adamW_msam.py``, PAPER.md 1.5).
+mean; the equations follow the official code's ``adamW_msam.py``;
+docs/optimizers.md#adamwmsam).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from minimsam.torch._perturbed import SCALE, MemoryFreePerturbation
 
 
 class AdamWMSAM(MemoryFreePerturbation):
-    r"""AdamW-MSAM (SPEC.md ``AdamWMSAM``) as a ``torch.optim.Optimizer``.
+    r"""AdamW-MSAM (docs/optimizers.md#adamwmsam) as a ``torch.optim.Optimizer``.
 
     With ``||.||`` the global L2 norm over all parameters of all groups,
     ``EPS = 1e-12`` and ``t`` counting from 0::

@@ -13,7 +13,7 @@ from minimsam.torch._perturbed import SCALE, MemoryFreePerturbation
 
 
 class MSAM(MemoryFreePerturbation):
-    r"""Momentum-SAM (SPEC.md ``MSAM``) as a ``torch.optim.Optimizer``.
+    r"""Momentum-SAM (docs/optimizers.md#msam) as a ``torch.optim.Optimizer``.
 
     The update, with ``||.||`` the global L2 norm over *all* parameters of *all*
     groups and ``EPS = 1e-12``::

@@ -2,7 +2,7 @@
 
 Reference: P. Foret, A. Kleiner, H. Mobahi, B. Neyshabur, "Sharpness-Aware
 Minimization for Efficiently Improving Generalization", ICLR 2021 (arXiv 2010.01412);
-the momentum base and weight-decay placement follow SPEC.md / PAPER.md 1.3.
+the momentum base and weight-decay placement follow docs/optimizers.md#sam.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ _SAVED = "unperturbed"
 
 
 class SAM(Optimizer):
-    r"""SAM (SPEC.md ``SAM``) as a ``torch.optim.Optimizer``: two gradients per step.
+    r"""SAM (docs/optimizers.md#sam) as a ``torch.optim.Optimizer``: two gradients per step.
 
     With ``||.||`` the global L2 norm over all parameters of all groups and
     ``EPS = 1e-12``::

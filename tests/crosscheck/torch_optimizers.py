@@ -124,8 +124,8 @@ class TwoStepSAM(torch.optim.Optimizer):
 
 
 class LookaheadNAG(torch.optim.Optimizer):
-    """NAG in the look-ahead form of SPEC.md: ``step(closure)`` evaluates the closure at
-    ``a = w - lr mu v`` and keeps ``w`` in the parameters."""
+    """NAG in the look-ahead form (docs/optimizers.md#nag): ``step(closure)`` evaluates the
+    closure at ``a = w - lr mu v`` and keeps ``w`` in the parameters."""
 
     def __init__(self, params, lr, momentum=0.9, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))

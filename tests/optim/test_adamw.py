@@ -78,7 +78,7 @@ def test_adamw_msam_two_steps_by_hand(backend):
 
 
 def _spec_adamw_msam_rho0(w, grad, lr, b1, b2, eps, lam, steps):
-    """SPEC.md's AdamWMSAM with c_t = 0, on the host: Adam step, then the decay."""
+    """AdamWMSAM of docs/optimizers.md with c_t = 0, on the host: Adam step, then the decay."""
     m = {k: np.zeros_like(x) for k, x in w.items()}
     s = {k: np.zeros_like(x) for k, x in w.items()}
     trajectory = []

@@ -1,4 +1,4 @@
-"""The contract every optimizer shares (SPEC.md "Public contract", issue items 2, 5, 6)."""
+"""The contract every optimizer shares (docs/optimizers.md#public-api)."""
 
 from __future__ import annotations
 

@@ -119,8 +119,8 @@ def test_store_perturbed_gives_the_textbook_trajectory(backend, lr, rho):
 
 
 def _official_pytorch_msam(w0, grad, lr, mu, rho, steps):
-    """The official code's memory-free recursion (PAPER.md 1.4), on the host: it stores
-    inv = 1 / (||v|| + EPS) and undoes the perturbation with the CURRENT rho."""
+    """The official code's memory-free recursion (docs/optimizers.md#msam), on the host: it
+    stores inv = 1 / (||v|| + EPS) and undoes the perturbation with the CURRENT rho."""
     wt, v, inv = np.array(w0), np.zeros_like(w0), 0.0
     unperturbed = []
     for t in range(steps):

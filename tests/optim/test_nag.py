@@ -41,7 +41,7 @@ def test_weight_decay_is_taken_at_the_lookahead_point(backend):
 
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
 def test_lookahead_iterates_follow_sgd_nesterov(backend, weight_decay):
-    """p_t = w_t - lr mu v_t under NAG equals SGD(nesterov=True)'s iterate (SPEC.md)."""
+    """NAG's p_t = w_t - lr mu v_t is SGD(nesterov=True)'s iterate (docs/optimizers.md#nag)."""
     lr, mu = 0.1, 0.9
     params, grad_fn = mlp_problem(seed=1)
     nag, sgd = optim.NAG(lr, mu, weight_decay), optim.SGD(lr, mu, weight_decay, nesterov=True)

@@ -1,4 +1,4 @@
-"""SAM: a hand-computed step and the rho = 0 identity (SPEC.md "SAM")."""
+"""SAM: a hand-computed step and the rho = 0 identity (docs/optimizers.md#sam)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SGD: hand-computed steps on a 2-D quadratic (SPEC.md "SGD")."""
+"""SGD: hand-computed steps on a 2-D quadratic (docs/optimizers.md#sgd)."""
 
 from __future__ import annotations
 

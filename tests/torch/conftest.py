@@ -2,7 +2,7 @@
 
 A 2-layer tanh MLP with a mean-squared-error loss, float64, and a fixed sequence of
 mini-batches. The same function gives gradients to the optimizers under test (through
-``loss.backward()``) and to the literal NumPy transcriptions of SPEC.md in the tests
+``loss.backward()``) and to the literal NumPy transcriptions of docs/optimizers.md in the tests
 (through ``MLPProblem.grad``). torch is imported lazily so that this file loads, and
 the torch-free tests run, without torch.
 """
@@ -66,7 +66,7 @@ class MLPProblem:
 
     @staticmethod
     def norm(tree) -> float:
-        """Global L2 norm of a dict of arrays, as SPEC.md defines it."""
+        """Global L2 norm of a dict of arrays, as docs/optimizers.md defines it."""
         return float(np.sqrt(sum(np.sum(a**2) for a in tree.values())))
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""minimsam.torch.AdamWMSAM against a literal NumPy transcription of SPEC.md's AdamWMSAM."""
+"""minimsam.torch.AdamWMSAM against a literal NumPy transcription of docs/optimizers.md#adamwmsam"""
 
 import copy
 import functools
@@ -20,7 +20,7 @@ HYPER = ("lr", "betas", "eps", "weight_decay")
 
 
 def spec_adamw_msam(problem, rhos):
-    """SPEC.md AdamWMSAM: perturb along -m, Adam step at w, decoupled decay after the step."""
+    """AdamWMSAM (docs/optimizers.md): perturb along -m, Adam step at w, decay after the step."""
     lr, betas, eps, lam, f = (problem.per_key(PER_GROUP, n) for n in HYPER + ("rho_factor",))
     w = {k: a.copy() for k, a in problem.init.items()}
     m = {k: np.zeros_like(a) for k, a in w.items()}

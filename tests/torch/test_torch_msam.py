@@ -1,4 +1,4 @@
-"""minimsam.torch.MSAM against a literal NumPy transcription of SPEC.md's MSAM."""
+"""minimsam.torch.MSAM against a literal NumPy transcription of docs/optimizers.md#msam."""
 
 import copy
 import functools
@@ -21,7 +21,7 @@ PER_GROUP = (
 
 
 def spec_msam(problem, rhos):
-    """SPEC.md MSAM in the textbook form (w and v), one rho per step, per-key lr/mu/lam."""
+    """MSAM (docs/optimizers.md), textbook form (w and v), one rho per step, per-key lr/mu/lam."""
     lr, mu, lam, f = (
         problem.per_key(PER_GROUP, n) for n in ("lr", "momentum", "weight_decay", "rho_factor")
     )

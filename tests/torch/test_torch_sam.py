@@ -1,4 +1,4 @@
-"""minimsam.torch.SAM against a literal NumPy transcription of SPEC.md's SAM."""
+"""minimsam.torch.SAM against a literal NumPy transcription of docs/optimizers.md#sam."""
 
 import copy
 import functools
@@ -19,7 +19,7 @@ PER_GROUP = (
 
 
 def spec_sam(problem, rhos):
-    """SPEC.md SAM: e from the data-loss gradient, weight decay at the unperturbed w."""
+    """SAM (docs/optimizers.md): e from the data-loss gradient, weight decay at unperturbed w."""
     lr, mu, lam, f = (
         problem.per_key(PER_GROUP, n) for n in ("lr", "momentum", "weight_decay", "rho_factor")
     )
