@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from minimsam.crosscheck.case import Case
 from minimsam.crosscheck.catalogue import SETTINGS, build_case
@@ -73,7 +73,7 @@ def get(name: str) -> Exercise:
     return EXERCISES[key]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cases(name: str) -> tuple[Case, ...]:
     exercise = EXERCISES[name]
     settings = [

@@ -129,7 +129,10 @@ class NAGReturnsLookahead(_NAGWith):
 
 
 class NAGTorchForm(optim.NAG):
-    """``SGD(nesterov=True)``'s update on ``w``: ``w - lr (d + mu v_{t+1})``, ``d = g(w) + lam w``."""
+    """``SGD(nesterov=True)``'s update on ``w``: ``w - lr (d + mu v_{t+1})``, ``d = g(w) + lam w``.
+
+    Its variable is the look-ahead point ``p_t = w_t - lr mu v_t``, not ``w_t``.
+    """
 
     def update(self, w, state, grad, t, trace):
         lr, mu = self.hyper("lr", t), self.momentum
@@ -142,8 +145,8 @@ class NAGTorchForm(optim.NAG):
 
 
 def _dropped(cls: type) -> Mutant:
-    return Mutant("momentum-reset", "momentum_not_carried", cls,
-                  detail="every step saw v = 0: carry v_next into the next call and return it")  # fmt: skip
+    detail = "every step saw v = 0: carry v_next into the next call and return it"
+    return Mutant("momentum-reset", "momentum_not_carried", cls, detail=detail)
 
 
 EXTRA_MUTANTS: dict[str, tuple[Mutant, ...]] = {
