@@ -78,6 +78,8 @@ class SGDDecayBesideMomentum(optim.SGD):
 
     def update(self, w, state, grad, t, trace):
         lr, mu = self.hyper("lr", t), self.momentum
+        if mu == 0:  # no momentum: the two placements are one update
+            return super().update(w, state, grad, t, trace)
         v_next = axpy(mu, state["momentum"], grad(w))  # PITFALL: no lam w in the momentum
         return axpy(-lr, axpy(self.weight_decay, w, v_next), w), {"momentum": v_next}
 
