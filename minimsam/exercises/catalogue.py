@@ -39,8 +39,14 @@ class Exercise:
     optimizer: str  # the crosscheck optimizer name of the reference
     function: str  # the default name of the student's function
     title: str
+    notebook: str  # its notebook in exercises/
     hyperparameters: tuple[str, ...]  # the keywords the step is called with
     accepts: Callable[[dict], bool] = lambda hyperparameters: True
+
+    @property
+    def solution_file(self) -> str:
+        """The file name of a solution in a folder: the function's name less ``_step``."""
+        return self.function.removesuffix("_step") + ".py"
 
     @property
     def signature(self) -> str:
@@ -55,12 +61,13 @@ EXERCISES: dict[str, Exercise] = {
     e.name: e
     for e in (
         Exercise("sgd-momentum", "sgd", "sgd_momentum_step", "SGD with (heavy-ball) momentum",
-                 _MOMENTUM, accepts=lambda hp: not hp.get("nesterov", False)),
+                 "01_sgd_momentum.ipynb", _MOMENTUM,
+                 accepts=lambda hp: not hp.get("nesterov", False)),
         Exercise("nag", "nag", "nag_step", "Nesterov's accelerated gradient, look-ahead form",
-                 _MOMENTUM),
+                 "02_nag.ipynb", _MOMENTUM),
         Exercise("sam", "sam", "sam_step", "SAM with SGD-momentum as the base optimizer",
-                 _WITH_RHO),
-        Exercise("msam", "msam", "msam_step", "Momentum-SAM", _WITH_RHO),
+                 "03_sam.ipynb", _WITH_RHO),
+        Exercise("msam", "msam", "msam_step", "Momentum-SAM", "04_msam.ipynb", _WITH_RHO),
     )
 }  # fmt: skip
 

@@ -4,13 +4,15 @@
 
     minimsam exercise list
     minimsam exercise check msam path/to/solution.py[:function] [--json] [--student NAME]
+    minimsam exercise check msam 04_msam.ipynb            # a filled-in notebook
     minimsam exercise check all path/to/folder/ [--json]  # sgd_momentum.py, nag.py, ...
 
 ``check`` prints the verdict (``--json``: one JSON line per exercise instead, for an
 instructor to collect) and exits with status 0 if every exercise passes, 1 otherwise.
 With ``all``, the folder holds one file per exercise, named after its function less
-``_step`` (the layout of ``exercises/solutions/``); a missing file is graded "not
-implemented". ``python -m minimsam.exercises ...`` runs the same commands.
+``_step`` (the layout of ``exercises/solutions/``), or the exercise notebooks under
+their own names; a missing one is graded "not implemented". ``python -m
+minimsam.exercises ...`` runs the same commands.
 """
 
 from __future__ import annotations
@@ -22,23 +24,23 @@ from pathlib import Path
 from minimsam.crosscheck.compare import ATOL, RTOL
 from minimsam.exercises.catalogue import EXERCISES, get
 from minimsam.exercises.grader import NOT_IMPLEMENTED, ExerciseResult, grade
-from minimsam.exercises.loading import load_function
+from minimsam.exercises.loading import find_solution, load_function
 
 __all__ = ["add_subparser", "main"]
 
 
 def _grade_one(name: str, spec: str, args: argparse.Namespace) -> tuple[ExerciseResult, str]:
     exercise = get(name)
-    path = Path(spec)
     if args.exercise == "all":
-        path = path / f"{exercise.function.removesuffix('_step')}.py"
-        if not path.is_file():
-            message = f"NOT IMPLEMENTED YET  {exercise.name}: no file {path}"
-            return ExerciseResult(exercise.name, exercise.function, NOT_IMPLEMENTED, message), str(
-                path
-            )
-    step = load_function(str(path), exercise.function)
-    return grade(exercise, step, args.atol, args.rtol), str(path)
+        path = find_solution(Path(spec), exercise)
+        if path is None:
+            missing = f"no {exercise.solution_file} or {exercise.notebook} in {spec}"
+            message = f"NOT IMPLEMENTED YET  {exercise.name}: {missing}"
+            result = ExerciseResult(exercise.name, exercise.function, NOT_IMPLEMENTED, message)
+            return result, str(Path(spec) / exercise.solution_file)
+        spec = str(path)
+    step = load_function(spec, exercise.function)
+    return grade(exercise, step, args.atol, args.rtol), spec
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -81,7 +83,8 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     check = commands.add_parser("check", help="grade a step function on the golden cases")
     check.add_argument("exercise", choices=[*EXERCISES, "all"], help="which exercise, or all")
     check.add_argument(
-        "solution", help="file.py[:function] (default function: e.g. msam_step), or a folder"
+        "solution",
+        help="file.py[:function] (default function: e.g. msam_step), a notebook, or a folder",
     )
     check.add_argument("--json", action="store_true", help="one JSON line per exercise")
     check.add_argument("--student", help="a name to put in the JSON lines (with --json)")

@@ -87,7 +87,7 @@ def test_a_file_that_does_not_import_is_one_line(capsys, tmp_path):
     status, _, err = run(capsys, "check", "msam", tmp_path / "broken.py")
     assert status == 1
     (line,) = err.strip().splitlines()
-    assert "importing" in line and "SyntaxError" in line
+    assert "loading" in line and "SyntaxError" in line
 
 
 def test_list_and_the_installed_entry_point():
@@ -98,3 +98,36 @@ def test_list_and_the_installed_entry_point():
     assert done.returncode == 0, done.stderr
     for exercise in EXERCISES.values():
         assert exercise.signature in done.stdout
+
+
+def filled_notebook(folder, name):
+    """The exercise notebook of ``name`` with the reference solution in its stub cell."""
+    exercise = EXERCISES[name]
+    nb = json.loads((REPO / "exercises" / exercise.notebook).read_text())
+    (stub,) = [c for c in nb["cells"] if "stub" in c["metadata"].get("tags", [])]
+    stub["source"] = (SOLUTIONS / exercise.solution_file).read_text()
+    path = folder / exercise.notebook
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def test_a_filled_in_notebook_is_graded_without_running_it(capsys, tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    def no_figures(*args, **kwargs):
+        raise AssertionError("grading a notebook must not draw its figure")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "__init__", no_figures)
+    filled_notebook(tmp_path, "msam")
+    status, out, _ = run(capsys, "check", "all", tmp_path, "--json")
+    assert status == 1  # the other three are missing
+    by_name = {d["exercise"]: d for d in json_lines(out)}
+    assert by_name["msam"]["status"] == "pass"
+    assert by_name["msam"]["solution"].endswith("04_msam.ipynb")
+    assert by_name["nag"]["status"] == "not implemented"
+
+
+def test_the_stored_notebooks_grade_as_not_implemented(capsys):
+    status, out, _ = run(capsys, "check", "all", REPO / "exercises", "--json")
+    assert status == 1
+    assert {d["status"] for d in json_lines(out)} == {"not implemented"}
