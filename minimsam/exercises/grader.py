@@ -36,7 +36,10 @@ ARITHMETIC_ERRORS = ("ZeroDivisionError", "FloatingPointError")  # what a zero n
 
 @dataclass
 class Mismatch:
-    """The first quantity of a step that differs, at its entry with the largest difference."""
+    """The first quantity of a step that differs, at its entry with the largest difference.
+
+    ``abs_diff`` is that entry's ``|got - expected|`` (inf where one of them is NaN).
+    """
 
     case: str
     step: int
@@ -45,7 +48,7 @@ class Mismatch:
     index: list[int] | None = None
     expected: float | None = None
     got: float | None = None
-    max_abs_diff: float = math.inf
+    abs_diff: float = math.inf
 
     def __str__(self) -> str:
         where = f"case {self.case}, step {self.step}: "
@@ -54,9 +57,10 @@ class Mismatch:
         entry = self.what if self.key is None else f"{self.what}[{self.key!r}]"
         if self.index:
             entry += "[" + ", ".join(map(str, self.index)) + "]"
+        largest = ", the largest in this array" if self.index else ""
         return (
             f"{where}{entry}: expected {self.expected:.12g}, got {self.got:.12g} "
-            f"(max |diff| {self.max_abs_diff:.2e})"
+            f"(|diff| {self.abs_diff:.2e}{largest})"
         )
 
 
@@ -133,7 +137,7 @@ def _json_safe(value):
 # ----------------------------------------------------------------------------- locating
 
 
-def _first_bad_entry(got, want, atol: float, rtol: float):
+def _worst_entry(got, want, atol: float, rtol: float):
     """``(index, expected, got, max |diff|)`` of the worst entry, or None if all agree."""
     got, want = np.atleast_1d(np.asarray(got, float)), np.atleast_1d(np.asarray(want, float))
     with np.errstate(invalid="ignore"):
@@ -145,9 +149,7 @@ def _first_bad_entry(got, want, atol: float, rtol: float):
     badness = np.where(bad, np.nan_to_num(delta, nan=np.inf), -1.0)
     flat = int(np.argmax(badness))
     index = [int(i) for i in np.unravel_index(flat, want.shape)] if want.size > 1 else []
-    finite = delta[~np.isnan(delta)]
-    max_diff = np.inf if np.isnan(delta).any() and bad.any() else float(finite.max())
-    return index, float(want.ravel()[flat]), float(got.ravel()[flat]), max_diff
+    return index, float(want.ravel()[flat]), float(got.ravel()[flat]), float(badness.ravel()[flat])
 
 
 def locate(
@@ -169,10 +171,10 @@ def locate(
         checks.append((f"grad_fn call {e + 1}: the loss at x", None, loss_pair))
     checks += [("w_next", k, (got.params[k][step], want.params[k][step])) for k in want.params]
     for what, key, (g, w) in checks:
-        bad = _first_bad_entry(g, w, atol, rtol)
+        bad = _worst_entry(g, w, atol, rtol)
         if bad is not None:
-            index, expected, value, max_diff = bad
-            return Mismatch(name, step, what, key, index, expected, value, max_diff)
+            index, expected, value, abs_diff = bad
+            return Mismatch(name, step, what, key, index, expected, value, abs_diff)
     return Mismatch(name, step, "a difference below the tolerance of this report")
 
 

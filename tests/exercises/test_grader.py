@@ -52,7 +52,7 @@ def test_missing_eps_in_msam_is_nan_at_step_0():
     result = grade("msam", load_function(WRONG[0].parent / "msam_missing_eps.py", "msam_step"))
     m = result.mismatch
     assert (m.step, m.what) == (0, "grad_fn call 1: x")
-    assert math.isnan(m.got) and math.isfinite(m.expected) and m.max_abs_diff == math.inf
+    assert math.isnan(m.got) and math.isfinite(m.expected) and m.abs_diff == math.inf
 
 
 def test_mismatch_names_the_key_entry_and_values():
@@ -70,7 +70,7 @@ def test_mismatch_names_the_key_entry_and_values():
     m = result.mismatch
     assert (m.case, m.step, m.what, m.key, m.index) == ("sgd-mlp-plain", 2, "w_next", "2.bias", [1])
     assert m.got - m.expected == pytest.approx(1e-3, rel=1e-6)
-    assert m.max_abs_diff == pytest.approx(1e-3, rel=1e-6)
+    assert m.abs_diff == pytest.approx(1e-3, rel=1e-6)
     assert result.pitfalls == [] and "no known pitfall" in result.message
     assert "w_next['2.bias'][1]: expected" in result.format()
 
@@ -151,5 +151,5 @@ def test_json_line_is_plain_data():
     data = json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
     assert "\n" not in line and data["student"] == "ada" and data["status"] == "fail"
     assert data["pitfalls"] == ["missing_epsilon"]
-    assert data["first_divergence"]["max_abs_diff"] == "inf" and data["cases_passed"] == 0
+    assert data["first_divergence"]["abs_diff"] == "inf" and data["cases_passed"] == 0
     assert data["first_divergence"]["got"] == "nan"  # strict JSON: no NaN literal
