@@ -2,8 +2,7 @@
 
 The crosscheck mutants cover the decay point of NAG, SAM and MSAM, the perturbation
 sign, a missing ``EPS``, rho drift and a checkpoint without the optimizer state. A
-student writing a step function makes two more classic mistakes, and a third decay
-mistake in plain SGD:
+student writing a step function makes more classic mistakes:
 
 ``momentum_not_carried``
     The momentum buffer is not carried from one step to the next: the step starts from
@@ -18,6 +17,8 @@ mistake in plain SGD:
 ``weight_decay_placement`` (SGD)
     The decay applied to ``w`` beside the momentum, ``w - lr (v_{t+1} + lam w)``,
     instead of inside the gradient that enters the momentum.
+``weight_decay_missing``
+    No weight decay at all (``lam`` ignored).
 
 Each mutant is a reference optimizer of :mod:`minimsam.optim` with one line changed
 (marked ``# PITFALL``), run through :func:`minimsam.crosscheck.reference.run_reference`
@@ -39,6 +40,7 @@ PITFALLS: dict[str, str] = {
     "momentum_not_carried": "momentum state not carried over from one step to the next",
     "nag_variable": "NAG with the wrong variable",
     "weight_decay_placement": "weight decay applied at the wrong point",
+    "weight_decay_missing": "weight decay left out",
 }
 
 
@@ -67,6 +69,33 @@ class SAMMomentumDropped(_MomentumDropped, optim.SAM):
 
 
 class MSAMMomentumDropped(_MomentumDropped, optim.MSAM):
+    pass
+
+
+# ----------------------------------------------------------------------------- no decay
+
+
+class _DecayIgnored:
+    """Mixin: the optimizer built with the case's weight decay runs with none."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weight_decay = 0.0  # PITFALL
+
+
+class SGDDecayIgnored(_DecayIgnored, optim.SGD):
+    pass
+
+
+class NAGDecayIgnored(_DecayIgnored, optim.NAG):
+    pass
+
+
+class SAMDecayIgnored(_DecayIgnored, optim.SAM):
+    pass
+
+
+class MSAMDecayIgnored(_DecayIgnored, optim.MSAM):
     pass
 
 
@@ -146,6 +175,11 @@ class NAGTorchForm(optim.NAG):
 # ----------------------------------------------------------------------------- the registry
 
 
+def _no_decay(cls: type) -> Mutant:
+    detail = "weight_decay was not used: add weight_decay * (the decay point) to the gradient"
+    return Mutant("no-decay", "weight_decay_missing", cls, detail=detail)
+
+
 def _dropped(cls: type) -> Mutant:
     detail = "every step saw v = 0: carry v_next into the next call and return it"
     return Mutant("momentum-reset", "momentum_not_carried", cls, detail=detail)
@@ -154,11 +188,13 @@ def _dropped(cls: type) -> Mutant:
 EXTRA_MUTANTS: dict[str, tuple[Mutant, ...]] = {
     "sgd": (
         _dropped(SGDMomentumDropped),
+        _no_decay(SGDDecayIgnored),
         Mutant("decay-beside-momentum", "weight_decay_placement", SGDDecayBesideMomentum,
                detail="lam w added beside the momentum, not to the gradient that enters it"),
     ),
     "nag": (
         _dropped(NAGMomentumDropped),
+        _no_decay(NAGDecayIgnored),
         Mutant("grad-at-w", "nag_variable", NAGGradAtW,
                detail="gradient taken at w, not at the look-ahead point a = w - lr mu v"),
         Mutant("step-from-lookahead", "nag_variable", NAGStepFromLookahead,
@@ -169,8 +205,8 @@ EXTRA_MUTANTS: dict[str, tuple[Mutant, ...]] = {
                detail="SGD(nesterov=True)'s update w - lr (d + mu v_next), whose variable is "
                "the look-ahead point, applied to w"),
     ),
-    "sam": (_dropped(SAMMomentumDropped),),
-    "msam": (_dropped(MSAMMomentumDropped),),
+    "sam": (_dropped(SAMMomentumDropped), _no_decay(SAMDecayIgnored)),
+    "msam": (_dropped(MSAMMomentumDropped), _no_decay(MSAMDecayIgnored)),
 }  # fmt: skip
 
 
