@@ -9,7 +9,11 @@ minimsam import needed)::
 both ``{name: float64 array}``; ``grad_fn(x)`` returns the gradient of the data loss
 at the point ``x`` (a dict like ``w``; no weight decay in it). The step returns new
 dicts ``w_{t+1}`` and ``v_{t+1}``. The grader calls it with the hyperparameters as
-keywords, so the names matter, the order does not.
+keywords, so the names matter, the order does not. The optional AdamW-MSAM exercise
+has two buffers and the step count ``t`` (0 on the first step)::
+
+    w_next, m_next, s_next = step(w, m, s, grad_fn, t=..., lr=..., betas=..., eps=...,
+                                  rho=..., weight_decay=...)
 
 The cases are the golden cases of :mod:`minimsam.crosscheck.catalogue` for the
 exercise's optimizer, less the settings the exercise does not ask for (Nesterov
@@ -42,6 +46,7 @@ class Exercise:
     notebook: str  # its notebook in exercises/
     hyperparameters: tuple[str, ...]  # the keywords the step is called with
     accepts: Callable[[dict], bool] = lambda hyperparameters: True
+    state: tuple[str, ...] = ("v",)  # the params-like buffers, passed after w and returned
 
     @property
     def solution_file(self) -> str:
@@ -50,12 +55,14 @@ class Exercise:
 
     @property
     def signature(self) -> str:
-        keywords = ", ".join(self.hyperparameters)
-        return f"{self.function}(w, v, grad_fn, {keywords}) -> (w_next, v_next)"
+        state, keywords = ", ".join(self.state), ", ".join(self.hyperparameters)
+        returned = ", ".join(f"{name}_next" for name in ("w", *self.state))
+        return f"{self.function}(w, {state}, grad_fn, {keywords}) -> ({returned})"
 
 
 _MOMENTUM = ("lr", "momentum", "weight_decay")
 _WITH_RHO = ("lr", "momentum", "rho", "weight_decay")
+_ADAM = ("t", "lr", "betas", "eps", "rho", "weight_decay")
 
 EXERCISES: dict[str, Exercise] = {
     e.name: e
@@ -68,6 +75,8 @@ EXERCISES: dict[str, Exercise] = {
         Exercise("sam", "sam", "sam_step", "SAM with SGD-momentum as the base optimizer",
                  "03_sam.ipynb", _WITH_RHO),
         Exercise("msam", "msam", "msam_step", "Momentum-SAM", "04_msam.ipynb", _WITH_RHO),
+        Exercise("adamw-msam", "adamw-msam", "adamw_msam_step", "Momentum-SAM on AdamW "
+                 "(optional)", "05_adamw_msam.ipynb", _ADAM, state=("m", "s")),
     )
 }  # fmt: skip
 

@@ -27,6 +27,8 @@ as the crosscheck mutants are, and :func:`diagnose` names the ones a trajectory 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from minimsam import optim
 from minimsam.crosscheck.case import Case, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, Diagnosis, first_divergence
@@ -48,12 +50,12 @@ PITFALLS: dict[str, str] = {
 
 
 class _MomentumDropped:
-    """Mixin: every step sees ``v_t = 0`` (a fresh buffer, or the old one never returned)."""
+    """Mixin: every step sees zero buffers, ``v_t = 0`` (or ``m_t = s_t = 0``): a fresh
+    buffer each time, or the old one returned instead of the new. The step count goes on."""
 
     def update(self, w, state, grad, t, trace):
-        if "momentum" in state:
-            state = {**state, "momentum": zeros_like(state["momentum"])}  # PITFALL
-        return super().update(w, state, grad, t, trace)
+        state = {k: zeros_like(b) if isinstance(b, Mapping) else b for k, b in state.items()}
+        return super().update(w, state, grad, t, trace)  # PITFALL: the zeroed state
 
 
 class SGDMomentumDropped(_MomentumDropped, optim.SGD):
@@ -69,6 +71,10 @@ class SAMMomentumDropped(_MomentumDropped, optim.SAM):
 
 
 class MSAMMomentumDropped(_MomentumDropped, optim.MSAM):
+    pass
+
+
+class AdamWMSAMMomentsDropped(_MomentumDropped, optim.AdamWMSAM):
     pass
 
 
@@ -96,6 +102,10 @@ class SAMDecayIgnored(_DecayIgnored, optim.SAM):
 
 
 class MSAMDecayIgnored(_DecayIgnored, optim.MSAM):
+    pass
+
+
+class AdamWMSAMDecayIgnored(_DecayIgnored, optim.AdamWMSAM):
     pass
 
 
@@ -180,8 +190,8 @@ def _no_decay(cls: type) -> Mutant:
     return Mutant("no-decay", "weight_decay_missing", cls, detail=detail)
 
 
-def _dropped(cls: type) -> Mutant:
-    detail = "every step saw v = 0: carry v_next into the next call and return it"
+def _dropped(cls: type, buffers: str = "v") -> Mutant:
+    detail = f"every step saw {buffers} = 0: return the new buffers, they come back next call"
     return Mutant("momentum-reset", "momentum_not_carried", cls, detail=detail)
 
 
@@ -207,6 +217,10 @@ EXTRA_MUTANTS: dict[str, tuple[Mutant, ...]] = {
     ),
     "sam": (_dropped(SAMMomentumDropped), _no_decay(SAMDecayIgnored)),
     "msam": (_dropped(MSAMMomentumDropped), _no_decay(MSAMDecayIgnored)),
+    "adamw-msam": (
+        _dropped(AdamWMSAMMomentsDropped, "m = s"),
+        _no_decay(AdamWMSAMDecayIgnored),
+    ),
 }  # fmt: skip
 
 

@@ -8,7 +8,8 @@ student's function in place of ``opt.step``::
         w, v = step(w, v, grad_fn_t, lr=lr[t], momentum=..., [rho=rho[t],] weight_decay=...)
         record w                       # and every point grad_fn_t was called at
 
-The student holds no other state, so the case's save-and-restore is a copy of ``(w, v)``.
+(AdamW-MSAM: ``w, m, s = step(w, m, s, grad_fn_t, t=t, ...)``.) The student holds no
+other state, so the case's save-and-restore is a copy of ``w`` and the buffers.
 Each call gets fresh copies of ``w`` and ``v``: a step that changes its inputs in place
 cannot change the record.
 """
@@ -31,8 +32,10 @@ class NotImplementedYet(Exception):
 
 
 def step_keywords(exercise: Exercise, case: Case, t: int) -> dict[str, float]:
-    """The keywords of step ``t``: the case's constants and ``lr[t]`` (and ``rho[t]``)."""
-    values = {**case.hyperparameters, **case.hyperparameters_at(t)}
+    """The keywords of step ``t``: the case's constants, ``lr[t]`` (and ``rho[t]``), ``t``."""
+    values = {**case.hyperparameters, **case.hyperparameters_at(t), "t": t}
+    if "betas" in values:
+        values["betas"] = tuple(values["betas"])
     return {k: values[k] for k in exercise.hyperparameters}
 
 
@@ -67,17 +70,23 @@ def _recording_grad_fn(case: Case, t: int, recorder: Recorder, like: dict) -> Ca
     return grad_fn
 
 
-def _one_step(step: Callable, exercise: Exercise, w: dict, v: dict, grad_fn, keywords: dict):
+def _one_step(step: Callable, exercise: Exercise, w: dict, state: list, grad_fn, keywords):
+    """``(w_next, [buffer_next, ...])`` of one call, checked against the shapes of ``w``."""
     name = getattr(step, "__name__", exercise.function)
     try:
-        out = step(_copy(w), _copy(v), grad_fn, **keywords)
+        out = step(_copy(w), *map(_copy, state), grad_fn, **keywords)
     except NotImplementedError as err:
         raise NotImplementedYet(f"{name} raised NotImplementedError {err}".strip()) from err
     if out is None:
         raise NotImplementedYet(f"{name} returned None")
-    if not isinstance(out, tuple) or len(out) != 2:
-        raise ValueError(f"{name} must return a pair (w_next, v_next), got {type(out).__name__}")
-    return _as_params(out[0], w, "w_next"), _as_params(out[1], w, "v_next")
+    names = [f"{n}_next" for n in ("w", *exercise.state)]
+    if not isinstance(out, tuple) or len(out) != len(names):
+        kind = "a pair" if len(names) == 2 else f"{len(names)} values"
+        raise ValueError(
+            f"{name} must return {kind} ({', '.join(names)}), got {type(out).__name__}"
+        )
+    w_next, *state_next = (_as_params(x, w, n) for x, n in zip(out, names))
+    return w_next, state_next
 
 
 def run_step_function(
@@ -90,16 +99,17 @@ def run_step_function(
     propagates: a stub is not graded.
     """
     w = _copy(case.init)
-    v = {k: np.zeros_like(x) for k, x in w.items()}
+    state = [{k: np.zeros_like(x) for k, x in w.items()} for _ in exercise.state]
     recorder = Recorder(list(w))
     with np.errstate(all="ignore"):  # a missing EPS divides 0 by 0: the trajectory shows it
         for t in range(case.steps):
             if t == case.restore_before_step:
-                w, v = _copy(w), _copy(v)  # the checkpoint: the student's whole state
+                w, state = _copy(w), [_copy(b) for b in state]  # the student's whole state
             recorder.start_step()
             grad_fn = _recording_grad_fn(case, t, recorder, w)
+            keywords = step_keywords(exercise, case, t)
             try:
-                w, v = _one_step(step, exercise, w, v, grad_fn, step_keywords(exercise, case, t))
+                w, state = _one_step(step, exercise, w, state, grad_fn, keywords)
             except NotImplementedYet:
                 raise
             except Exception as err:  # a broken step is a failed case, not a crash

@@ -18,12 +18,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[2] / "exercises"
-NOTEBOOKS = {
-    "sgd-momentum": "01_sgd_momentum.ipynb",
-    "nag": "02_nag.ipynb",
-    "sam": "03_sam.ipynb",
-    "msam": "04_msam.ipynb",
-}
+NOTEBOOKS = {name: exercise.notebook for name, exercise in EXERCISES.items()}
 
 
 def tagged_cell(nb, tag):
@@ -32,9 +27,10 @@ def tagged_cell(nb, tag):
     return cells[0]
 
 
-def test_every_exercise_has_a_notebook():
-    assert set(NOTEBOOKS) == set(EXERCISES)
+def test_every_exercise_has_a_notebook_and_a_solution():
     assert sorted(p.name for p in ROOT.glob("*.ipynb")) == sorted(NOTEBOOKS.values())
+    solutions = sorted(p.name for p in (ROOT / "solutions").glob("*.py"))
+    assert solutions == sorted(e.solution_file for e in EXERCISES.values())
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -44,7 +40,7 @@ def test_stub_is_a_signature_and_a_docstring(name):
     (function,) = ast.parse(tagged_cell(nb, "stub").source).body
     assert isinstance(function, ast.FunctionDef) and function.name == exercise.function
     args = [a.arg for a in function.args.args]
-    assert args == ["w", "v", "grad_fn", *exercise.hyperparameters]
+    assert args == ["w", *exercise.state, "grad_fn", *exercise.hyperparameters]
     (body,) = function.body  # nothing but the docstring
     assert isinstance(body, ast.Expr) and isinstance(body.value, ast.Constant)
     assert f'check("{name}", {exercise.function})' in tagged_cell(nb, "grader").source
@@ -55,7 +51,7 @@ def test_stub_is_a_signature_and_a_docstring(name):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_with_the_reference_solution_passes(name):
     nb = nbformat.read(ROOT / NOTEBOOKS[name], as_version=4)
-    solution = ROOT / "solutions" / f"{EXERCISES[name].function.removesuffix('_step')}.py"
+    solution = ROOT / "solutions" / EXERCISES[name].solution_file
     tagged_cell(nb, "stub").source = solution.read_text()
     nb.cells.append(nbformat.v4.new_code_cell('assert result.status == "pass", result.format()'))
     client = nbclient.NotebookClient(
