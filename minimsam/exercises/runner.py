@@ -80,7 +80,7 @@ def _one_step(step: Callable, exercise: Exercise, w: dict, state: list, grad_fn,
     if out is None:
         raise NotImplementedYet(f"{name} returned None")
     names = [f"{n}_next" for n in ("w", *exercise.state)]
-    if not isinstance(out, tuple) or len(out) != len(names):
+    if not isinstance(out, (tuple, list)) or len(out) != len(names):
         kind = "a pair" if len(names) == 2 else f"{len(names)} values"
         raise ValueError(
             f"{name} must return {kind} ({', '.join(names)}), got {type(out).__name__}"
