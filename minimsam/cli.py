@@ -5,6 +5,7 @@
     minimsam train --optimizer msam --epochs 30 --out runs/msam
     minimsam compare --optimizers sgd,nag,sam,msam --seeds 3 --out runs/compare
     minimsam landscape --surface sharp-flat --optimizers sgd,nag,sam,msam --out traj.png
+    minimsam exercise check msam my_msam.py [--json]
 
 Also ``python -m minimsam ...``. Every error the user can cause (a bad argument, a
 missing dataset, an unavailable backend, a diverging run) ends the command with a
@@ -188,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     from minimsam.crosscheck import cli as crosscheck_cli  # torch is imported only on use
 
     crosscheck_cli.add_subparser(sub)
+    from minimsam.exercises import cli as exercises_cli
+
+    exercises_cli.add_subparser(sub)
     return parser
 
 

@@ -1,0 +1,17 @@
+"""Wrong: returns the moments it was given, so every step starts from m = s = 0."""
+
+import numpy as np
+
+EXERCISE, PITFALL = "adamw-msam", "momentum_not_carried"
+
+
+def adamw_msam_step(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
+    (b1, b2), k = betas, t + 1
+    c = rho / (np.sqrt(sum(np.sum(x * x) for x in m.values())) + 1e-12)
+    g = grad_fn({key: w[key] - c * m[key] for key in w})
+    m_next = {key: b1 * m[key] + (1 - b1) * g[key] for key in w}
+    s_next = {key: b2 * s[key] + (1 - b2) * g[key] ** 2 for key in w}
+    m_hat = {key: m_next[key] / (1 - b1**k) for key in w}
+    s_hat = {key: s_next[key] / (1 - b2**k) for key in w}
+    w = {key: w[key] - lr * m_hat[key] / (np.sqrt(s_hat[key]) + eps) for key in w}
+    return {key: (1 - lr * weight_decay) * w[key] for key in w}, m, s  # BUG: m, s not the new
