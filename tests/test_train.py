@@ -160,7 +160,8 @@ def test_outputs_are_json_lines_and_a_summary(blobs, tmp_path):
     assert summary["steps"] == 15 and summary["grad_evals_per_step"] == 1.0
     assert summary["time_per_epoch"] == pytest.approx(np.mean([r["time"] for r in records]))
     assert summary["best_test_acc"] == max(r["test_acc"] for r in records)
-    assert "MSAM" in summary["run"]["optimizer"]
+    assert summary["run"]["optimizer"]["class"] == "MSAM"
+    assert summary["run"]["optimizer"]["rho"] == 0.5 and summary["run"]["dtype"] == "float32"
     ckpt = train.load_checkpoint(tmp_path / "checkpoint.npz")
     assert ckpt.epoch == 3 and ckpt.meta["history"] == records
     assert_trees_equal(ckpt.params, result.params)

@@ -155,4 +155,3 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, gzip: bool | None = No
     with atomic_write(path) as f:
         f.write(content)
     return path
-
