@@ -26,9 +26,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "pid_alive", "remove_stale_parts", "write_bytes", "write_text"]
+__all__ = [
+    "atomic_path",
+    "atomic_write",
+    "pid_alive",
+    "remove_stale_parts",
+    "write_bytes",
+    "write_text",
+]
 
-_PART = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.part$")
+_PART = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.part(\.[A-Za-z0-9]+)?$")
 
 
 def pid_alive(pid: int) -> bool:
@@ -72,6 +79,11 @@ def remove_stale_parts(directory: str | os.PathLike, name: str | None = None) ->
     return removed
 
 
+def _temporary(path: Path, suffix: str = "") -> Path:
+    remove_stale_parts(path.parent, path.name)
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part{suffix}"
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", fsync: bool = True) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
@@ -84,8 +96,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", fsync: bool = True) 
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
-    remove_stale_parts(path.parent, path.name)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    tmp = _temporary(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         encoding = "utf-8" if mode == "w" else None
@@ -94,6 +105,26 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", fsync: bool = True) 
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) for writers that want a file name.
+
+    For libraries that open the file themselves (``anim.save(name)``): write to the
+    yielded path; on success it replaces ``path`` atomically, on an exception it is
+    removed. Prefer :func:`atomic_write` where a file object will do.
+    """
+    path = Path(path)
+    tmp = _temporary(path, path.suffix)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
