@@ -265,9 +265,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError,
             ms.BackendUnavailableError) as err:  # fmt: skip
-        message = " ".join(str(err).split()) or type(err).__name__
+        message = " ".join(_message(err).split()) or type(err).__name__
         print(f"minimsam: error: {message}", file=sys.stderr)
         return 1
+
+
+def _message(err: BaseException) -> str:
+    """The error's text; an ``OSError`` as ``PATH: reason`` (no ``[Errno N]``)."""
+    if isinstance(err, OSError) and err.filename and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
 
 
 def cmd_figures(args: argparse.Namespace) -> int:

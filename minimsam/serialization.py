@@ -106,6 +106,8 @@ def load_npz(path: str | os.PathLike, what: str = "file") -> dict[str, np.ndarra
     cannot be read completely.
     """
     path = Path(path)
+    if path.is_dir():
+        raise FileFormatError(f"{what} {path} is a folder, not a file")
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path}: no such file")
     with open(path, "rb") as f:
@@ -121,9 +123,9 @@ def load_npz(path: str | os.PathLike, what: str = "file") -> dict[str, np.ndarra
         else:
             reason = f"a corrupt array ({err})"
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
-        reason = f"corrupt or truncated .npz archive ({type(err).__name__}: {err})"
+        reason = f"corrupt or truncated .npz archive ({err})"
     except Exception as err:  # zlib.error, struct.error, MemoryError from a bad header...
-        reason = f"corrupt .npz archive ({type(err).__name__}: {err})"
+        reason = f"corrupt .npz archive ({err or type(err).__name__})"
     raise FileFormatError(" ".join(f"{what} {path} is unreadable: {reason}".split()))
 
 
@@ -166,6 +168,11 @@ def load_state(path: str | os.PathLike, optimizer: Any = None) -> dict[str, Any]
 
 def _check_step(state: Mapping[str, Any], what: str) -> None:
     step = state.get("step")
+    if "epoch" in state and "meta" in state:
+        raise FileFormatError(
+            f"{what} is a training checkpoint, not an optimizer state: read it with "
+            "train.load_checkpoint"
+        )
     if not isinstance(step, int) or step < 0:
         found = ", ".join(sorted(state)) or "nothing"
         raise FileFormatError(
