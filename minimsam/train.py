@@ -363,11 +363,17 @@ _NOT_COMPARED = ("schedule_steps", ".schedule")
 def _check_same_run(saved: Mapping, current: Mapping, path: Path) -> None:
     """Raise ``ValueError`` naming every field where ``current`` differs from ``saved``."""
     a, b = _flat_items(saved), _flat_items(current)
-    differing = [
-        f"{key}: checkpoint {a.get(key)!r}, now {b.get(key)!r}"
-        for key in sorted(set(a) | set(b), key=lambda k: (k != "dtype", k))
-        if not key.endswith(_NOT_COMPARED) and a.get(key) != b.get(key)
-    ]
+    differing = []
+    for key in sorted(set(a) | set(b), key=lambda k: (k != "dtype", k)):
+        if key.endswith(_NOT_COMPARED) or a.get(key) == b.get(key):
+            continue
+        if key.endswith(".values_sha256"):  # say which schedules, not which hashes
+            name = key.removesuffix(".values_sha256")
+            differing.append(f"{name}: schedule values differ (checkpoint "
+                             f"{a.get(name + '.schedule', a.get(name))}, now "
+                             f"{b.get(name + '.schedule', b.get(name))})")  # fmt: skip
+        else:
+            differing.append(f"{key}: checkpoint {a.get(key)!r}, now {b.get(key)!r}")
     if differing:
         raise ValueError(
             f"cannot resume from {path}: it was written by a different run ("
