@@ -20,7 +20,7 @@ One epoch of :func:`fit`, for ``epoch = 0, 1, ...`` (logged as ``epoch + 1``):
 3. evaluation at ``optimizer.eval_params(params, state)`` (for MSAM the unperturbed
    weights), under ``ms.no_grad()``, on the full training and test splits in batches of
    ``eval_batch_size``, with plain cross-entropy (no label smoothing);
-4. the checkpoint is replaced atomically, then the epoch's line is appended to the log.
+4. the checkpoint is replaced atomically, then the log (one more line), also atomically.
 
 The epoch record (one line of ``log.jsonl``)::
 
@@ -36,8 +36,14 @@ The epoch record (one line of ``log.jsonl``)::
     grad_evals  grad_fn calls in the epoch (steps, or 2 * steps for SAM)
     lr, rho     the values the optimizer used at the epoch's last step (where it has them)
 
-Files in ``out_dir``: ``log.jsonl``, ``summary.json`` (written when fit returns) and
-``checkpoint.npz`` (see :func:`save_checkpoint`).
+Files in ``out_dir``: ``log.jsonl``, ``summary.json`` (written when fit returns),
+``checkpoint.npz`` (see :func:`save_checkpoint`) and, while fit runs, ``run.lock``
+(:mod:`minimsam.rundir`). Every file is written through :mod:`minimsam.atomic`.
+
+The run's settings live in one :class:`RunConfig` (fit's keywords build it); its
+:meth:`RunConfig.signature` (model, optimizer class and hyperparameters, schedule values,
+data hashes, dtype, batch size, seed, label smoothing) is stored in the checkpoint and
+is what a resumed run must match, field by field.
 """
 
 from __future__ import annotations
