@@ -218,6 +218,20 @@ def test_resume_refuses_a_checkpoint_of_another_run(blobs, tmp_path):
         train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, resume=True)
 
 
+def test_fit_takes_a_run_config_or_its_fields(blobs):
+    run = train.RunConfig(epochs=2, batch_size=32, seed=3, label_smoothing=0.1)
+    a = train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, run=run)
+    b = train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, batch_size=32, seed=3,
+                  label_smoothing=0.1)  # fmt: skip
+    assert_trees_equal(a.params, b.params)
+    with pytest.raises(TypeError, match="batchsize"):
+        train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, batchsize=32)
+    with pytest.raises(TypeError, match="either run"):
+        train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, run=run)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        train.RunConfig(epochs=1, batch_size=0)
+
+
 def test_resume_without_a_checkpoint_starts_afresh(blobs, tmp_path):
     a = train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, batch_size=32,
                   out_dir=tmp_path / "a", resume=True)  # fmt: skip

@@ -484,3 +484,21 @@ def test_kill_9_then_resume_is_bitwise_identical(tmp_path):
     logs = [json.loads(line) for line in (split / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in logs] == list(range(1, 9))
     assert not [p for p in split.iterdir() if p.name.endswith(".part")]
+
+
+def test_two_processes_into_one_folder_the_second_refuses_naming_the_first(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(KILLED_RUN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = tmp_path / "shared"
+    argv = [sys.executable, str(script), str(out)]
+    first = subprocess.Popen([*argv, "0.02"], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / rundir.LOCK).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run([*argv, "0"], env=env, capture_output=True, text=True, timeout=120)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    assert second.returncode != 0
+    assert "in use by another run" in second.stderr and f"pid {first.pid}" in second.stderr
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in logs] == list(range(1, 9))  # the first run's log, whole
