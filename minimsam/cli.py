@@ -236,7 +236,7 @@ BACKEND_COMMANDS = ("train", "compare", "landscape")
 def _backend_name(args: argparse.Namespace) -> str:
     """``--backend``, else ``$MINIMSAM_BACKEND``, else numpy; both given and different: error."""
     if args.command not in BACKEND_COMMANDS:
-        return args.backend
+        return getattr(args, "backend", None) or "numpy"
     env = os.environ.get(ms.backend.ENV_VAR, "").strip()
     if env and env.lower() not in ms.available_backends():
         raise ValueError(
