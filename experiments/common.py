@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from minimsam import data, nn, optim, train, viz
+from minimsam.atomic import atomic_write, write_text
 from minimsam.optim.variants import PerturbedMomentum
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -303,7 +304,7 @@ def main(
         **payload,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / f"{name}.json", "w") as f:
+    with atomic_write(args.out / f"{name}.json", "w") as f:
         json.dump(_finite(payload), f, indent=1, default=_jsonable, allow_nan=False)
         f.write("\n")
     _write_figure_and_markdown(name, payload, plot, summarize, args.out, seconds)
@@ -319,4 +320,4 @@ def _write_figure_and_markdown(name, payload, plot, summarize, out: Path, second
         f"Run time: {seconds:.0f} s for `{payload['command']}` ({payload['machine']}; "
         f"{payload['load']}).\n"
     )
-    (out / f"{name}.md").write_text(md)
+    write_text(out / f"{name}.md", md)

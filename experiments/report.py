@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from minimsam.atomic import write_text
+
 from .common import RESULTS
 
 ORDER = ("cosine", "rho_sweep", "compare", "sharpness", "surface", "ablation")
@@ -114,7 +116,7 @@ def write_report(results: Path, output: Path, readme: Path | None) -> bool:
     sections = collect(results)
     output.parent.mkdir(parents=True, exist_ok=True)
     prefix = os.path.relpath(Path(results).resolve(), output.parent.resolve())
-    output.write_text(results_markdown(sections, Path(prefix).as_posix()))
+    write_text(output, results_markdown(sections, Path(prefix).as_posix()))
     if readme is None:
         return False
     text = readme.read_text()
@@ -125,7 +127,7 @@ def write_report(results: Path, output: Path, readme: Path | None) -> bool:
         print(f"{readme}: {err}; only {output} was written")
         return False
     if updated != text:
-        readme.write_text(updated)
+        write_text(readme, updated)
     return True
 
 

@@ -17,10 +17,13 @@ imported only when a figure is drawn.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,8 @@ import numpy as np
 
 import minimsam as ms
 from minimsam import data, nn, train
-from minimsam.data import landscapes
+from minimsam.atomic import atomic_write, write_text
+from minimsam.data import datasets, landscapes
 
 __all__ = ["main", "build_parser"]
 
@@ -69,6 +73,29 @@ def _int_list(text: str) -> list[int]:
     return sizes
 
 
+def _int_at_least(low: int):
+    """An argparse type: an integer >= ``low`` (argparse names the option in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _dataset_name(text: str) -> str:
+    """A dataset name as ``data.load`` accepts it (``fashion_mnist``, ``mnist-1d``, ...)."""
+    try:
+        return datasets._canonical(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _point(text: str) -> tuple[float, float]:
     try:
         x, y = (float(s) for s in text.split(","))
@@ -92,15 +119,18 @@ def _defaults_text() -> str:
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     # fmt: off
     g = p.add_argument_group("data and model")
-    g.add_argument("--dataset", choices=data.DATASETS, default="mnist1d",
-                   help="default: mnist1d (4000 train / 1000 test signals, generated locally)")
+    g.add_argument("--dataset", type=_dataset_name, default="mnist1d",
+                   metavar="{" + ",".join(data.DATASETS) + "}",
+                   help="default: mnist1d (4000 train / 1000 test signals, generated locally); "
+                   "also fashion_mnist, mnist-1d as in data.load")
     g.add_argument("--data-dir", help="look for the dataset files here first")
     g.add_argument("--no-download", action="store_true",
                    help="fail instead of downloading Fashion-MNIST/MNIST")
-    g.add_argument("--n-train", type=int, help="use this many training samples (default: all)")
+    g.add_argument("--n-train", type=_int_at_least(1),
+                   help="use this many training samples (default: all)")
     g.add_argument("--label-noise", type=float, default=0.0,
                    help="fraction of training labels flipped to another class (default 0)")
-    g.add_argument("--data-seed", type=int, default=0,
+    g.add_argument("--data-seed", type=_int_at_least(0), default=0,
                    help="seed of the --n-train subset and the label noise (default 0)")
     g.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
                    help="mlp (any dataset) or cnn (28x28 images only); default mlp")
@@ -114,17 +144,24 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--schedule", choices=train.SCHEDULES, default="cosine",
                    help="learning-rate schedule over the whole run (default cosine)")
-    g.add_argument("--warmup-epochs", type=int, default=0,
+    g.add_argument("--warmup-epochs", type=_int_at_least(0), default=0,
                    help="linear warm-up epochs (with --schedule warmup-cosine)")
-    g.add_argument("--epochs", type=int, default=30, help="default 30")
-    g.add_argument("--batch-size", type=int, default=128, help="default 128")
+    g.add_argument("--epochs", type=_int_at_least(0), default=30, help="default 30")
+    g.add_argument("--batch-size", type=_int_at_least(1), default=128, help="default 128")
     g.add_argument("--label-smoothing", type=float, default=0.0)
     g = p.add_argument_group("running")
-    g.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    _add_backend_option(g)
     g.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     g.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out (bitwise the same trajectory)")
+    g.add_argument("--force", action="store_true",
+                   help="replace a run already in --out (default: refuse)")
     # fmt: on
+
+
+def _add_backend_option(p) -> None:
+    p.add_argument("--backend", choices=("numpy", "cupy"),
+                   help=f"default: ${ms.backend.ENV_VAR} if set, else numpy")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one model", epilog=_defaults_text(),
                        formatter_class=fmt)  # fmt: skip
     p.add_argument("--optimizer", choices=list(train.OPTIMIZERS), default="msam")
-    p.add_argument("--seed", type=int, default=0, help="initialisation and batch-order seed")
+    p.add_argument("--seed", type=_int_at_least(0), default=0,
+                   help="initialisation and batch-order seed")  # fmt: skip
     p.add_argument("--out", help="write log.jsonl, summary.json, checkpoint.npz here")
     _add_training_options(p)
     p.set_defaults(func=cmd_train)
@@ -150,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=["sgd", "nag", "sam", "msam"],
         help="default sgd,nag,sam,msam",
     )
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=_int_at_least(1), default=3, help="number of seeds (default 3)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="first seed (default 0)")
     p.add_argument(
         "--out",
         default="runs/compare",
@@ -170,14 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=["sgd", "nag", "sam", "msam"],
         help="default sgd,nag,sam,msam",
     )
-    p.add_argument("--steps", type=int, default=300, help="default 300")
+    p.add_argument("--steps", type=_int_at_least(1), default=300, help="default 300")
     p.add_argument("--lr", type=float, help="default: the surface's stable learning rate")
     p.add_argument("--momentum", type=float, help="default 0.9 (SGD family)")
     p.add_argument("--rho", type=float, help="radius for SAM-type optimizers")
     p.add_argument("--start", type=_point, help="starting point x,y (default: the surface's)")
     p.add_argument("--noise", type=float, default=0.0, help="std of Gaussian gradient noise")
-    p.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
-    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the gradient noise")
+    _add_backend_option(p)
     p.add_argument("--out", default="landscape.png", help="the figure (default landscape.png)")
     p.set_defaults(func=cmd_landscape)
 
@@ -195,23 +233,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Subcommands with a --backend option; the others run on NumPy by design.
+BACKEND_COMMANDS = ("train", "compare", "landscape")
+
+
+def _backend_name(args: argparse.Namespace) -> str:
+    """``--backend``, else ``$MINIMSAM_BACKEND``, else numpy; both given and different: error."""
+    if args.command not in BACKEND_COMMANDS:
+        return getattr(args, "backend", None) or "numpy"
+    env = os.environ.get(ms.backend.ENV_VAR, "").strip()
+    if env and env.lower() not in ms.available_backends():
+        raise ValueError(
+            f"{ms.backend.ENV_VAR}={env!r} is not a backend; valid: "
+            f"{', '.join(ms.available_backends())} (or unset it)"
+        )
+    if args.backend and env and args.backend != env.lower():
+        raise ValueError(
+            f"--backend {args.backend} conflicts with {ms.backend.ENV_VAR}={env}; "
+            "give only one of them"
+        )
+    return args.backend or env.lower() or "numpy"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["figures"]:  # its own parser: minimsam.figures.main
-        return cmd_figures(argparse.Namespace(figure_args=argv[1:]))
-    args = build_parser().parse_args(argv)
     try:
-        ms.set_backend(args.backend)
+        if argv[:1] == ["figures"]:  # its own parser: minimsam.figures.main
+            return cmd_figures(argparse.Namespace(figure_args=argv[1:]))
+        args = build_parser().parse_args(argv)
+        ms.set_backend(_backend_name(args))
         return args.func(args)
     except KeyboardInterrupt:
         print("minimsam: interrupted (continue a run with --resume)", file=sys.stderr)
         return 130
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError,
             ms.BackendUnavailableError) as err:  # fmt: skip
-        message = " ".join(str(err).split()) or type(err).__name__
+        message = " ".join(_message(err).split()) or type(err).__name__
         print(f"minimsam: error: {message}", file=sys.stderr)
         return 1
+
+
+def _message(err: BaseException) -> str:
+    """The error's text; an ``OSError`` as ``PATH: reason`` (no ``[Errno N]``)."""
+    if isinstance(err, OSError) and err.filename and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -266,10 +333,14 @@ def _check_optimizers(args: argparse.Namespace, names: Sequence[str]) -> None:
     """Build each optimizer once before any data is loaded, so bad values fail fast."""
     for name in names:
         train.make_optimizer(name, **_hyperparameters(args, name, args.command == "train"))
-    if args.epochs < 0:
-        raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.warmup_epochs and args.schedule != "warmup-cosine":
+        raise ValueError(
+            f"--warmup-epochs needs --schedule warmup-cosine, got --schedule {args.schedule}"
+        )
+    if args.schedule == "warmup-cosine" and args.warmup_epochs >= max(args.epochs, 1):
+        raise ValueError(
+            f"--warmup-epochs {args.warmup_epochs} must be less than --epochs {args.epochs}"
+        )
 
 
 def _run(args, name: str, seed: int, ds: data.Dataset, out: Path | None, echo) -> train.FitResult:
@@ -286,7 +357,8 @@ def _run(args, name: str, seed: int, ds: data.Dataset, out: Path | None, echo) -
     return train.fit(
         model, model.init(seed=seed, dtype=args.dtype), opt, ds, args.epochs,
         batch_size=args.batch_size, seed=seed, out_dir=out, resume=args.resume,
-        progress=False if args.quiet else None, callbacks=[echo] if echo else (),
+        overwrite=args.force, progress=False if args.quiet else None,
+        callbacks=[echo] if echo else (),
         label_smoothing=args.label_smoothing, config=config,
     )  # fmt: skip
 
@@ -318,7 +390,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     ds = _load_data(args)
     echo = None if args.quiet else (lambda r, *_: _write(_epoch_line(r, args.epochs)))
     out = Path(args.out) if args.out else None
-    result = _run(args, args.optimizer, args.seed, ds, out, echo)
+    with _announce(not args.quiet):
+        result = _run(args, args.optimizer, args.seed, ds, out, echo)
     s, final = result.summary, result.summary["final"]
     if final is None:
         print("nothing to do: 0 epochs")
@@ -332,6 +405,66 @@ def cmd_train(args: argparse.Namespace) -> int:
         + (f"; files in {out}" if out else "")
     )
     return 0
+
+
+class _EchoHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _write(self.format(record))
+
+
+@contextlib.contextmanager
+def _announce(enabled: bool) -> Iterator[None]:
+    """Print the training loop's notes ("resuming from epoch N") while the block runs."""
+    logger = logging.getLogger(train.__name__)
+    if not enabled:
+        yield
+        return
+    handler, level = _EchoHandler(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _writable_folder(folder: Path, option: str) -> Path:
+    """Create ``folder`` if needed and check it can be written, before any work is done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{option}: cannot create the folder {folder} ({err.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{option}: the folder {folder} is not writable")
+    return folder
+
+
+def _figure_path(path: str | Path, option: str = "--out") -> Path:
+    """Check a figure's format and folder before the figure is computed."""
+    path = Path(path)
+    formats = _figure_formats()
+    if path.suffix[1:].lower() not in formats:
+        raise ValueError(
+            f"{option} {path}: unknown figure format {path.suffix or '(none)'!r}; "
+            f"use one of {', '.join('.' + f for f in sorted(formats))}"
+        )
+    _writable_folder(path.parent, option)
+    return path
+
+
+def _figure_formats() -> set[str]:
+    _figure()  # the helpful ImportError when matplotlib is missing
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
+def _save(fig: Any, path: str | Path) -> None:
+    """``fig.savefig`` into ``path`` atomically (a full disk leaves the old figure)."""
+    path = Path(path)
+    with atomic_write(path) as f:
+        fig.savefig(f, dpi=120, format=path.suffix[1:].lower() or "png")
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -383,13 +516,12 @@ def comparison_table(rows: list[dict], n_seeds: int) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``minimsam compare``: every optimizer with every seed; a table, JSON and a plot."""
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     if args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1 for a comparison, got {args.epochs}")
     _check_optimizers(args, args.optimizers)
+    out = _writable_folder(Path(args.out), "--out")
+    _figure_formats()
     ds = _load_data(args)
-    out = Path(args.out)
     seeds = list(range(args.seed, args.seed + args.seeds))
     rows = []
     for name in args.optimizers:
@@ -417,10 +549,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = comparison_table(rows, len(seeds))
     print(header + "\n\n" + table)
     command = "minimsam " + " ".join(sys.argv[1:]) if sys.argv[1:] else "minimsam compare"
-    (out / "comparison.md").write_text(f"{header}\n\n{table}\n\nCommand: `{command}`\n")
+    write_text(out / "comparison.md", f"{header}\n\n{table}\n\nCommand: `{command}`\n")
     config = {k: v for k, v in vars(args).items() if k != "func"}
     report = {"description": header, "config": config, "seeds": seeds, "results": rows}
-    (out / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text(out / "comparison.json", json.dumps(report, indent=2) + "\n")
     plot_comparison(rows, out / "comparison.png", title=f"{ds.name}: test accuracy")
     print(f"wrote {out / 'comparison.md'}, comparison.json, comparison.png")
     return 0
@@ -443,8 +575,7 @@ def trajectory(surface: landscapes.Landscape, opt, start, steps: int, noise: flo
 
 def cmd_landscape(args: argparse.Namespace) -> int:
     """``minimsam landscape``: each optimizer's trajectory over the surface's contours."""
-    if args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    out = _figure_path(args.out)
     surface = landscapes.get(args.surface)
     start = args.start or surface.start
     paths = {}
@@ -467,7 +598,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
               f"nearest minimum {surface.minima[near]} at distance {dists[near]:.2e}")  # fmt: skip
     title = (f"{surface.name}: {args.steps} steps from {tuple(start)}"
              + (f", gradient noise {args.noise:g}" if args.noise else ""))  # fmt: skip
-    plot_landscape(surface, paths, args.out, title=title)
+    plot_landscape(surface, paths, out, title=title)
     print(f"wrote {args.out}")
     return 0
 
@@ -497,7 +628,7 @@ def plot_comparison(rows: list[dict], path: str | Path, title: str = "") -> None
     ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
 
 
 def plot_landscape(surface: landscapes.Landscape, paths: dict, path: str | Path,
@@ -521,4 +652,4 @@ def plot_landscape(surface: landscapes.Landscape, paths: dict, path: str | Path,
     ax.plot(mx, my, "w*", ms=12, mec="k", label="minima")
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="x", ylabel="y", title=title)
     ax.legend(fontsize=7, loc="upper right")
-    fig.savefig(path, dpi=120)
+    _save(fig, path)

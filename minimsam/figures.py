@@ -1,4 +1,4 @@
-"""Regenerate every figure in ``figures/`` from the library, deterministically.
+"""Regenerate every figure in figures/ from the library, deterministically.
 
 ::
 
@@ -7,15 +7,15 @@
     python -m minimsam.figures --out /tmp/figs --list
 
 Every figure is computed here from the public library (optimizers traced with
-``opt.step(..., trace=True)``, :func:`minimsam.train.fit`, the toy surfaces of
-:mod:`minimsam.data.landscapes`) and drawn with :mod:`minimsam.viz`. Runs are seeded,
-and the files carry no dates or versions (``svg.hashsalt`` is fixed; PNGs are saved
-with ``metadata={"Software": None}``), so regenerating gives the same bytes on the same
-platform. Figures are drawn on :class:`matplotlib.figure.Figure` objects, not through
-``pyplot``, so this module never changes the caller's matplotlib backend.
+opt.step(..., trace=True), minimsam.train.fit, the toy surfaces of
+minimsam.data.landscapes) and drawn with minimsam.viz. Runs are seeded, and the
+files carry no dates or versions (svg.hashsalt is fixed; PNGs are saved with
+metadata={"Software": None}), so regenerating gives the same bytes on the same
+platform. Figures are drawn on matplotlib.figure.Figure objects, not through pyplot,
+so this module never changes the caller's matplotlib backend.
 
 The toy-surface figures take seconds; the MNIST-1D ones train small MLPs (about a
-minute each on two cores) and take their budget (``epochs``) as an argument.
+minute each on two cores) and take their budget (epochs) as an argument.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import numpy as np
 
 import minimsam as ms
 from minimsam import optim, viz
+from minimsam.atomic import atomic_path
 from minimsam.data import landscapes
 
 __all__ = ["FIGURES", "figure_style", "figures", "main"]
@@ -318,7 +319,8 @@ def msam_animation(out_dir: Path, num_steps: int = 24, fps: int = 2) -> Path:
 
     anim = viz.animate_steps(fig, ax, steps, color=viz.COLORS["MSAM"], title=title)
     path = Path(out_dir) / "msam_animation.gif"
-    anim.save(path, writer=PillowWriter(fps=fps), dpi=90)
+    with atomic_path(path) as tmp:
+        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=90)
     return path
 
 

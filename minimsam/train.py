@@ -20,7 +20,7 @@ One epoch of :func:`fit`, for ``epoch = 0, 1, ...`` (logged as ``epoch + 1``):
 3. evaluation at ``optimizer.eval_params(params, state)`` (for MSAM the unperturbed
    weights), under ``ms.no_grad()``, on the full training and test splits in batches of
    ``eval_batch_size``, with plain cross-entropy (no label smoothing);
-4. the checkpoint is replaced atomically, then the epoch's line is appended to the log.
+4. the checkpoint is replaced atomically, then the log (one more line), also atomically.
 
 The epoch record (one line of ``log.jsonl``)::
 
@@ -36,19 +36,26 @@ The epoch record (one line of ``log.jsonl``)::
     grad_evals  grad_fn calls in the epoch (steps, or 2 * steps for SAM)
     lr, rho     the values the optimizer used at the epoch's last step (where it has them)
 
-Files in ``out_dir``: ``log.jsonl``, ``summary.json`` (written when fit returns) and
-``checkpoint.npz`` (see :func:`save_checkpoint`).
+Files in ``out_dir``: ``log.jsonl``, ``summary.json`` (written when fit returns),
+``checkpoint.npz`` (see :func:`save_checkpoint`) and, while fit runs, ``run.lock``
+(:mod:`minimsam.rundir`). Every file is written through :mod:`minimsam.atomic`.
+
+The run's settings live in one :class:`RunConfig` (fit's keywords build it); its
+:meth:`RunConfig.signature` (model, optimizer class and hyperparameters, schedule values,
+data hashes, dtype, batch size, seed, label smoothing) is stored in the checkpoint and
+is what a resumed run must match, field by field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import sys
 import time
-import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,9 +63,10 @@ from typing import Any
 import numpy as np
 
 import minimsam as ms
-from minimsam import nn, optim
+from minimsam import nn, optim, rundir, serialization
+from minimsam.atomic import write_text
 from minimsam.data import epoch_batches, iterate_batches, num_batches
-from minimsam.data.idx import atomic_open
+from minimsam.serialization import FileFormatError
 
 __all__ = [
     "CHECKPOINT",
@@ -69,6 +77,7 @@ __all__ = [
     "SUMMARY",
     "Checkpoint",
     "FitResult",
+    "RunConfig",
     "TrainingDiverged",
     "evaluate",
     "fit",
@@ -78,6 +87,8 @@ __all__ = [
 ]
 
 LOG, SUMMARY, CHECKPOINT = "log.jsonl", "summary.json", "checkpoint.npz"
+
+_log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -211,51 +222,170 @@ class Checkpoint:
 def save_checkpoint(path: str | Path, params, state, epoch: int, meta: Mapping) -> None:
     """Write ``params``, the optimizer ``state``, ``epoch`` and ``meta`` to one ``.npz``.
 
-    Layout: ``params/<name>``; ``state/<key>`` for a state entry that is not a dict
-    (the step count, MSAM's applied scale); ``state/<key>/<name>`` for a buffer; ``epoch``;
-    ``meta``, a JSON string. The file appears atomically (temporary file, then
-    ``os.replace``): a crash while writing leaves the previous checkpoint intact.
-    Host copies are written; the arrays on the device are not moved.
+    Layout: ``params/<name>``; the state flattened as by ``optim.save_state``
+    (:mod:`minimsam.serialization`) under ``state/``; ``epoch``; ``meta``, a JSON string.
+    The file appears atomically: a crash or a full disk while writing leaves the
+    previous checkpoint intact. Host copies are written; device arrays are not moved.
     """
     flat: dict[str, np.ndarray] = {f"params/{k}": ms.to_numpy(v) for k, v in params.items()}
-    for key, value in state.items():
-        if "/" in key:
-            raise ValueError(f"state key {key!r} must not contain '/'")
-        if isinstance(value, Mapping):
-            flat.update({f"state/{key}/{k}": ms.to_numpy(v) for k, v in value.items()})
-        else:
-            flat[f"state/{key}"] = np.asarray(ms.to_numpy(value))
+    flat.update(serialization.flatten_state(state, prefix="state/"))
     flat["epoch"] = np.asarray(epoch, dtype=np.int64)
     flat["meta"] = np.asarray(json.dumps(dict(meta)))
-    path = Path(path)
-    with atomic_open(path) as f:
-        np.savez(f, **flat)
+    serialization.save_npz(path, flat)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a :func:`save_checkpoint` file; arrays go to the active backend.
 
     0-d integer state entries (the step count) come back as Python ints, so the
-    optimizer's schedules continue where they stopped.
+    optimizer's schedules continue where they stopped. A file that is not a complete
+    checkpoint raises :class:`minimsam.serialization.FileFormatError` naming it.
     """
-    params: dict[str, Any] = {}
-    state: dict[str, Any] = {}
-    with np.load(path, allow_pickle=False) as f:
-        for key in f.files:
-            group, _, rest = key.partition("/")
-            x = f[key]
-            if group == "params":
-                params[rest] = ms.asarray(x)
-            elif group == "state":
-                buffer, sep, name = rest.partition("/")
-                if sep:
-                    state.setdefault(buffer, {})[name] = ms.asarray(x)
-                elif x.ndim == 0 and np.issubdtype(x.dtype, np.integer):
-                    state[buffer] = int(x)
-                else:
-                    state[buffer] = ms.asarray(x)
-        epoch, meta = int(f["epoch"]), json.loads(str(f["meta"]))
+    arrays = serialization.load_npz(path, "checkpoint")
+    what = f"checkpoint {path}"
+    missing = [k for k in ("epoch", "meta") if k not in arrays]
+    if missing:
+        raise FileFormatError(
+            f"{what} is not a minimsam checkpoint: no {' or '.join(map(repr, missing))} entry "
+            f"(it holds {', '.join(sorted(arrays)[:5]) or 'nothing'})"
+        )
+    try:
+        epoch, meta = int(arrays.pop("epoch")), json.loads(str(arrays.pop("meta")))
+    except (TypeError, ValueError) as err:
+        raise FileFormatError(f"{what} has an unreadable epoch or meta entry ({err})") from err
+    if not isinstance(meta, dict) or not isinstance(meta.get("history"), list):
+        raise FileFormatError(f"{what} is not a minimsam checkpoint: its meta has no history")
+    groups: dict[str, dict[str, np.ndarray]] = {"params": {}, "state": {}}
+    for key, x in arrays.items():
+        group, _, rest = key.partition("/")
+        groups.setdefault(group, {})[rest] = x
+    params = {k: ms.asarray(x) for k, x in groups["params"].items()}
+    state = serialization.unflatten_state(groups["state"])
+    if not params or "step" not in state:
+        raise FileFormatError(f"{what} is not a minimsam checkpoint: no params or no step count")
     return Checkpoint(params, state, epoch, meta)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings of one run of :func:`fit` (its keyword arguments of the same names).
+
+    epochs: epochs to train in total (a resumed run continues up to this number).
+    batch_size, seed, label_smoothing, drop_last: the training batches and objective;
+        the batch order of epoch ``e`` is drawn from ``(seed, e)``.
+    eval_batch_size, eval_train: the end-of-epoch evaluation (eval_train=False skips
+        the training split: train_loss and train_acc are None).
+
+    :meth:`signature` adds the model, optimizer, data and dtype: that is what a resumed
+    run must share with the checkpoint it continues (everything but ``epochs`` and the
+    evaluation settings, which do not change the trajectory).
+    """
+
+    epochs: int
+    batch_size: int = 128
+    seed: int = 0
+    label_smoothing: float = 0.0
+    drop_last: bool = False
+    eval_batch_size: int = 1000
+    eval_train: bool = True
+
+    def __post_init__(self) -> None:
+        for name, low in (("epochs", 0), ("batch_size", 1), ("seed", 0), ("eval_batch_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+    def signature(self, model, optimizer, data, params, schedule_steps: int) -> dict[str, Any]:
+        """What defines the run's trajectory, by content (JSON-able, compared on resume).
+
+        Schedules are compared by their values at steps ``0 .. schedule_steps - 1``.
+        """
+        return {
+            "model": repr(model),
+            "optimizer": optimizer_spec(optimizer, schedule_steps),
+            "dtype": ",".join(
+                sorted({str(getattr(v, "dtype", type(v).__name__)) for v in params.values()})
+            ),
+            "data": data_fingerprint(data),
+            "batch_size": int(self.batch_size),
+            "seed": int(self.seed),
+            "label_smoothing": float(self.label_smoothing),
+            "drop_last": bool(self.drop_last),
+            "schedule_steps": int(schedule_steps),
+        }
+
+
+def optimizer_spec(optimizer: optim.Optimizer, steps: int) -> dict[str, Any]:
+    """The optimizer by content: its class and every hyperparameter.
+
+    A schedule (a callable ``t -> value``) is described by the SHA-256 of its values at
+    ``t = 0 .. steps - 1`` (float64 bytes), so two schedules given as plain functions are
+    equal exactly when they give the same values. ``check_finite`` is left out: it does
+    not change the trajectory.
+    """
+    spec: dict[str, Any] = {"class": type(optimizer).__name__}
+    for name, value in vars(optimizer).items():
+        if name == "check_finite" or name.startswith("_"):
+            continue
+        if callable(value):
+            values = np.array([float(value(t)) for t in range(steps)], dtype=np.float64)
+            description = repr(value) if " at 0x" not in repr(value) else "a function"
+            spec[name] = {"schedule": description, "values_sha256": _sha256(values)}
+        else:
+            spec[name] = json.loads(json.dumps(value, default=repr))
+    return spec
+
+
+def data_fingerprint(data: Any) -> dict[str, Any]:
+    """The dataset by content: name plus dtype, shape and SHA-256 of each of its 4 arrays."""
+    found = {"name": getattr(data, "name", None)}
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        x = np.asarray(getattr(data, key))
+        found[key] = f"{x.dtype}{list(x.shape)} sha256:{_sha256(x)}"
+    return found
+
+
+def _sha256(x: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(x).view(np.uint8).reshape(-1)).hexdigest()[:32]
+
+
+def _flat_items(tree: Mapping, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(_flat_items(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+#: Signature entries that describe but do not decide (the comparison uses the values).
+_NOT_COMPARED = ("schedule_steps", ".schedule")
+
+
+def _check_same_run(saved: Mapping, current: Mapping, path: Path) -> None:
+    """Raise ``ValueError`` naming every field where ``current`` differs from ``saved``."""
+    a, b = _flat_items(saved), _flat_items(current)
+    differing = []
+    for key in sorted(set(a) | set(b), key=lambda k: (k != "dtype", k)):
+        if key.endswith(_NOT_COMPARED) or a.get(key) == b.get(key):
+            continue
+        if key.endswith(".values_sha256"):  # say which schedules, not which hashes
+            name = key.removesuffix(".values_sha256")
+            differing.append(f"{name}: schedule values differ (checkpoint "
+                             f"{a.get(name + '.schedule', a.get(name))}, now "
+                             f"{b.get(name + '.schedule', b.get(name))})")  # fmt: skip
+        else:
+            differing.append(f"{key}: checkpoint {a.get(key)!r}, now {b.get(key)!r}")
+    if differing:
+        raise ValueError(
+            f"cannot resume from {path}: it was written by a different run ("
+            + "; ".join(differing)
+            + ")"
+        )
 
 
 # ----------------------------------------------------------------------------- fit
@@ -282,30 +412,35 @@ def fit(
     params: dict[str, Any],
     optimizer: optim.Optimizer,
     data: Any,
-    epochs: int,
-    batch_size: int = 128,
-    seed: int = 0,
+    epochs: int | None = None,
+    *,
+    run: RunConfig | None = None,
     out_dir: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool | None = None,
     callbacks: Iterable[Callable[[dict, dict, dict], Any]] = (),
     step_callbacks: Iterable[Callable[[int, dict, dict, Callable], Any]] = (),
-    label_smoothing: float = 0.0,
-    eval_batch_size: int = 1000,
-    drop_last: bool = False,
-    eval_train: bool = True,
     config: Mapping[str, Any] | None = None,
+    **settings: Any,
 ) -> FitResult:
     """Train ``model`` from ``params`` with ``optimizer`` on ``data`` for ``epochs`` epochs.
 
     data: a :class:`~minimsam.data.Dataset` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
-    seed: the batch order of epoch ``e`` is drawn from ``(seed, e)``; the caller seeds
-        the initial ``params`` (``model.init(seed)``).
+    run / settings: a :class:`RunConfig`, or its fields as keywords (``batch_size=128,
+        seed=0, label_smoothing=0.0, drop_last=False, eval_batch_size=1000,
+        eval_train=True``) with ``epochs``; the caller seeds the initial ``params``.
     out_dir: where ``log.jsonl``, ``summary.json`` and ``checkpoint.npz`` go (None: nowhere).
+        The folder is locked while fit writes there (:mod:`minimsam.rundir`); a folder
+        that holds a run already needs ``resume=True`` or ``overwrite=True``.
     resume: continue from ``out_dir/checkpoint.npz`` if it exists (else start afresh),
         bitwise identical to an uninterrupted run; ``params`` is then replaced by the
-        checkpoint's. The checkpoint must come from the same run: model, optimizer
-        (hyperparameters and schedules), batch size, seed, label smoothing and data.
+        checkpoint's. The checkpoint must come from the same run: the
+        :meth:`RunConfig.signature` (model, optimizer class, hyperparameters and schedule
+        values, batch size, seed, label smoothing, data content, dtype) must match.
+        Logged (``logging``, ``minimsam.train``): "resuming from epoch N" or "no
+        checkpoint in DIR: starting fresh".
+    overwrite: replace a run already in ``out_dir`` (its files are deleted first).
     progress: a tqdm bar over steps; None shows it when stderr is a terminal.
     callbacks: ``callback(record, params, state)`` after each epoch, in order.
     step_callbacks: ``callback(t, w, state, batch_loss)`` BEFORE each optimizer step
@@ -314,61 +449,60 @@ def fit(
         on the batch step ``t`` is about to use. This is where per-step probes go, e.g.
         :class:`minimsam.sharpness.CurvatureProbe` or the cosine between ``v_t`` and the
         next batch gradient. Probes that sync with the host slow a GPU run down.
-    eval_train: evaluate on the full training split every epoch (else train_loss and
-        train_acc are None).
     config: extra description of the run (e.g. the command line) for the summary.
 
     Raises :class:`TrainingDiverged` on a non-finite loss; the last checkpoint written
     (the last completed epoch) is left as it was.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    steps_per_epoch = num_batches(len(data.y_train), batch_size, drop_last)
+    run = _run_config(run, epochs, settings)
+    steps_per_epoch = num_batches(len(data.y_train), run.batch_size, run.drop_last)
     if steps_per_epoch == 0:
-        raise ValueError(f"no full batch of {batch_size} in {len(data.y_train)} samples")
-    run = _run_config(model, optimizer, data, batch_size, seed, label_smoothing, drop_last)
-    out = Path(out_dir) if out_dir is not None else None
-    state, history, start = optimizer.init(params), [], 0
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        raise ValueError(f"no full batch of {run.batch_size} in {len(data.y_train)} samples")
+    signature = run.signature(model, optimizer, data, params, run.epochs * steps_per_epoch)
+    if out_dir is None:
+        if resume:
+            raise ValueError("resume=True needs an out_dir holding the checkpoint")
+        return _Training(model, optimizer, data, run, signature, None, config).loop(
+            params, optimizer.init(params), [], progress, callbacks, step_callbacks
+        )
+    with rundir.lock(out_dir) as out:
+        rundir.check_reuse(out, resume, overwrite)
+        state, history = optimizer.init(params), []
         if resume and (out / CHECKPOINT).is_file():
             ckpt = load_checkpoint(out / CHECKPOINT)
-            _check_same_run(ckpt.meta.get("run", {}), run, out / CHECKPOINT)
-            params, state, start = ckpt.params, ckpt.state, ckpt.epoch
-            history = ckpt.meta["history"]
+            saved = ckpt.meta.get("run", {})
+            steps = saved.get("schedule_steps", signature["schedule_steps"])
+            if isinstance(steps, int) and steps != signature["schedule_steps"]:
+                current = run.signature(model, optimizer, data, params, steps)
+            else:
+                current = signature
+            _check_same_run(saved, current, out / CHECKPOINT)
+            serialization.check_state_for(optimizer, ckpt.state, f"checkpoint {out / CHECKPOINT}")
+            params, state, history = ckpt.params, ckpt.state, ckpt.meta["history"]
+            _log.info("resuming from epoch %d (%s)", ckpt.epoch, out / CHECKPOINT)
+        elif resume:
+            _log.info("no checkpoint in %s: starting fresh", out)
         _write_log(out / LOG, history)
-    elif resume:
-        raise ValueError("resume=True needs an out_dir holding the checkpoint")
+        training = _Training(model, optimizer, data, run, signature, out, config)
+        return training.loop(params, state, history, progress, callbacks, step_callbacks)
 
-    objective = _objective(model, label_smoothing)
-    hooks = _StepHooks(list(step_callbacks), optimizer, objective)
-    bar = _progress_bar(progress, epochs * steps_per_epoch, start * steps_per_epoch)
-    try:
-        for epoch in range(start, epochs):
-            params, state, record = _train_epoch(
-                objective, params, optimizer, state, data, batch_size, seed, epoch, drop_last,
-                bar, hooks,
-            )  # fmt: skip
-            record.update(_evaluate_epoch(model, optimizer, params, state, data,
-                                          eval_batch_size, eval_train, epoch))  # fmt: skip
-            history.append(record)
-            if out is not None:
-                meta = {"seed": seed, "run": run, "config": dict(config or {}), "history": history}
-                save_checkpoint(out / CHECKPOINT, params, state, epoch + 1, meta)
-                with open(out / LOG, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-            bar.set_postfix(test_acc=f"{record['test_acc']:.4f}", refresh=False)
-            for callback in callbacks:
-                callback(record, params, state)
-    finally:
-        bar.close()
 
-    summary = _summary(history, run, config, steps_per_epoch)
-    if out is not None:
-        with atomic_open(out / SUMMARY) as f:
-            f.write((json.dumps(summary, indent=2) + "\n").encode())
-    eval_params = optimizer.eval_params(params, state)
-    return FitResult(params, state, eval_params, history, summary)
+def _run_config(run: RunConfig | None, epochs: int | None, settings: Mapping) -> RunConfig:
+    """``run``, or a :class:`RunConfig` of ``epochs`` and the keyword ``settings`` of fit."""
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise TypeError(
+            f"fit() got unexpected keyword argument(s) {', '.join(unknown)}; "
+            f"the run settings are {', '.join(sorted(known - {'epochs'}))}"
+        )
+    if run is not None:
+        if epochs is not None or settings:
+            raise TypeError("fit() takes either run=RunConfig(...) or epochs and settings")
+        return run
+    if epochs is None:
+        raise TypeError("fit() needs epochs (or run=RunConfig(epochs=...))")
+    return RunConfig(epochs=epochs, **settings)
 
 
 def _objective(model: Callable, label_smoothing: float) -> Callable:
@@ -395,109 +529,119 @@ class _StepHooks:
             callback(int(state["step"]), w, state, batch_loss)
 
 
-def _train_epoch(objective, params, optimizer, state, data, batch_size, seed, epoch, drop_last,
-                 bar, hooks) -> tuple[dict, dict, dict]:  # fmt: skip
-    """One epoch of steps; the losses stay on the device until the one sync at the end."""
-    loss_fn = ms.value_and_grad(objective)
-    start = time.perf_counter()
-    losses, grad_evals = [], 0
-    batches = epoch_batches(data, batch_size, seed=seed, epoch=epoch, drop_last=drop_last)
-    for step, (xb, yb) in enumerate(batches):
-        hooks(params, state, xb, yb)
+@dataclass
+class _Training:
+    """One run of :func:`fit`: what stays fixed while the epochs go by."""
+
+    model: Callable
+    optimizer: optim.Optimizer
+    data: Any
+    run: RunConfig
+    signature: dict[str, Any]
+    out: Path | None
+    config: Mapping[str, Any] | None
+
+    def loop(self, params, state, history, progress, callbacks, step_callbacks) -> FitResult:
+        """Epochs ``len(history) .. epochs - 1``; then the summary."""
+        run, start = self.run, len(history)
+        steps_per_epoch = num_batches(len(self.data.y_train), run.batch_size, run.drop_last)
+        objective = _objective(self.model, run.label_smoothing)
+        hooks = _StepHooks(list(step_callbacks), self.optimizer, objective)
+        bar = _progress_bar(progress, run.epochs * steps_per_epoch, start * steps_per_epoch)
         try:
-            params, state, info = optimizer.step(
-                params, state, lambda w, xb=xb, yb=yb: loss_fn(w, xb, yb)
-            )
-        except FloatingPointError as err:  # the optimizer's own per-step check
+            for epoch in range(start, run.epochs):
+                params, state, record = self.train_epoch(objective, params, state, epoch, bar,
+                                                         hooks)  # fmt: skip
+                record.update(self.evaluate_epoch(params, state, epoch))
+                history.append(record)
+                self.save(params, state, history)
+                bar.set_postfix(test_acc=f"{record['test_acc']:.4f}", refresh=False)
+                for callback in callbacks:
+                    callback(record, params, state)
+        finally:
+            bar.close()
+        summary = _summary(history, self.signature, self.config, steps_per_epoch)
+        if self.out is not None:
+            write_text(self.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        eval_params = self.optimizer.eval_params(params, state)
+        return FitResult(params, state, eval_params, history, summary)
+
+    def save(self, params, state, history) -> None:
+        """Replace the checkpoint, then the log (each atomically)."""
+        if self.out is None:
+            return
+        meta = {"seed": self.run.seed, "run": self.signature, "config": dict(self.config or {}),
+                "history": history}  # fmt: skip
+        save_checkpoint(self.out / CHECKPOINT, params, state, len(history), meta)
+        _write_log(self.out / LOG, history)
+
+    def train_epoch(self, objective, params, state, epoch, bar, hooks) -> tuple[dict, dict, dict]:
+        """One epoch of steps; the losses stay on the device until the one sync at the end."""
+        optimizer, run = self.optimizer, self.run
+        loss_fn = ms.value_and_grad(objective)
+        start = time.perf_counter()
+        losses, grad_evals = [], 0
+        batches = epoch_batches(self.data, run.batch_size, seed=run.seed, epoch=epoch,
+                                drop_last=run.drop_last)  # fmt: skip
+        for step, (xb, yb) in enumerate(batches):
+            hooks(params, state, xb, yb)
+            try:
+                params, state, info = optimizer.step(
+                    params, state, lambda w, xb=xb, yb=yb: loss_fn(w, xb, yb)
+                )
+            except FloatingPointError as err:  # the optimizer's own per-step check
+                raise TrainingDiverged(
+                    f"training diverged in epoch {epoch + 1}, step {step} of the epoch: {err}"
+                ) from err
+            losses.append(info.loss)
+            grad_evals += info.grad_evals
+            bar.update(1)
+        step_losses = ms.to_numpy(ms.get_backend().xp.stack(losses)).astype(np.float64)
+        seconds = time.perf_counter() - start
+        bad = np.flatnonzero(~np.isfinite(step_losses))
+        if bad.size:
+            t = int(state["step"]) - len(step_losses) + int(bad[0])
             raise TrainingDiverged(
-                f"training diverged in epoch {epoch + 1}, step {step} of the epoch: {err}"
-            ) from err
-        losses.append(info.loss)
-        grad_evals += info.grad_evals
-        bar.update(1)
-    step_losses = ms.to_numpy(ms.get_backend().xp.stack(losses)).astype(np.float64)
-    seconds = time.perf_counter() - start
-    bad = np.flatnonzero(~np.isfinite(step_losses))
-    if bad.size:
-        t = int(state["step"]) - len(step_losses) + int(bad[0])
-        raise TrainingDiverged(
-            f"training diverged in epoch {epoch + 1}, step {int(bad[0])} of the epoch "
-            f"(optimizer step {t}): the loss is {step_losses[bad[0]]}"
-        )
-    record = {
-        "epoch": epoch + 1,
-        "steps": int(state["step"]),
-        "opt_loss": float(step_losses.mean()),
-        "time": seconds,
-        "grad_evals": grad_evals,
-    }
-    last = int(state["step"]) - 1
-    for name in ("lr", "rho"):
-        if hasattr(optimizer, name):
-            record[name] = optimizer.hyper(name, last)
-    return params, state, record
-
-
-def _evaluate_epoch(model, optimizer, params, state, data, batch_size, eval_train, epoch) -> dict:
-    """Train and test loss and accuracy at the unperturbed weights, with their wall time."""
-    start = time.perf_counter()
-    w = optimizer.eval_params(params, state)
-    record: dict[str, Any] = {"train_loss": None, "train_acc": None}
-    if eval_train:
-        record["train_loss"], record["train_acc"] = evaluate(
-            model, w, data.x_train, data.y_train, batch_size
-        )
-    record["test_loss"], record["test_acc"] = evaluate(model, w, data.x_test, data.y_test,
-                                                       batch_size)  # fmt: skip
-    record["eval_time"] = time.perf_counter() - start
-    for key in ("train_loss", "test_loss"):
-        if record[key] is not None and not math.isfinite(record[key]):
-            raise TrainingDiverged(
-                f"training diverged in epoch {epoch + 1}: {key} at the end of the epoch is "
-                f"{record[key]}"
+                f"training diverged in epoch {epoch + 1}, step {int(bad[0])} of the epoch "
+                f"(optimizer step {t}): the loss is {step_losses[bad[0]]}"
             )
-    return record
+        record = {
+            "epoch": epoch + 1,
+            "steps": int(state["step"]),
+            "opt_loss": float(step_losses.mean()),
+            "time": seconds,
+            "grad_evals": grad_evals,
+        }
+        last = int(state["step"]) - 1
+        for name in ("lr", "rho"):
+            if hasattr(optimizer, name):
+                record[name] = optimizer.hyper(name, last)
+        return params, state, record
 
-
-def _run_config(model, optimizer, data, batch_size, seed, label_smoothing, drop_last) -> dict:
-    """What defines a run's trajectory; a resumed run must match it (except ``epochs``)."""
-    labels = np.ascontiguousarray(data.y_train)
-    return {
-        "model": repr(model),
-        "optimizer": repr(optimizer),
-        "batch_size": batch_size,
-        "seed": seed,
-        "label_smoothing": label_smoothing,
-        "drop_last": drop_last,
-        "data": {
-            "name": getattr(data, "name", None),
-            "train_shape": list(np.shape(data.x_train)),
-            "test_shape": list(np.shape(data.x_test)),
-            "train_labels_crc32": zlib.crc32(labels.tobytes()),
-        },
-    }
-
-
-def _check_same_run(saved: Mapping, current: Mapping, path: Path) -> None:
-    differing = []
-    for key in sorted(set(saved) | set(current)):
-        a, b = saved.get(key), current.get(key)
-        if key == "optimizer" and (" at 0x" in str(a) or " at 0x" in str(b)):
-            continue  # a plain function as schedule: its repr holds an address, skip it
-        if a != b:
-            differing.append(f"{key}: checkpoint {a!r}, now {b!r}")
-    if differing:
-        raise ValueError(
-            f"cannot resume from {path}: it was written by a different run ("
-            + "; ".join(differing)
-            + ")"
-        )
+    def evaluate_epoch(self, params, state, epoch) -> dict:
+        """Train and test loss and accuracy at the unperturbed weights, with their wall time."""
+        start, data, size = time.perf_counter(), self.data, self.run.eval_batch_size
+        w = self.optimizer.eval_params(params, state)
+        record: dict[str, Any] = {"train_loss": None, "train_acc": None}
+        if self.run.eval_train:
+            record["train_loss"], record["train_acc"] = evaluate(
+                self.model, w, data.x_train, data.y_train, size
+            )
+        record["test_loss"], record["test_acc"] = evaluate(self.model, w, data.x_test,
+                                                           data.y_test, size)  # fmt: skip
+        record["eval_time"] = time.perf_counter() - start
+        for key in ("train_loss", "test_loss"):
+            if record[key] is not None and not math.isfinite(record[key]):
+                raise TrainingDiverged(
+                    f"training diverged in epoch {epoch + 1}: {key} at the end of the epoch "
+                    f"is {record[key]}"
+                )
+        return record
 
 
 def _write_log(path: Path, history: list[dict]) -> None:
-    """Rewrite the log from the records a checkpoint holds (drops lines written after it)."""
-    with atomic_open(path) as f:
-        f.write("".join(json.dumps(r) + "\n" for r in history).encode())
+    """Write the log: one JSON line per epoch record (atomically, so never half a line)."""
+    write_text(path, "".join(json.dumps(r) + "\n" for r in history))
 
 
 def _summary(history: list[dict], run: dict, config, steps_per_epoch: int) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 import minimsam as ms
+from minimsam.atomic import atomic_write
 
 __all__ = [
     "COLORS",
@@ -438,7 +439,8 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"Software": None} if path.suffix.lower() == ".png" else None
-    fig.savefig(path, dpi=dpi, metadata=metadata)
+    with atomic_write(path) as f:  # a full disk or a crash leaves the previous file
+        fig.savefig(f, dpi=dpi, metadata=metadata, format=path.suffix[1:].lower() or "png")
     return path
 
 

@@ -160,7 +160,8 @@ def test_outputs_are_json_lines_and_a_summary(blobs, tmp_path):
     assert summary["steps"] == 15 and summary["grad_evals_per_step"] == 1.0
     assert summary["time_per_epoch"] == pytest.approx(np.mean([r["time"] for r in records]))
     assert summary["best_test_acc"] == max(r["test_acc"] for r in records)
-    assert "MSAM" in summary["run"]["optimizer"]
+    assert summary["run"]["optimizer"]["class"] == "MSAM"
+    assert summary["run"]["optimizer"]["rho"] == 0.5 and summary["run"]["dtype"] == "float32"
     ckpt = train.load_checkpoint(tmp_path / "checkpoint.npz")
     assert ckpt.epoch == 3 and ckpt.meta["history"] == records
     assert_trees_equal(ckpt.params, result.params)
@@ -215,6 +216,20 @@ def test_resume_refuses_a_checkpoint_of_another_run(blobs, tmp_path):
                   out_dir=tmp_path, resume=True)  # fmt: skip
     with pytest.raises(ValueError, match="out_dir"):
         train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, resume=True)
+
+
+def test_fit_takes_a_run_config_or_its_fields(blobs):
+    run = train.RunConfig(epochs=2, batch_size=32, seed=3, label_smoothing=0.1)
+    a = train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, run=run)
+    b = train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, batch_size=32, seed=3,
+                  label_smoothing=0.1)  # fmt: skip
+    assert_trees_equal(a.params, b.params)
+    with pytest.raises(TypeError, match="batchsize"):
+        train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, batchsize=32)
+    with pytest.raises(TypeError, match="either run"):
+        train.fit(MODEL, MODEL.init(0), optim.SGD(lr=0.1), blobs, 2, run=run)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        train.RunConfig(epochs=1, batch_size=0)
 
 
 def test_resume_without_a_checkpoint_starts_afresh(blobs, tmp_path):

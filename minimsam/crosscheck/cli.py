@@ -1,4 +1,4 @@
-"""The ``crosscheck`` command: ``export`` golden cases, check a ``torch`` optimizer.
+"""The crosscheck command: export golden cases, or check a PyTorch optimizer on them.
 
 ::
 
@@ -24,8 +24,8 @@ import json
 import os
 import sys
 import tempfile
-from pathlib import Path
 
+from minimsam.atomic import write_text
 from minimsam.crosscheck.case import OPTIMIZERS
 from minimsam.crosscheck.compare import ATOL, RTOL
 
@@ -62,7 +62,7 @@ def _torch(args: argparse.Namespace) -> int:
         )
     print(report.format())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n")
+        write_text(args.json, json.dumps(report.to_dict(), indent=1, default=str) + "\n")
     return 0 if report.passed else 1
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minimsam.atomic import write_bytes, write_text
 from minimsam.crosscheck.case import Case, Trajectory
 
 __all__ = ["FORMAT", "VERSION", "load_cases", "read_manifest", "write_cases", "write_npz"]
@@ -37,7 +38,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
             archive.writestr(info, member.getvalue())
     data = buffer.getvalue()
-    Path(path).write_bytes(data)
+    write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -97,7 +98,7 @@ def write_cases(cases: list[Case], out_dir: str | Path) -> Path:
         "cases": entries,
     }
     path = out_dir / MANIFEST
-    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    write_text(path, json.dumps(manifest, indent=1) + "\n")
     return path
 
 

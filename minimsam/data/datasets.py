@@ -48,7 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from minimsam.data.idx import IDXFormatError, atomic_open, read_idx_pair
+from minimsam.atomic import atomic_write
+from minimsam.data.idx import IDXFormatError, read_idx_pair
 
 __all__ = [
     "DATASETS",
@@ -330,12 +331,12 @@ def _fetch_from_mirrors(name: str, dest: Path, dirs: list[Path]) -> None:
 def _fetch(url: str, dest: Path, sha256: str) -> None:
     """Stream ``url`` into ``dest`` atomically, verifying its SHA-256 before the rename."""
     digest = hashlib.sha256()
-    with _urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response, atomic_open(dest) as f:
+    with _urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response, atomic_write(dest) as f:
         while chunk := response.read(_CHUNK):
             digest.update(chunk)
             f.write(chunk)
         if digest.hexdigest() != sha256:
-            # Raised inside atomic_open: the temporary file is deleted, dest is untouched.
+            # Raised inside atomic_write: the temporary file is deleted, dest is untouched.
             raise DownloadError(
                 f"checksum mismatch: SHA-256 {digest.hexdigest()}, expected {sha256}"
             )
@@ -448,7 +449,7 @@ def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
 def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_open(path) as f:
+        with atomic_write(path) as f:
             np.savez(f, **arrays)
     except OSError as err:  # a read-only cache costs a regeneration next time, nothing more
         warnings.warn(f"could not cache MNIST-1D at {path} ({err})", stacklevel=3)

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import gzip as _gzip
 import os
-import secrets
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
+
+from minimsam.atomic import atomic_write
 
 __all__ = ["IDXFormatError", "IDX_DTYPES", "read_idx", "read_idx_pair", "write_idx"]
 
@@ -154,26 +152,6 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, gzip: bool | None = No
     content = header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
     if gzip if gzip is not None else path.name.endswith(".gz"):
         content = _gzip.compress(content, mtime=0)  # mtime=0: same bytes on every run
-    with atomic_open(path) as f:
+    with atomic_write(path) as f:
         f.write(content)
     return path
-
-
-@contextmanager
-def atomic_open(path: Path) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is left as it was, so a
-    reader never sees a half-written file (``os.replace`` is atomic on one file system).
-    The file gets the usual permissions (0666 less the umask). Used here and by the
-    dataset downloads and caches.
-    """
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

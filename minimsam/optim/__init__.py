@@ -21,8 +21,6 @@ from minimsam.optim.base import (
     add,
     axpy,
     global_norm,
-    load_state,
-    save_state,
     scale,
     tree_map,
     zeros_like,
@@ -31,6 +29,7 @@ from minimsam.optim.msam import MSAM
 from minimsam.optim.nag import NAG
 from minimsam.optim.sam import SAM
 from minimsam.optim.sgd import SGD
+from minimsam.serialization import load_state, save_state
 
 #: The optimizers by their command-line name.
 BY_NAME: dict[str, type[Optimizer]] = {

@@ -17,7 +17,8 @@ The interface (optax style: pure functions, explicit state)::
   dicts and leaves ``params`` and ``state`` as they were.
 - ``state`` is plain data: ``{"step": int, <buffer name>: {param name: array}, ...}``,
   buffers on the same device as ``params``, keyed by parameter name (never ``id()``).
-  :func:`save_state` / :func:`load_state` write and read it as ``.npz``.
+  ``optim.save_state`` / ``optim.load_state`` (:mod:`minimsam.serialization`) write
+  and read it as ``.npz``.
 - ``info`` is a :class:`StepInfo`: ``loss`` is what the *first* ``grad_fn`` call of the
   step returned (kept as returned: no host sync), ``grad_evals`` the number of calls.
   With ``trace=True``, ``info.points`` maps documented names (each optimizer's
@@ -48,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from minimsam.backend import asarray, get_backend, to_numpy
+from minimsam.backend import get_backend, to_numpy
 
 __all__ = [
     "EPS",
@@ -57,8 +58,6 @@ __all__ = [
     "add",
     "axpy",
     "global_norm",
-    "load_state",
-    "save_state",
     "scale",
     "tree_map",
     "zeros_like",
@@ -320,45 +319,3 @@ class Optimizer:
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({fields})"
-
-
-# ----------------------------------------------------------------------------- state I/O
-
-
-def save_state(path: Any, state: Mapping[str, Any]) -> None:
-    """Write an optimizer state to ``path`` (an ``.npz`` file, written exactly there).
-
-    Buffers ``state[b][name]`` are stored under the key ``"b/name"`` (buffer names
-    never contain "/", parameter names may). The state on the device is not moved:
-    host copies are written.
-    """
-    flat = {}
-    for key, value in state.items():
-        if "/" in key:
-            raise ValueError(f"state key {key!r} must not contain '/'")
-        if isinstance(value, Mapping):
-            for name, x in value.items():
-                flat[f"{key}/{name}"] = to_numpy(x)
-        else:
-            flat[key] = to_numpy(value)
-    with open(path, "wb") as f:
-        np.savez(f, **flat)
-
-
-def load_state(path: Any) -> dict[str, Any]:
-    """Read a state written by :func:`save_state` onto the active backend.
-
-    0-d integer entries (the step count) come back as Python ints; arrays go to the device.
-    """
-    state: dict[str, Any] = {}
-    with np.load(path, allow_pickle=False) as data:
-        for flat_key in data.files:
-            x = data[flat_key]
-            key, sep, name = flat_key.partition("/")
-            if sep:
-                state.setdefault(key, {})[name] = asarray(x)
-            elif x.ndim == 0 and np.issubdtype(x.dtype, np.integer):
-                state[key] = int(x)
-            else:
-                state[key] = asarray(x)
-    return state

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minimsam.data.idx import IDXFormatError, atomic_open, read_idx, read_idx_pair, write_idx
+from minimsam.atomic import atomic_write
+from minimsam.data.idx import IDXFormatError, read_idx, read_idx_pair, write_idx
 
 DTYPES = {
     0x08: np.uint8,
@@ -90,10 +91,10 @@ def test_writer_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.gz"]
 
 
-def test_atomic_open_keeps_the_old_file_when_writing_fails(tmp_path):
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"old")
-    with pytest.raises(RuntimeError), atomic_open(path) as f:
+    with pytest.raises(RuntimeError), atomic_write(path) as f:
         f.write(b"half of the new cont")
         raise RuntimeError("disk full (simulated)")
     assert path.read_bytes() == b"old"
