@@ -41,7 +41,6 @@ costs one device->host transfer of a single boolean per step; on a GPU, pass
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from minimsam.backend import asarray, get_backend, to_numpy
+from minimsam.optim import validation
 
 __all__ = [
     "EPS",
@@ -141,29 +141,13 @@ def check_like(tree: Any, ref: Mapping[str, Any], what: str) -> None:
             )
 
 
-def _finite_flag(x: Any) -> Any:
-    """``all(isfinite(x))``: a 0-d device array for device arrays, a bool for host values."""
-    backend = get_backend()
-    if isinstance(x, backend.array_type):
-        return backend.xp.all(backend.xp.isfinite(x))
-    return bool(np.all(np.isfinite(to_numpy(x))))
-
-
-def _all_finite(values: list[Any]) -> bool:
-    """True if every value is finite, with one host sync for all device values together."""
-    ok = True
-    for flag in map(_finite_flag, values):
-        ok = ok & flag
-    return bool(to_numpy(ok))
+_all_finite = validation.all_finite
 
 
 # ----------------------------------------------------------------------------- validation
 
 
-def _require_number(name: str, value: Any, expected: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return float(value)
+_require_number = validation.check_real_number
 
 
 def check_nonnegative(name: str, value: Any, schedulable: bool = False) -> Any:
@@ -214,8 +198,9 @@ class _GradCalls:
         self.results: list[tuple[Any, Params]] = []
 
     def __call__(self, point: Params) -> Params:
-        loss, grads = self.grad_fn(point)
-        check_like(grads, self.params, "grads")
+        point = validation.cast_like(point, self.params)  # grad_fn sees the params' dtypes
+        result = self.grad_fn(point)
+        loss, grads = validation.check_grad_result(result, self.params, len(self.results) + 1)
         self.results.append((loss, grads))
         return grads
 
@@ -279,8 +264,7 @@ class Optimizer:
     # -- the public interface
     def init(self, params: Params) -> dict[str, Any]:
         """The state before the first step: step count 0 and zero buffers."""
-        if not isinstance(params, Mapping) or not params:
-            raise ValueError("params must be a non-empty dict {name: array}")
+        validation.check_params(params)
         return {"step": 0, **self.init_buffers(params)}
 
     def step(
@@ -291,10 +275,7 @@ class Optimizer:
         trace: bool = False,
     ) -> tuple[Params, dict[str, Any], StepInfo]:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
-        t = int(state["step"])
-        for key, buffer in state.items():
-            if isinstance(buffer, Mapping):
-                check_like(buffer, params, f"state[{key!r}]")
+        t = validation.check_step_inputs(self, params, state)
         calls = _GradCalls(grad_fn, params)
         tracer = Tracer(trace)
         new_params, buffers = self.update(params, state, calls, t, tracer)
@@ -304,7 +285,8 @@ class Optimizer:
                 f"params and state were left unchanged"
             )
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)
-        return new_params, {"step": t + 1, **buffers}, info
+        new_params, new_state = validation.finish_step(self, params, new_params, buffers, t)
+        return new_params, new_state, info
 
     def eval_params(self, params: Params, state: dict[str, Any]) -> Params:
         """The unperturbed weights to evaluate (the params themselves unless overridden)."""
