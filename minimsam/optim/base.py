@@ -36,6 +36,18 @@ Finite checks. With ``check_finite=True`` (the default) ``step`` raises
 the caller's ``params`` and ``state`` are untouched, since steps are pure. The check
 costs one device->host transfer of a single boolean per step; on a GPU, pass
 ``check_finite=False`` to the constructor to keep steps free of host syncs.
+
+Dtypes (:mod:`minimsam.optim.validation`). Params are float32 or float64 arrays and each
+keeps its own dtype, also when both are mixed: a gradient or state buffer of another
+real dtype is cast to its param's dtype, and every point handed to ``grad_fn`` has the
+params' dtypes. Complex, integer and float16 params, complex gradients and Python
+numbers as params are refused with a one-line error (float16: ``EPS`` and Adam's
+``eps`` underflow to 0; keep float32 params).
+
+Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, the step
+count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
+unless they are exactly what the previous step of the same optimizer returned, and
+checks each ``grad_fn`` result: a pair ``(loss, grads)`` with a real scalar loss.
 """
 
 from __future__ import annotations
@@ -206,6 +218,9 @@ class _GradCalls:
 
     def first_non_finite(self) -> str | None:
         """Describe the first non-finite loss or gradient (extra syncs: error path only)."""
+        for k, w in self.params.items():
+            if not _all_finite([w]):
+                return f"params[{k!r}] (as the previous step returned them: lr too large?)"
         for i, (loss, grads) in enumerate(self.results, start=1):
             if not _all_finite([loss]):
                 return f"the loss of grad_fn call {i}"
