@@ -195,9 +195,8 @@ def check_state(
             values.append(value)
     if check_finite and not all_finite(values):
         bad = next(_describe_non_finite(params, state))
-        raise FloatingPointError(
-            f"{bad} is not finite: restart from opt.init(params) or a good saved state"
-        )
+        fix = "pass finite params" if bad.startswith("params") else "restart from opt.init(params)"
+        raise FloatingPointError(f"{bad} is not finite: {fix} or a good saved state")
 
 
 def buffer_layout(opt: Any) -> dict[str, bool]:
