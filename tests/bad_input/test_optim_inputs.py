@@ -120,7 +120,8 @@ DTYPE_ROWS = [
         Row(f"{name}: complex grads", lambda m=make: run(
             m(), {"w": arr([1.0, 2.0])}, lambda q: (1.0, {"w": arr([1j, 2.0], complex)})),
             TypeError, "grads['w'] is complex"),
-        Row(f"{name}: float16 params", lambda m=make: run(m(), {"w": arr([1e-3, 2e-3], np.float16)}),
+        Row(f"{name}: float16 params",
+            lambda m=make: run(m(), {"w": arr([1e-3, 2e-3], np.float16)}),
             TypeError, "float16 is not supported"),
     )
 ]  # fmt: skip
@@ -191,7 +192,7 @@ GRAD_FN_ROWS = [
         {"w": 2 * p["w"]})), expect=lambda out: out[2].grad_evals == 1),
 ]  # fmt: skip
 
-# ----------------------------------------------------------------------------- state and hyperparameters
+# ------------------------------------------------------------------ state and hyperparameters
 
 
 def msam_stored_state(**edits):
