@@ -37,13 +37,14 @@ def params(rows: Iterable[Row]) -> list:
     return [pytest.param(r, id=r.id) for r in rows]
 
 
-def check(row: Row) -> None:
-    """Run the row: the expected one-line error with its fragment, or the expected result."""
+def check(row: Row, *args: Any) -> None:
+    """Run ``row.call(*args)``: the expected one-line error with its fragment, or the
+    expected result (``args`` are what a table's rows share, e.g. a temporary folder)."""
     if row.error is None:
-        row.expect(row.call())
+        row.expect(row.call(*args))
         return
     with pytest.raises(row.error) as info:
-        row.call()
+        row.call(*args)
     message = str(info.value)
     assert row.match in message, f"{message!r} lacks {row.match!r}"
     assert "\n" not in message.strip(), f"not one line: {message!r}"
