@@ -1,14 +1,18 @@
 """Losses and metrics on logits of shape ``(N, K)`` and integer labels of shape ``(N,)``.
 
 Labels are checked: an integer dtype and shape ``(N,)`` always (free), and values in
-``[0, K)`` in :func:`cross_entropy` and :func:`smoothed_targets`, with one host sync
-(``check_labels=False`` skips that sync, e.g. on a GPU with labels already validated by
-the data loaders). A label of -1 would otherwise silently select the last class.
+``[0, K)`` by :func:`cross_entropy` and :func:`smoothed_targets` (a label of -1 would
+otherwise silently select the last class). The value check of labels on a device (CuPy)
+would cost a host sync per call, so ``check_labels=None`` (the default) checks NumPy
+labels only; ``True`` checks device labels too (one sync), ``False`` never. Labels from
+:mod:`minimsam.data` are checked once on the host when the dataset is made.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from minimsam import autodiff as ad
 from minimsam.backend import get_backend, to_numpy
@@ -17,12 +21,12 @@ __all__ = ["cross_entropy", "accuracy", "smoothed_targets", "validate_labels"]
 
 
 def validate_labels(
-    labels: Any, n: int | None, num_classes: int, check_values: bool = True
+    labels: Any, n: int | None, num_classes: int, check_values: bool | None = True
 ) -> None:
     """Raise a one-line ``ValueError`` unless ``labels`` are ``n`` integers in ``[0, K)``.
 
-    ``n=None`` accepts any length; ``check_values=False`` skips the range check (the
-    one host sync).
+    ``n=None`` accepts any length. ``check_values``: ``True`` checks the range (one host
+    sync for device labels), ``None`` only for NumPy labels, ``False`` never.
     """
     dtype = getattr(labels, "dtype", None)
     if dtype is None or dtype.kind not in ("i", "u"):
@@ -34,6 +38,8 @@ def validate_labels(
     if len(shape) != 1 or (n is not None and shape[0] != n):
         expected = f"({n},) (one per row of the logits)" if n is not None else "(N,)"
         raise ValueError(f"labels must have shape {expected}, got {shape}")
+    if check_values is None:
+        check_values = isinstance(labels, np.ndarray)
     if check_values and shape[0] and bool(to_numpy(((labels < 0) | (labels >= num_classes)).any())):
         lo, hi = int(to_numpy(labels.min())), int(to_numpy(labels.max()))
         raise ValueError(
@@ -44,7 +50,7 @@ def validate_labels(
 
 def smoothed_targets(labels: Any, num_classes: int, label_smoothing: float = 0.0,
                      style: str = "torch", dtype: Any = None,
-                     check_labels: bool = True) -> Any:  # fmt: skip
+                     check_labels: bool | None = None) -> Any:  # fmt: skip
     """Target distributions ``q`` of shape ``(N, K)``.
 
     ``style="torch"`` (``torch.nn.CrossEntropyLoss``): ``q = (1 - eps) * onehot + eps / K``.
@@ -70,13 +76,13 @@ def _targets(labels: Any, num_classes: int, label_smoothing: float, style: str,
 
 
 def cross_entropy(logits: Any, labels: Any, label_smoothing: float = 0.0,
-                  style: str = "torch", check_labels: bool = True) -> Any:  # fmt: skip
+                  style: str = "torch", check_labels: bool | None = None) -> Any:  # fmt: skip
     """Batch mean of ``-sum_k q_k log softmax(logits)_k`` with smoothed targets ``q``.
 
     With ``label_smoothing=0`` this is the usual ``mean(-log p[label])``. The MSAM
     paper's code reports KL(q || p) instead, which differs by the constant entropy of
-    ``q``; the gradients are the same. ``check_labels=False`` skips the range check of
-    the labels (module docstring).
+    ``q``; the gradients are the same. ``check_labels``: whether to check that the
+    labels lie in ``[0, K)`` (module docstring; default: NumPy labels only).
     """
     if len(logits.shape) != 2:
         raise ValueError(f"logits must have shape (N, K), got {tuple(logits.shape)}")

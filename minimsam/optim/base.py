@@ -216,22 +216,23 @@ class _GradCalls:
         self.results.append((loss, grads))
         return grads
 
-    def first_non_finite(self) -> str | None:
-        """Describe the first non-finite loss or gradient (extra syncs: error path only)."""
-        for k, w in self.params.items():
-            if not _all_finite([w]):
-                return f"params[{k!r}] (as the previous step returned them: lr too large?)"
+    def first_non_finite(self, state: Mapping[str, Any]) -> str:
+        """Describe the first non-finite input, loss or gradient (error path only)."""
+        bad_input = validation.describe_non_finite(self.params, state)
+        if bad_input is not None:
+            return bad_input
         for i, (loss, grads) in enumerate(self.results, start=1):
             if not _all_finite([loss]):
-                return f"the loss of grad_fn call {i}"
+                return f"the loss of grad_fn call {i} is not finite"
             for k, g in grads.items():
                 if not _all_finite([g]):
-                    return f"grads[{k!r}] of grad_fn call {i}"
-        return None
+                    return f"grads[{k!r}] of grad_fn call {i} is not finite"
+        return "a value of the step is not finite"
 
-    def all_finite(self) -> bool:
+    def all_finite(self, extra: list[Any]) -> bool:
+        """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
         values = [v for loss, grads in self.results for v in (loss, *grads.values())]
-        return _all_finite(values)
+        return _all_finite(values + extra)
 
 
 class Tracer:
@@ -290,13 +291,13 @@ class Optimizer:
         trace: bool = False,
     ) -> tuple[Params, dict[str, Any], StepInfo]:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
-        t = validation.check_step_inputs(self, params, state)
+        t, unchecked = validation.check_step_inputs(self, params, state)
         calls = _GradCalls(grad_fn, params)
         tracer = Tracer(trace)
         new_params, buffers = self.update(params, state, calls, t, tracer)
-        if self.check_finite and not calls.all_finite():
+        if self.check_finite and not calls.all_finite(unchecked):
             raise FloatingPointError(
-                f"{type(self).__name__} step {t}: {calls.first_non_finite()} is not finite; "
+                f"{type(self).__name__} step {t}: {calls.first_non_finite(state)}; "
                 f"params and state were left unchanged"
             )
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)

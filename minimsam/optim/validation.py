@@ -37,6 +37,7 @@ __all__ = [
     "check_params",
     "check_real_number",
     "check_step_inputs",
+    "describe_non_finite",
     "finish_step",
 ]
 
@@ -169,13 +170,12 @@ def _check_layout(state: Mapping[str, Any], layout: Mapping[str, bool], owner: s
 
 
 def check_state(
-    state: Any, params: Mapping[str, Any], layout: Mapping[str, bool], owner: str,
-    check_finite: bool,
-) -> None:  # fmt: skip
-    """Refuse a state that does not fit ``layout`` and the params, or is not finite.
+    state: Any, params: Mapping[str, Any], layout: Mapping[str, bool], owner: str
+) -> list[Any]:
+    """Refuse a state that does not fit ``layout`` (:func:`buffer_layout`) and the params.
 
-    ``layout`` (:func:`buffer_layout`) names the entries besides ``"step"``. With
-    ``check_finite`` the params and every buffer are checked together (one host sync).
+    Returns the params and every buffer, for the step's one finiteness check (no host
+    sync here).
     """
     if not isinstance(state, Mapping):
         raise ValueError(
@@ -193,10 +193,7 @@ def check_state(
                 raise ValueError(f"state[{key!r}] must be a 0-d float array, got {value!r}")
             _matching({key: value}, {key: value}, "state")  # backend and real dtype
             values.append(value)
-    if check_finite and not all_finite(values):
-        bad = next(_describe_non_finite(params, state))
-        fix = "pass finite params" if bad.startswith("params") else "restart from opt.init(params)"
-        raise FloatingPointError(f"{bad} is not finite: {fix} or a good saved state")
+    return values
 
 
 def buffer_layout(opt: Any) -> dict[str, bool]:
@@ -209,16 +206,19 @@ def buffer_layout(opt: Any) -> dict[str, bool]:
     return layout
 
 
-def _describe_non_finite(params: Mapping[str, Any], state: Mapping[str, Any]):
+def describe_non_finite(params: Mapping[str, Any], state: Mapping[str, Any]) -> str | None:
+    """Name the first non-finite param or state entry, with the fix (error path only)."""
     for k, x in params.items():
         if not all_finite([x]):
-            yield f"params[{k!r}]"
+            return f"params[{k!r}] is not finite (lower lr if an earlier step made it so)"
     for key, value in state.items():
         if key == "step":
             continue
         for k, x in value.items() if isinstance(value, Mapping) else [(None, value)]:
             if not all_finite([x]):
-                yield f"state[{key!r}]" + (f"[{k!r}]" if k is not None else "")
+                where = f"state[{key!r}]" + (f"[{k!r}]" if k is not None else "")
+                return f"{where} is not finite (restart from opt.init(params) or a good state)"
+    return None
 
 
 def all_finite(values: list[Any]) -> bool:
@@ -236,17 +236,20 @@ def all_finite(values: list[Any]) -> bool:
 # ----------------------------------------------------------------------------- the step
 
 
-def check_step_inputs(opt: Any, params: Any, state: Any) -> int:
-    """Validate ``step``'s params and state (skipped for the last step's own output); return t.
+def check_step_inputs(opt: Any, params: Any, state: Any) -> tuple[int, list[Any]]:
+    """Validate ``step``'s params and state unless they are the last step's own output.
 
-    Per-optimizer memory lives here, in weak dictionaries, so that the optimizer
-    object, its ``vars`` and its ``repr`` stay as the user built them.
+    Returns the step count and the arrays whose finiteness is still unchecked (params
+    and buffers of new inputs; none for the last step's output), for the step's one
+    fused finiteness check. Per-optimizer memory lives here, in weak dictionaries, so
+    that the optimizer object, its ``vars`` and its ``repr`` stay as the user built them.
     """
     trusted = _TRUSTED.get(opt)
+    unchecked: list[Any] = []
     if trusted is None or not trusted.trusts(params, state):
         check_params(params)
-        check_state(state, params, buffer_layout(opt), type(opt).__name__, opt.check_finite)
-    return _check_step_count(state)
+        unchecked = check_state(state, params, buffer_layout(opt), type(opt).__name__)
+    return _check_step_count(state), unchecked
 
 
 def finish_step(opt: Any, params: Mapping[str, Any], new_params: dict, buffers: dict, t: int):

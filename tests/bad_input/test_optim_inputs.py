@@ -279,13 +279,23 @@ def test_a_step_checks_its_own_output_only_once(monkeypatch):
     assert len(calls) == 2
 
 
-def test_an_untrusted_state_is_checked_with_one_host_sync(monkeypatch):
-    from minimsam.optim import validation
+def test_new_inputs_are_checked_in_the_one_host_sync_of_the_step(monkeypatch):
+    """A state from init (not trusted yet) adds no host transfer: its finiteness is checked
+    together with the losses and gradients."""
+    from minimsam.testing import fake_gpu
 
-    seen = []
-    real = validation.all_finite
-    monkeypatch.setattr(validation, "all_finite", lambda v: seen.append(len(v)) or real(v))
-    opt = optim.AdamW()
-    p = {"a": arr([1.0]), "b": arr([2.0, 3.0])}
-    opt.step(p, opt.init(p), quadratic)
-    assert seen == [2 + 2 + 2]  # params, m, s together in one call
+    syncs = []
+    real = fake_gpu.StrictArray.get
+    monkeypatch.setattr(fake_gpu.StrictArray, "get", lambda a: syncs.append(1) or real(a))
+    with ms.use_backend("fakegpu"):
+        opt = optim.AdamW()
+        p = {"a": arr([1.0]), "b": arr([2.0, 3.0])}
+        state = opt.init(p)
+        grads = {"a": arr([0.1]), "b": arr([0.2, 0.3])}
+        loss = ms.asarray(np.float64(1.0))
+        syncs.clear()
+        opt.step(p, state, lambda q: (loss, grads))
+        assert len(syncs) == 1
+        with pytest.raises(FloatingPointError, match=r"state\['m'\]\['b'\] is not finite"):
+            opt.step(p, {**state, "m": {**state["m"], "b": arr([0.0, math.inf])}},
+                     lambda q: (loss, grads))  # fmt: skip
