@@ -52,11 +52,6 @@ def check_real_number(name: str, value: Any, expected: str) -> float:
         raise ValueError(f"{name} must be finite, got a number too large for a float") from None
 
 
-def _dtype_name(x: Any) -> str:
-    dtype = getattr(x, "dtype", None)
-    return str(dtype) if dtype is not None else type(x).__name__
-
-
 def check_params(params: Any) -> None:
     """Refuse params that are not a non-empty dict of float32/float64 backend arrays."""
     if not isinstance(params, Mapping) or not params:
@@ -123,7 +118,7 @@ def _check_loss(loss: Any, call: int) -> None:
     if isinstance(loss, numbers.Real) and not isinstance(loss, bool):
         return
     size, kind = getattr(loss, "size", None), getattr(getattr(loss, "dtype", None), "kind", "")
-    if size == 1 and kind in "fiu" and kind:
+    if size == 1 and kind and kind in "fiu":
         return
     shown = f"an array of shape {loss.shape}" if size not in (None, 1) else repr(loss)[:60]
     raise TypeError(
@@ -267,7 +262,9 @@ class TrustedInputs:
     Those objects were built by the step from validated inputs, so feeding them back
     skips the structural checks. Identity is compared, down to every array: the dicts
     and each of their entries must be the very objects returned, so a state or params
-    edited in place (``state["scale"] = ...``) is checked again.
+    edited by replacing an entry (``state["scale"] = ...``) is checked again; values
+    changed inside an array in place are not. Holding the last output keeps it alive
+    until the next step (or until the optimizer is deleted).
     """
 
     def __init__(self) -> None:
