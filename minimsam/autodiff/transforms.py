@@ -8,13 +8,20 @@ arrays of the active backend.
 Conventions, stated once:
 
 * the function must return a scalar (an array with one element); anything else is a
-  ``ValueError`` naming the shape (use ``has_aux=True`` to return extras alongside);
+  ``ValueError`` naming the shape (use ``has_aux=True`` to return extras alongside), a
+  tuple without ``has_aux=True`` is a ``ValueError`` saying so, and a string, ``None``
+  or other non-number a ``TypeError``;
+* every parameter (leaf) is a floating array or a Python float: an integer, boolean or
+  complex leaf is a ``TypeError`` naming it (cast it first, e.g. ``x.astype(np.float64)``);
 * a parameter that does not influence the value gets an all-zero gradient;
-* a gradient has its parameter's dtype and shape.
+* a gradient has its parameter's dtype and shape;
+* ``hvp``'s ``v`` is matched to the params by key (dicts) and position (lists), and each
+  leaf must have its parameter's shape exactly: no broadcasting.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,7 +30,7 @@ from minimsam.autodiff.reductions import sum as sum_reduce
 from minimsam.autodiff.tensor import Tensor, backprop, enable_grad
 from minimsam.backend import get_backend
 
-__all__ = ["value_and_grad", "grad", "hvp", "tree_flatten", "tree_unflatten"]
+__all__ = ["value_and_grad", "grad", "hvp", "tree_flatten", "tree_paths", "tree_unflatten"]
 
 
 # ------------------------------------------------------------------------------------ trees
@@ -60,17 +67,54 @@ def tree_unflatten(structure: Any, leaves: list[Any]) -> Any:
 # --------------------------------------------------------------------------- transformations
 
 
+def tree_paths(tree: Any, prefix: str = "params") -> list[str]:
+    """The path of each leaf, ``params['w']`` or ``params[0]``, in :func:`tree_flatten` order."""
+    if isinstance(tree, Mapping):
+        return [p for k in tree for p in tree_paths(tree[k], f"{prefix}[{k!r}]")]
+    if isinstance(tree, (list, tuple)):
+        return [p for i, v in enumerate(tree) for p in tree_paths(v, f"{prefix}[{i}]")]
+    return [prefix]
+
+
+def _check_float_leaves(leaves: list[Any], params: Any) -> None:
+    """Gradients are defined for floating leaves only: refuse others, naming the first."""
+    for i, x in enumerate(leaves):
+        dtype = getattr(x, "dtype", None)
+        kind = dtype.kind if dtype is not None else ("f" if isinstance(x, float) else "?")
+        if kind != "f":
+            where = tree_paths(params)[i]
+            what = f"dtype {dtype}" if dtype is not None else f"type {type(x).__name__}"
+            raise TypeError(
+                f"cannot differentiate with respect to {where}, which has {what}: gradients "
+                f"need floating parameters; cast it first, e.g. x.astype(np.float64)"
+            )
+
+
 def _traced_call(fun: Callable, params: Any, args: tuple, kwargs: dict) -> tuple:
     """Call ``fun`` with every leaf of ``params`` wrapped in a Tensor that requires grad."""
     backend = get_backend()
     leaves, structure = tree_flatten(params)
-    inputs = [Tensor(backend.check(x, what="parameter"), requires_grad=True) for x in leaves]
+    leaves = [backend.check(x, what="parameter") for x in leaves]
+    _check_float_leaves(leaves, params)
+    inputs = [Tensor(x, requires_grad=True) for x in leaves]
     with enable_grad():
         out = fun(tree_unflatten(structure, inputs), *args, **kwargs)
     return out, inputs, structure
 
 
 def _check_scalar(value: Any) -> None:
+    if isinstance(value, (tuple, list)):
+        raise ValueError(
+            f"the function returned a {type(value).__name__} of length {len(value)}, not a "
+            f"scalar; if it returns (value, aux), pass has_aux=True"
+        )
+    is_number = isinstance(value, numbers.Number) and not isinstance(value, bool)
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if not is_number and kind not in ("f", "i", "u"):
+        raise TypeError(
+            f"the function must return a real scalar (an array with one element), "
+            f"got {type(value).__name__} {repr(value)[:40]}"
+        )
     shape = tuple(getattr(value, "shape", ()))
     if len(shape) and int(getattr(value, "size", 1)) != 1:
         raise ValueError(
@@ -136,6 +180,35 @@ def grad(fun: Callable, has_aux: bool = False) -> Callable:
     return grad_fun
 
 
+def _match_params(v: Any, params: Any, path: str = "") -> list[Any]:
+    """The leaves of ``v`` in the order of ``params``' leaves, matched by key; refuse any
+    missing or extra key, other length, other shape (no broadcasting) or non-real leaf."""
+    if isinstance(params, Mapping):
+        if not isinstance(v, Mapping):
+            raise ValueError(
+                f"hvp: v{path} must be a dict like params{path}, got {type(v).__name__}"
+            )
+        missing, extra = [k for k in params if k not in v], [k for k in v if k not in params]
+        if missing or extra:
+            raise ValueError(
+                f"hvp: v{path} does not match params{path}: missing keys {missing}, "
+                f"unexpected keys {extra}"
+            )
+        return [x for k in params for x in _match_params(v[k], params[k], f"{path}[{k!r}]")]
+    if isinstance(params, (list, tuple)):
+        if not isinstance(v, (list, tuple)) or len(v) != len(params):
+            raise ValueError(f"hvp: v{path} must be a sequence of {len(params)} like params{path}")
+        return [x for i, p in enumerate(params) for x in _match_params(v[i], p, f"{path}[{i}]")]
+    v = get_backend().check(v, what=f"hvp's v{path}")
+    v_shape, p_shape = tuple(getattr(v, "shape", ())), tuple(getattr(params, "shape", ()))
+    if v_shape != p_shape:
+        raise ValueError(f"hvp: v{path} has shape {v_shape}, but params{path} has shape {p_shape}")
+    kind = getattr(getattr(v, "dtype", None), "kind", "f" if isinstance(v, float) else "?")
+    if kind not in ("f", "i", "u"):
+        raise TypeError(f"hvp: v{path} must be real numbers, got {getattr(v, 'dtype', type(v))}")
+    return [v]
+
+
 def hvp(fun: Callable) -> Callable:
     """Turn ``fun(params, *args)`` into ``f(params, v, *args) -> H v``, exactly.
 
@@ -147,9 +220,7 @@ def hvp(fun: Callable) -> Callable:
     def hvp_fun(params: Any, v: Any, *args: Any, **kwargs: Any) -> Any:
         out, inputs, structure = _traced_call(fun, params, args, kwargs)
         _check_scalar(out)
-        v_leaves, _ = tree_flatten(v)
-        if len(v_leaves) != len(inputs):
-            raise ValueError("hvp: v must have the same structure as params")
+        v_leaves = _match_params(v, params)
         if not isinstance(out, Tensor):
             return tree_unflatten(structure, _zeros_where_missing([None] * len(inputs), inputs))
         with enable_grad():

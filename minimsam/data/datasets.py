@@ -10,10 +10,13 @@ subsetting, so a sample maps to the same input whatever the subset)::
     MNIST, Fashion-MNIST:  u = raw / 255 in [0, 1],  x = (u - mean(u_train)) / std(u_train)
     MNIST-1D:              x = (raw - mean(raw_train)) / std(raw_train)
 
-The test split uses the training statistics. ``Dataset.mean`` and ``Dataset.std`` record
-them, so ``u = x * std + mean`` undoes the standardisation (e.g. for plots). With
-``normalize=False`` images are ``raw / 255`` and MNIST-1D is left as generated.
-Labels are int64.
+Training inputs that are all equal (std = 0, e.g. an all-zero image file) are refused
+rather than divided by zero. The test split uses the training statistics.
+``Dataset.mean`` and ``Dataset.std`` record them, so ``u = x * std + mean`` undoes the
+standardisation (e.g. for plots). With ``normalize=False`` images are ``raw / 255`` and
+MNIST-1D is left as generated.
+Labels are int64 and checked to lie in ``[0, num_classes)``, also for a
+:class:`Dataset` built by hand.
 
 Where the IDX files are looked for, in order (:func:`search_dirs`):
 
@@ -36,6 +39,7 @@ import hashlib
 import http.client
 import importlib.metadata
 import json
+import math
 import os
 import random
 import urllib.request
@@ -57,6 +61,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DownloadError",
     "cache_dir",
+    "canonical_name",
     "download",
     "flip_labels",
     "load",
@@ -194,6 +199,13 @@ class Dataset:
     y_train_clean: np.ndarray | None = None
     train_indices: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            check_labels(y, len(x), self.num_classes, f"{self.name} y_{split}")
+            if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+                raise ValueError(f"{self.name} x_{split} holds NaN or infinite values")
+
     def __repr__(self) -> str:
         noise = ""
         if self.y_train_clean is not None:
@@ -223,7 +235,7 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Pa
     The first entry is also where downloads and the MNIST-1D cache are written; the
     Debian directory, when the dataset has one, is always last.
     """
-    name = _canonical(name)
+    name = canonical_name(name)
     dirs = []
     if data_dir is not None:
         dirs.append(Path(data_dir).expanduser())
@@ -237,14 +249,36 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Pa
     return dirs
 
 
-def _canonical(name: str) -> str:
-    key = str(name).lower().replace("_", "-")
+def canonical_name(name: str) -> str:
+    """The dataset's name as in :data:`DATASETS`; case, "_" for "-" and the aliases
+    ``fashion``, ``fmnist``, ``mnist-1d`` are accepted (``fashion_mnist`` is ``fashion-mnist``)."""
+    if not isinstance(name, str):
+        raise ValueError(f"dataset name must be a string, got {name!r}")
+    key = name.lower().replace("_", "-")
     key = {"mnist-1d": "mnist1d", "fashion": "fashion-mnist", "fmnist": "fashion-mnist"}.get(
         key, key
     )
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     return key
+
+
+def check_labels(y: Any, n: int, num_classes: int, what: str) -> None:
+    """One-line ``ValueError`` unless ``y`` holds ``n`` integer labels in ``[0, num_classes)``."""
+    dtype = getattr(y, "dtype", None)
+    if dtype is None or dtype.kind not in "iu" or getattr(y, "ndim", None) != 1:
+        raise ValueError(
+            f"{what} must be a 1-D integer array of class labels, got "
+            f"{dtype} of shape {getattr(y, 'shape', None)}"
+        )
+    if len(y) != n:
+        raise ValueError(f"{what} has {len(y)} labels for {n} inputs")
+    y = np.asarray(y)
+    if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            f"{what} must lie in [0, {num_classes}) for {num_classes} classes, "
+            f"found {y.min()}..{y.max()}"
+        )
 
 
 def _find_idx_files(directory: Path) -> dict[str, Path] | None:
@@ -289,7 +323,7 @@ def download(name: str, directory: str | os.PathLike | None = None) -> dict[str,
     interrupted download never leaves a partial file. Raises :class:`DownloadError`
     (which says where the files are expected and how to get them) if every mirror fails.
     """
-    name = _canonical(name)
+    name = canonical_name(name)
     if name not in _SOURCES:
         raise ValueError(f"{name!r} is generated locally, not downloaded")
     directory = Path(directory) if directory is not None else search_dirs(name)[0]
@@ -381,16 +415,112 @@ def _check_images(images: np.ndarray, labels: np.ndarray, images_path, labels_pa
 
 
 _MNIST1D_MISSING = 'MNIST-1D needs the mnist1d package: pip install mnist1d (or "minimsam[cli]")'
+_MNIST1D_CACHE_FORMAT = 2  # 2: the file holds a fingerprint ("meta") that is checked on load
+_MNIST1D_KEYS = ("x", "y", "x_test", "y_test")
+
+
+def _mnist1d_defaults() -> dict[str, Any]:
+    try:
+        from mnist1d.data import get_dataset_args
+    except ImportError as err:
+        raise ImportError(_MNIST1D_MISSING) from err
+    return get_dataset_args(as_dict=True)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+# Each generation argument: (is the value valid?, what a valid value is).
+_MNIST1D_RULES: dict[str, tuple[Any, str]] = {
+    "num_samples": (lambda v: _is_int(v) and v >= 10, "an int >= 10 (num_samples // 10 per class)"),
+    "train_split": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
+    "template_len": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "padding": (
+        lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(map(_is_int, v))
+        and 0 <= v[0] <= v[1],
+        "a pair [low, high] of ints, 0 <= low <= high",
+    ),
+    "scale_coeff": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "max_translation": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
+    "corr_noise_scale": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "iid_noise_scale": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "shear_scale": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "shuffle_seq": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+    "final_seq_length": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an int in [0, 2**32)"),
+    "url": (lambda v: isinstance(v, str), "a string"),
+}  # fmt: skip
+
+
+def check_mnist1d_args(overrides: Any) -> dict[str, Any]:
+    """The full generation arguments: mnist1d's defaults updated by ``overrides``, each
+    checked here (one-line ``ValueError``) rather than failing inside mnist1d."""
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"mnist1d_args must be a dict, got {type(overrides).__name__}")
+    args = _mnist1d_defaults()
+    unknown = sorted(str(k) for k in set(overrides) - set(args))
+    if unknown:
+        raise ValueError(f"unknown mnist1d_args {unknown}; valid keys: {', '.join(sorted(args))}")
+    args.update(overrides)
+    for key, value in overrides.items():
+        valid, expected = _MNIST1D_RULES.get(key, (lambda v: True, ""))
+        if not valid(value):
+            raise ValueError(f"mnist1d_args[{key!r}] must be {expected}, got {value!r}")
+    n_total = args["num_samples"] // 10 * 10
+    n_train = int(n_total * args["train_split"])
+    if not 0 < n_train < n_total:
+        raise ValueError(
+            f"mnist1d_args num_samples={args['num_samples']} with train_split="
+            f"{args['train_split']} leaves an empty split ({n_train} train, "
+            f"{n_total - n_train} test)"
+        )
+    return args
+
+
+def _mnist1d_version() -> str:
+    try:
+        return importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError as err:
+        raise ImportError(_MNIST1D_MISSING) from err
 
 
 def _mnist1d_cache_name(overrides: Mapping[str, Any]) -> str:
     """Cache file name: the mnist1d version plus a hash of the generation arguments."""
-    try:
-        version = importlib.metadata.version("mnist1d")
-    except importlib.metadata.PackageNotFoundError as err:
-        raise ImportError(_MNIST1D_MISSING) from err
-    key = json.dumps({"version": version, "args": dict(overrides)}, sort_keys=True, default=str)
+    version = _mnist1d_version()
+    key = json.dumps(
+        {"version": version, "args": dict(overrides), "format": _MNIST1D_CACHE_FORMAT},
+        sort_keys=True,
+        default=str,
+    )
     return f"mnist1d-{version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
+def _fingerprint(arrays: Mapping[str, np.ndarray], overrides: Mapping[str, Any]) -> dict:
+    """What a cache file must match: the generator, its arguments, the arrays' shapes, dtypes
+    and a SHA-256 of their bytes (so swapped-in arrays of the wrong data are noticed)."""
+    digest = hashlib.sha256()
+    for k in _MNIST1D_KEYS:
+        a = np.ascontiguousarray(arrays[k])
+        digest.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
+        digest.update(a.tobytes())
+    return json.loads(
+        json.dumps(
+            {
+                "format": _MNIST1D_CACHE_FORMAT,
+                "version": _mnist1d_version(),
+                "args": dict(overrides),
+                "shapes": {k: list(arrays[k].shape) for k in _MNIST1D_KEYS},
+                "sha256": digest.hexdigest(),
+            },
+            sort_keys=True,
+            default=str,
+        )
+    )
 
 
 def _generate_mnist1d(overrides: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -400,17 +530,11 @@ def _generate_mnist1d(overrides: Mapping[str, Any]) -> dict[str, np.ndarray]:
     ``random`` and ``numpy.random`` generators; their states are restored afterwards.
     """
     try:
-        from mnist1d.data import get_dataset_args, make_dataset
+        from mnist1d.data import make_dataset
         from mnist1d.utils import ObjectView
     except ImportError as err:
         raise ImportError(_MNIST1D_MISSING) from err
-    args = get_dataset_args(as_dict=True)
-    unknown = set(overrides) - set(args)
-    if unknown:
-        raise ValueError(
-            f"unknown mnist1d_args {sorted(unknown)}; valid keys: {', '.join(sorted(args))}"
-        )
-    args.update(overrides)
+    args = check_mnist1d_args(overrides)
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
         data = make_dataset(ObjectView(args))
@@ -420,6 +544,26 @@ def _generate_mnist1d(overrides: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {"x": data["x"], "y": data["y"], "x_test": data["x_test"], "y_test": data["y_test"]}
 
 
+def _read_mnist1d_cache(path: Path, overrides: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The arrays of a cache file; ``ValueError`` saying why if it is not this dataset's."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in _MNIST1D_KEYS}
+            meta = json.loads(str(f["meta"])) if "meta" in f.files else None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"unreadable ({err})") from err
+    if meta is None:
+        raise ValueError("it has no fingerprint (not written by this version of minimsam)")
+    expected = _fingerprint(arrays, overrides)
+    for field in ("format", "version", "args", "shapes", "sha256"):
+        if meta.get(field) != expected[field]:
+            raise ValueError(
+                f"its {field} does not match (found {str(meta.get(field))[:60]}, "
+                f"expected {str(expected[field])[:60]})"
+            )
+    return arrays
+
+
 def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
     dirs = search_dirs("mnist1d", data_dir)
     fname = _mnist1d_cache_name(overrides)
@@ -427,14 +571,13 @@ def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
     for path in (d / fname for d in dirs):
         if path.is_file():
             try:
-                with np.load(path) as f:
-                    arrays = {k: f[k] for k in ("x", "y", "x_test", "y_test")}
+                arrays = _read_mnist1d_cache(path, overrides)
                 break
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-                warnings.warn(f"ignoring unreadable MNIST-1D cache {path} ({err})", stacklevel=3)
+            except ValueError as err:
+                warnings.warn(f"ignoring MNIST-1D cache {path}: {err}; regenerating", stacklevel=3)
     if arrays is None:
         arrays = _generate_mnist1d(overrides)
-        _write_cache(dirs[0] / fname, arrays)
+        _write_cache(dirs[0] / fname, arrays, _fingerprint(arrays, overrides))
     return {
         "x_train": arrays["x"],
         "y_train": arrays["y"].astype(np.int64),
@@ -446,11 +589,11 @@ def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+def _write_cache(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays, meta=np.array(json.dumps(meta, sort_keys=True)))
     except OSError as err:  # a read-only cache costs a regeneration next time, nothing more
         warnings.warn(f"could not cache MNIST-1D at {path} ({err})", stacklevel=3)
 
@@ -515,6 +658,7 @@ def load(
 
     name: ``"mnist1d"`` (default; 4000 train / 1000 test signals of length 40),
         ``"fashion-mnist"`` or ``"mnist"`` (60000 / 10000 images of 28x28); 10 classes each.
+        Spellings are normalised by :func:`canonical_name` (``"fashion_mnist"`` works too).
     data_dir: a directory to look in first (see :func:`search_dirs`).
     n_train: keep this many training samples, chosen by ``seed`` (:func:`subset_indices`).
     label_noise: fraction of TRAINING labels replaced by a different class, chosen by
@@ -526,16 +670,21 @@ def load(
     download: fetch missing Fashion-MNIST/MNIST files; if False, raise
         :class:`DatasetNotFoundError` instead.
     mnist1d_args: overrides of ``mnist1d.data.get_dataset_args()`` for generation, e.g.
-        ``{"num_samples": 10000, "seed": 1}``; each setting is cached separately.
+        ``{"num_samples": 10000, "seed": 1}``; each setting is cached separately, with a
+        fingerprint (arguments, shapes, SHA-256 of the arrays) that is checked on load: a
+        cache file that does not match is ignored with a warning and regenerated.
+        Unknown keys and bad values are refused before mnist1d runs.
     """
-    name = _canonical(name)
+    name = canonical_name(name)
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"dtype must be a floating type, got {dtype}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if name == "mnist1d":
-        raw = _load_mnist1d(data_dir, dict(mnist1d_args or {}))
+        overrides = dict(mnist1d_args) if isinstance(mnist1d_args, Mapping) else mnist1d_args
+        check_mnist1d_args(overrides if mnist1d_args is not None else {})
+        raw = _load_mnist1d(data_dir, overrides or {})
     elif mnist1d_args:
         raise ValueError("mnist1d_args applies to name='mnist1d' only")
     else:
@@ -546,6 +695,12 @@ def load(
         # Statistics of the full training split, in float64, on the [0, 1] scale.
         mean = float(raw["x_train"].mean(dtype=np.float64)) / raw["scale"]
         std = float(raw["x_train"].std(dtype=np.float64)) / raw["scale"]
+        if not std > 0:
+            raise ValueError(
+                f"the {name} training inputs all have the value {mean:g}, so they cannot be "
+                f"standardised (std = 0): the data files are broken; replace them, or pass "
+                f"normalize=False"
+            )
 
     def prepare(x: np.ndarray) -> np.ndarray:
         x = (x.astype(dtype) / dtype.type(raw["scale"]) - dtype.type(mean)) / dtype.type(std)

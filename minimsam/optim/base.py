@@ -37,19 +37,29 @@ Finite checks. With ``check_finite=True`` (the default) ``step`` raises
 the caller's ``params`` and ``state`` are untouched, since steps are pure. The check
 costs one device->host transfer of a single boolean per step; on a GPU, pass
 ``check_finite=False`` to the constructor to keep steps free of host syncs.
+
+Dtypes (:mod:`minimsam.optim.validation`). Params are float32 or float64 arrays and each
+keeps its own dtype, also when both are mixed: a gradient or state buffer of another
+real dtype is cast to its param's dtype, and every point handed to ``grad_fn`` has the
+params' dtypes. Complex, integer and float16 params, complex gradients and Python
+numbers as params are refused with a one-line error (float16: ``EPS`` and Adam's
+``eps`` underflow to 0; keep float32 params).
+
+Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, the step
+count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
+unless they are exactly what the previous step of the same optimizer returned, and
+checks each ``grad_fn`` result: a pair ``(loss, grads)`` with a real scalar loss.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from minimsam.backend import get_backend, to_numpy
+from minimsam.backend import get_backend
+from minimsam.optim import validation
 
 __all__ = [
     "EPS",
@@ -140,29 +150,13 @@ def check_like(tree: Any, ref: Mapping[str, Any], what: str) -> None:
             )
 
 
-def _finite_flag(x: Any) -> Any:
-    """``all(isfinite(x))``: a 0-d device array for device arrays, a bool for host values."""
-    backend = get_backend()
-    if isinstance(x, backend.array_type):
-        return backend.xp.all(backend.xp.isfinite(x))
-    return bool(np.all(np.isfinite(to_numpy(x))))
-
-
-def _all_finite(values: list[Any]) -> bool:
-    """True if every value is finite, with one host sync for all device values together."""
-    ok = True
-    for flag in map(_finite_flag, values):
-        ok = ok & flag
-    return bool(to_numpy(ok))
+_all_finite = validation.all_finite
 
 
 # ----------------------------------------------------------------------------- validation
 
 
-def _require_number(name: str, value: Any, expected: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return float(value)
+_require_number = validation.check_real_number
 
 
 def check_nonnegative(name: str, value: Any, schedulable: bool = False) -> Any:
@@ -213,24 +207,29 @@ class _GradCalls:
         self.results: list[tuple[Any, Params]] = []
 
     def __call__(self, point: Params) -> Params:
-        loss, grads = self.grad_fn(point)
-        check_like(grads, self.params, "grads")
+        point = validation.cast_like(point, self.params)  # grad_fn sees the params' dtypes
+        result = self.grad_fn(point)
+        loss, grads = validation.check_grad_result(result, self.params, len(self.results) + 1)
         self.results.append((loss, grads))
         return grads
 
-    def first_non_finite(self) -> str | None:
-        """Describe the first non-finite loss or gradient (extra syncs: error path only)."""
+    def first_non_finite(self, state: Mapping[str, Any]) -> str:
+        """Describe the first non-finite input, loss or gradient (error path only)."""
+        bad_input = validation.describe_non_finite(self.params, state)
+        if bad_input is not None:
+            return bad_input
         for i, (loss, grads) in enumerate(self.results, start=1):
             if not _all_finite([loss]):
-                return f"the loss of grad_fn call {i}"
+                return f"the loss of grad_fn call {i} is not finite"
             for k, g in grads.items():
                 if not _all_finite([g]):
-                    return f"grads[{k!r}] of grad_fn call {i}"
-        return None
+                    return f"grads[{k!r}] of grad_fn call {i} is not finite"
+        return "a value of the step is not finite"
 
-    def all_finite(self) -> bool:
+    def all_finite(self, extra: list[Any]) -> bool:
+        """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
         values = [v for loss, grads in self.results for v in (loss, *grads.values())]
-        return _all_finite(values)
+        return _all_finite(values + extra)
 
 
 class Tracer:
@@ -278,8 +277,7 @@ class Optimizer:
     # -- the public interface
     def init(self, params: Params) -> dict[str, Any]:
         """The state before the first step: step count 0 and zero buffers."""
-        if not isinstance(params, Mapping) or not params:
-            raise ValueError("params must be a non-empty dict {name: array}")
+        validation.check_params(params)
         return {"step": 0, **self.init_buffers(params)}
 
     def step(
@@ -290,20 +288,18 @@ class Optimizer:
         trace: bool = False,
     ) -> tuple[Params, dict[str, Any], StepInfo]:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
-        t = int(state["step"])
-        for key, buffer in state.items():
-            if isinstance(buffer, Mapping):
-                check_like(buffer, params, f"state[{key!r}]")
+        t, unchecked = validation.check_step_inputs(self, params, state)
         calls = _GradCalls(grad_fn, params)
         tracer = Tracer(trace)
         new_params, buffers = self.update(params, state, calls, t, tracer)
-        if self.check_finite and not calls.all_finite():
+        if self.check_finite and not calls.all_finite(unchecked):
             raise FloatingPointError(
-                f"{type(self).__name__} step {t}: {calls.first_non_finite()} is not finite; "
+                f"{type(self).__name__} step {t}: {calls.first_non_finite(state)}; "
                 f"params and state were left unchanged"
             )
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)
-        return new_params, {"step": t + 1, **buffers}, info
+        new_params, new_state = validation.finish_step(self, params, new_params, buffers, t)
+        return new_params, new_state, info
 
     def eval_params(self, params: Params, state: dict[str, Any]) -> Params:
         """The unperturbed weights to evaluate (the params themselves unless overridden)."""

@@ -92,8 +92,9 @@ class MSAM(Optimizer):
     def init_buffers(self, params):
         buffers = {"momentum": zeros_like(params)}
         if self.store_perturbed:
-            first = next(iter(params.values()))
-            buffers["scale"] = get_backend().xp.zeros((), dtype=first.dtype)  # v_0 = 0: no shift
+            xp = get_backend().xp
+            widest = xp.result_type(*(p.dtype for p in params.values()))  # as ||v||'s dtype
+            buffers["scale"] = xp.zeros((), dtype=widest)  # v_0 = 0: no shift
         return buffers
 
     def update(self, w, state, grad, t, trace):
