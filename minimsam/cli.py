@@ -91,7 +91,7 @@ def _int_at_least(low: int):
 def _dataset_name(text: str) -> str:
     """A dataset name as ``data.load`` accepts it (``fashion_mnist``, ``mnist-1d``, ...)."""
     try:
-        return datasets._canonical(text)
+        return datasets.canonical_name(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

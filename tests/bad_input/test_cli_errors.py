@@ -188,7 +188,7 @@ def test_dataset_names_are_those_of_data_load():
     for name, canonical in [("fashion_mnist", "fashion-mnist"), ("Fashion-MNIST", "fashion-mnist"),
                             ("mnist-1d", "mnist1d"), ("mnist", "mnist")]:  # fmt: skip
         assert parser.parse_args(["train", "--dataset", name]).dataset == canonical
-        assert datasets._canonical(name) == canonical
+        assert datasets.canonical_name(name) == canonical
 
 
 @pytest.mark.parametrize(
