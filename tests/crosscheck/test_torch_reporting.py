@@ -92,3 +92,21 @@ def test_a_float32_norm_matches_up_to_precision_and_its_rtol_passes(golden_dir):
     rtol = max(r.precision.rtol for r in precise)
     assert f"--rtol {rtol:g} accepts them" in report.format()
     assert crosscheck.check_torch(golden_dir, "sam", impl, names=names, rtol=rtol).passed
+
+
+def test_a_torch_run_saved_as_a_trajectory_file_gets_the_same_report(golden_dir, tmp_path):
+    from minimsam.crosscheck.torch_runner import run_case
+
+    from .torch_optimizers import MemoryFreeMSAM
+
+    impl = functools.partial(MemoryFreeMSAM, bug="rho-drift")
+    direct = crosscheck.check_torch(golden_dir, "msam", impl)
+    runs, errors = {}, {}
+    for case in crosscheck.load_cases(golden_dir, optimizer="msam"):
+        runs[case.name], _, errors[case.name] = run_case(case, impl)
+    crosscheck.write_trajectories(tmp_path / "run.npz", runs, errors)
+    from_file = crosscheck.check_trajectory_file(golden_dir, tmp_path / "run.npz")
+    assert [r.verdict for r in from_file.results] == [r.verdict for r in direct.results]
+    for a, b in zip(from_file.results, direct.results):
+        assert (a.first_divergence, a.diagnoses) == (b.first_divergence, b.diagnoses)
+    assert any(d.pitfall == "rho_drift" for r in from_file.results for d in r.diagnoses)
