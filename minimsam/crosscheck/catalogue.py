@@ -78,6 +78,7 @@ LOST = "state_not_saved"
 LR_LOST = "lr_lost_on_restore"
 DRIFT = "rho_drift"
 LAG = "rho_lag"
+RHO_FIXED = "rho_schedule_ignored"
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- SGD (torch.optim.SGD semantics)
@@ -109,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sam-mlp-wd-schedules-restore", "sam", "weight decay, lr schedule, rho changing "
             "every step, restore", "mlp", {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2),
             every_step(0.2), restore_before_step=5, seed=8,
-            pitfalls=(PLACE, SIGN, FIRST, TENSOR, OUTSIDE, LOST, LR_LOST)),
+            pitfalls=(PLACE, SIGN, FIRST, TENSOR, OUTSIDE, LOST, LR_LOST, RHO_FIXED)),
     Setting("sam-surface-zero-grad", "sam", "Rosenbrock, a zero-gradient step, no weight "
             "decay, no restore", "surface", {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR),
             constant(0.02), seed=20,

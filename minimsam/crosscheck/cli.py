@@ -86,6 +86,26 @@ def _torch(args: argparse.Namespace) -> int:
     return _finish(report, args)
 
 
+def _jax(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import check_jax, export
+
+    if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
+        sys.path.insert(0, os.getcwd())
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = args.cases or export(tmp, optimizers=[args.optimizer]).parent
+        report = check_jax(
+            cases,
+            args.optimizer,
+            args.impl,
+            calls_per_step=args.calls_per_step,
+            jit=not args.no_jit,
+            names=args.case,
+            atol=args.atol,
+            rtol=args.rtol,
+        )
+    return _finish(report, args)
+
+
 def _help(parser: argparse.ArgumentParser):
     def show(args: argparse.Namespace) -> int:
         parser.print_help()
@@ -149,6 +169,24 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--case", nargs="+", help="only these cases, by name")
     _tolerances(check)
     check.set_defaults(func=_torch)
+
+    jax = commands.add_parser("jax", help="check a JAX/optax transformation on the golden cases")
+    jax.add_argument("--optimizer", required=True, choices=list(OPTIMIZERS))
+    jax.add_argument(
+        "--impl",
+        required=True,
+        help="package.module:factory, called as factory(learning_rate=schedule, ...)",
+    )
+    jax.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
+    jax.add_argument(
+        "--calls-per-step",
+        type=int,
+        help="update calls per optimizer step (optax.contrib.sam: its sync_period, 2)",
+    )
+    jax.add_argument("--no-jit", action="store_true", help="run update without jax.jit")
+    jax.add_argument("--case", nargs="+", help="only these cases, by name")
+    _tolerances(jax)
+    jax.set_defaults(func=_jax)
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:

@@ -24,7 +24,8 @@ Verdicts, one per case:
     ``rtol`` that accepts it (relative to each element, so it can be much larger).
 ``not driven``
     The runner could not drive the optimizer (its constructor or step could not be
-    called as the adapter calls it, or the runner itself failed), or the params it
+    called as the adapter calls it, or the runner itself failed), step 0 made another
+    number of gradient evaluations than the algorithm, or the params it
     read are the perturbed point (after step 0 they equal ``w - c * b`` for a state
     buffer ``b`` the trajectory recorded). No diagnosis: it says what it found and
     which adapters might fit instead.
@@ -441,6 +442,8 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     for _, a, b in list(_quantities(got, want, 0))[:-1]:  # step 0 agrees up to its params
         if not _diff(a, b, ATOL, RTOL)[1]:
             return None
+    if got.grad_evals[0] != want.grad_evals[0]:
+        return None
     names = list(want.params)
     diff = np.concatenate([(got.params[k][0] - want.params[k][0]).ravel() for k in names])
     if not np.all(np.isfinite(diff)) or np.linalg.norm(diff) == 0:
@@ -466,6 +469,12 @@ PERTURBED_FITS = [
     "torch: an eval_params() method returning the unperturbed weights (--adapter step)",
     "jax: a transformation with an eval_params(params, state) field",
     "your own adapter whose unperturbed() removes the perturbation (--adapter module:Class)",
+]
+
+
+EVALUATION_FITS = [
+    "torch: --adapter two-step for a first_step/second_step SAM, step for step(closure)",
+    "jax: --calls-per-step 2 for a SAM in the optax.contrib.sam style (its sync_period)",
 ]
 
 
@@ -498,6 +507,14 @@ def check_case(
     if divergence is None:
         return result
     result.first_divergence = divergence
+    if divergence.step == 0 and "gradient evaluations, expected" in divergence.quantity:
+        result.verdict = "not driven"
+        reason = (
+            f"step 0 made {divergence.quantity}: the optimizer was not driven the way "
+            f"{case.optimizer} evaluates gradients"
+        )
+        result.not_driven = NotDriven(reason, [], EVALUATION_FITS)
+        return result
     perturbed = _perturbed_params(case, got)
     if perturbed is not None:
         result.verdict = "not driven"

@@ -35,6 +35,10 @@ The pitfalls (FORMAT.md lists them with the cases that expose each):
     The perturbation of step ``t`` made with ``rho[t-1]`` and undone exactly: a
     memory-free optimizer that perturbs at the end of a step, before the scheduler
     sets the next rho (AdamW-MSAM written like the official code does this).
+``rho_schedule_ignored``
+    SAM whose rho stays at ``rho[0]``: the schedule never reaches the perturbation
+    (``optax.contrib.sam`` with its default ``reset_state=True`` re-initialises the
+    adversarial optimizer, and with it the schedule's step count, every step).
 ``first_momentum``
     The first momentum buffer set to ``(1 + mu) d`` (initialised to ``d``, then
     updated with ``d`` again) instead of ``d``.
@@ -81,6 +85,7 @@ PITFALLS: dict[str, str] = {
     "rho_drift": "old perturbation removed with the current rho, not the rho that applied it "
     "(the official MSAM code's drift under a rho schedule)",
     "rho_lag": "rho applied one step late: the perturbation of step t made with rho[t-1]",
+    "rho_schedule_ignored": "the rho schedule never reaches the perturbation: rho stays at rho[0]",
     "first_momentum": "first momentum buffer set to (1 + mu) d instead of d",
     "missing_epsilon": "normalisation by ||.|| without + EPS (NaN on a zero vector)",
     "state_not_saved": "optimizer state not saved and restored with the checkpoint",
@@ -216,12 +221,12 @@ class _SAMWith(_Knobs, optim.SAM):
     v = mu v + d  (first_momentum);  w = w - eta v  (- lam w if decay == "outside")
     """
 
-    KNOBS = ("sign", "norm_eps", "norm", "decay_at", "decay", "first_momentum")
+    KNOBS = ("sign", "norm_eps", "norm", "decay_at", "decay", "first_momentum", "rho_fixed")
     sign, norm_eps, norm, decay_at = 1.0, EPS, "global", "w"
-    decay, first_momentum = "coupled", "zero"
+    decay, first_momentum, rho_fixed = "coupled", "zero", False
 
     def update(self, w, state, grad, t, trace):
-        lr, rho = self.hyper("lr", t), self.hyper("rho", t)
+        lr, rho = self.hyper("lr", t), self.hyper("rho", 0 if self.rho_fixed else t)
         mu, lam = self.momentum, self.weight_decay
         g1 = grad(w)
         wp = add(w, _normalised(g1, self.sign * rho, self.norm, self.norm_eps))
@@ -256,6 +261,12 @@ class SAMPerTensor(_SAMWith):
     """SAM with ``e_k = rho g_k / (||g_k|| + EPS)`` for each tensor ``k``."""
 
     norm = "per-tensor"  # PITFALL
+
+
+class SAMRhoFixed(_SAMWith):
+    """SAM whose rho stays at ``rho[0]`` (the schedule never reaches the perturbation)."""
+
+    rho_fixed = True  # PITFALL
 
 
 class SAMFloat32Norm(_SAMWith):
@@ -548,6 +559,9 @@ MUTANTS: dict[str, tuple[Mutant, ...]] = {
         Mutant("sign-flipped", "perturbation_sign", SAMSignFlipped,
                detail="perturbed to w - e (descent), not w + e"),
         Mutant("per-tensor", "per_tensor_norm", SAMPerTensor, detail=_PER_TENSOR),
+        Mutant("rho-fixed", "rho_schedule_ignored", SAMRhoFixed,
+               detail="rho[0] on every step, e.g. an optimizer state reset that restarts "
+               "the rho schedule's step count"),
         Mutant("first-momentum", "first_momentum", SAMFirstMomentum, detail=_FIRST),
         Mutant("decay-outside", "weight_decay_outside_momentum", SAMDecayOutside,
                detail=_OUTSIDE),

@@ -29,7 +29,6 @@ run stopped there), diagnosed like any other.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import io
 import re
@@ -44,6 +43,7 @@ import torch
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case, not_driven
 from minimsam.crosscheck.fileformat import load_cases
+from minimsam.crosscheck.loading import load_object
 from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto, describe, fitting, label
 
 __all__ = ["build_model", "check", "load_object", "run_case"]
@@ -112,19 +112,6 @@ def constructor_kwargs(case: Case) -> dict:
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
     return {**kwargs, **case.hyperparameters_at(0)}
-
-
-def load_object(spec: str | Callable) -> Callable:
-    """``"package.module:Name"`` (``Name`` may be dotted) -> the object; callables pass."""
-    if callable(spec):
-        return spec
-    module_name, sep, attr = str(spec).partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected 'package.module:Name', got {spec!r}")
-    obj = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def _adapter_class(spec, optimizer) -> type[Adapter]:

@@ -191,6 +191,7 @@ def test_a_user_adapter_class_is_used(golden_dir):
     assert all(
         r.first_divergence.quantity == "2 gradient evaluations, expected 1" for r in report.results
     )
+    assert all(r.verdict == "not driven" for r in report.results)
 
 
 def test_unknown_adapter_and_bad_impl_strings():
