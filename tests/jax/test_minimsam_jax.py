@@ -33,8 +33,12 @@ def test_msam_params_hold_the_perturbed_point_and_eval_params_removes_it():
     params = optax.apply_updates(params, updates)
     w1 = np.array([3.0, 4.0]) * (1 - 0.1)
     u1 = np.array([3.0, 4.0]) / (5.0 + 1e-12)
-    np.testing.assert_allclose(params["w"], w1 - 0.5 * u1, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(tx.eval_params(params, state)["w"], w1, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        params["w"], w1 - 0.5 * u1, rtol=1e-6, atol=1e-6
+    )  # float32 unless x64 is on
+    np.testing.assert_allclose(
+        tx.eval_params(params, state)["w"], w1, rtol=1e-6, atol=1e-6
+    )  # float32 unless x64 is on
 
 
 def test_sam_takes_two_calls_per_step_and_chains_with_optax():
@@ -48,4 +52,6 @@ def test_sam_takes_two_calls_per_step_and_chains_with_optax():
         params = optax.apply_updates(params, updates)
     w0 = np.array([1.0, -2.0])
     e = 0.05 * w0 / (np.linalg.norm(w0) + 1e-12)
-    np.testing.assert_allclose(params["w"], w0 - 0.1 * (w0 + e), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        params["w"], w0 - 0.1 * (w0 + e), rtol=1e-6, atol=1e-6
+    )  # float32 unless x64 is on
