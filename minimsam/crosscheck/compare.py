@@ -141,7 +141,7 @@ class CaseResult:
             p = self.precision
             return (
                 f"matches up to precision (max |diff| {self.max_diff:.1e}, nearest mutant "
-                f"{p.nearest_mutant_diff:.1e}); likely cause: {p.cause}; --rtol {p.rtol:g} "
+                f"{p.nearest_mutant_diff:.1e}); likely cause: {p.cause}; --rtol {p.rtol:.0e} "
                 "accepts it"
             )
         if self.diagnoses:
@@ -200,7 +200,7 @@ class Report:
         precise = [r for r in self.results if r.verdict == "precision"]
         if precise:
             rtol = max(r.precision.rtol for r in precise)
-            text += f" {len(precise)} match up to precision (--rtol {rtol:g} accepts them)."
+            text += f" {len(precise)} match up to precision (--rtol {rtol:.0e} accepts them)."
         stuck = sum(r.verdict == "not driven" for r in self.results)
         if stuck:
             text += f" {stuck} could not be driven: no verdict on the algorithm there."
@@ -397,16 +397,12 @@ def _rounded_up(value: float) -> float:
 
 
 def _precision_cause(case: Case, got: Trajectory, divergence: Divergence) -> str:
-    """The float32 norm if the divergence starts where a perturbation is applied and is
-    as large as the float32-norm mutant's; otherwise rounding elsewhere."""
+    """The float32 norm if the run stays exact until a perturbation is applied (step 0's
+    first evaluation agrees) and differs about as much as the float32-norm mutant;
+    otherwise rounding elsewhere."""
     generic = "rounding elsewhere (float32 arithmetic or another order of operations)"
-    perturbed = {"sam": (2, 0), "msam": (1, 1), "adamw-msam": (1, 1)}  # evaluation, from step
-    if case.optimizer not in perturbed:
-        return generic
-    evaluation, first_step = perturbed[case.optimizer]
-    at = f"gradient evaluation {evaluation}: the point"
-    if divergence.quantity != at or divergence.step < first_step:
-        return generic
+    if divergence.step == 0 and divergence.quantity.startswith("gradient evaluation 1"):
+        return generic  # wrong before any perturbation: the model or the params' precision
     delta = max_difference(got, case.reference)
     for mutant in mutants_for(case.optimizer, kind="precision"):
         size = max_difference(mutant_trajectory(case, mutant), case.reference)

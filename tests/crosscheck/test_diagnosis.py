@@ -130,7 +130,7 @@ def test_a_float32_norm_matches_up_to_precision_and_names_the_cause(cases, name)
     assert "float32" in result.precision.cause
     assert result.precision.nearest_mutant_diff > 1e3 * result.max_diff
     assert first_divergence(got, case.reference, rtol=result.precision.rtol) is None
-    assert f"--rtol {result.precision.rtol:g} accepts it" in result.summary
+    assert f"--rtol {result.precision.rtol:.0e} accepts it" in result.summary
 
 
 def test_rounding_to_float32_everywhere_is_precision_with_another_cause(cases):

@@ -90,7 +90,7 @@ def test_a_float32_norm_matches_up_to_precision_and_its_rtol_passes(golden_dir):
     precise = [r for r in report.results if r.verdict == "precision"]
     assert all("float32" in r.precision.cause for r in precise), report.format()
     rtol = max(r.precision.rtol for r in precise)
-    assert f"--rtol {rtol:g} accepts them" in report.format()
+    assert f"--rtol {rtol:.0e} accepts them" in report.format()
     assert crosscheck.check_torch(golden_dir, "sam", impl, names=names, rtol=rtol).passed
 
 
