@@ -51,7 +51,10 @@ def _export(args: argparse.Namespace) -> int:
 def _finish(report, args) -> int:
     print(report.format())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n")
+        from minimsam.crosscheck.fileformat import atomic_write
+
+        text = json.dumps(report.to_dict(), indent=1, default=str) + "\n"
+        atomic_write(Path(args.json), text.encode())
     return 0 if report.passed else 1
 
 

@@ -47,7 +47,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
             archive.writestr(info, member.getvalue())
     data = buffer.getvalue()
-    _atomic_write(Path(path), data)
+    atomic_write(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -90,7 +90,7 @@ def _case_entry(case: Case, file: str, sha256: str, arrays: dict[str, np.ndarray
     }
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
@@ -153,7 +153,7 @@ def write_cases(cases: list[Case], out_dir: str | Path, with_mutants: bool = Fal
     if with_mutants:
         manifest["mutants"] = _mutant_entries(cases, out_dir)
     path = out_dir / MANIFEST
-    _atomic_write(path, (json.dumps(manifest, indent=1) + "\n").encode())
+    atomic_write(path, (json.dumps(manifest, indent=1) + "\n").encode())
     return path
 
 

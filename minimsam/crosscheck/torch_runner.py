@@ -143,8 +143,12 @@ class _Run:
         if _wants_model(impl):
             kwargs["model"] = self.module
         self.optimizer = impl(list(self.params.values()), **kwargs)
-        self.adapter_class = _adapter_class(adapter, self.optimizer)
-        self.adapter = self.adapter_class(self.optimizer, list(self.params.values()))
+        try:
+            self.adapter_class = _adapter_class(adapter, self.optimizer)
+            self.adapter = self.adapter_class(self.optimizer, list(self.params.values()))
+        except Exception as err:
+            err.optimizer = self.optimizer  # the optimizer was built: describe it
+            raise
 
     def buffers(self) -> dict[str, dict[str, np.ndarray]]:
         """The optimizer's params-shaped state tensors (and its base optimizer's), by key."""
@@ -231,8 +235,10 @@ def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
         run = _Run(case, impl, adapter, recorder)
     except Exception as err:
         reason = f"{type(err).__name__}: {err}"
-        if isinstance(err, TypeError) and "method pairs" in str(err):  # move-back-up
-            return _Outcome(recorder.trajectory(), adapter_name, reason, NotDriven(reason))
+        optimizer = getattr(err, "optimizer", None)
+        if optimizer is not None:  # built, but the adapter does not fit it
+            found = NotDriven(reason, describe(optimizer), fitting(optimizer))
+            return _Outcome(recorder.trajectory(), adapter_name, reason, found)
         return _Outcome(
             recorder.trajectory(),
             adapter_name,

@@ -33,6 +33,8 @@ def test_a_wrong_adapter_for_a_two_step_sam_is_not_driven_and_two_step_is_sugges
     )
     (r,) = report.results
     assert r.verdict == "not driven" and "method pairs" in r.not_driven.reason
+    assert r.not_driven.fits[0] == "two-step"
+    assert any(f.startswith("TwoStepSAM.first_step(") for f in r.not_driven.found)
 
 
 def test_a_sam_without_zero_grad_keywords_is_driven_by_two_step(golden_dir):
