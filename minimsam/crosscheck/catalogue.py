@@ -10,6 +10,10 @@ of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
 - a save and restore of the optimizer state in the middle of the run;
 - on the 2-D surface, a step whose gradient is exactly zero (a missing ``EPS`` gives
   NaN there; for MSAM and AdamW-MSAM the zero momentum of step 0 already does).
+- cases that separate pitfalls which otherwise show together: a rho schedule without
+  a restore (rho drift and rho lag, not state loss), an lr schedule with a constant
+  rho across a restore (state loss and a lost lr schedule, not rho bugs), and a SAM
+  zero-gradient step with nothing else (a missing ``EPS`` alone).
 
 The problems are tiny (an MLP 4-6-3 on batches of 8, or Rosenbrock in 2-D) and every
 case has 10 steps, so all cases together run in well under a second per optimizer.
