@@ -55,3 +55,17 @@ def test_sam_takes_two_calls_per_step_and_chains_with_optax():
     np.testing.assert_allclose(
         params["w"], w0 - 0.1 * (w0 + e), rtol=1e-6, atol=1e-6
     )  # float32 unless x64 is on
+
+
+def test_without_eval_params_the_perturbed_params_are_named(sam_family_cases):
+    def msam_without_eval_params(**kwargs):
+        tx = mjax.msam(**kwargs)
+        return optax.GradientTransformation(tx.init, tx.update)  # drops eval_params
+
+    report = crosscheck.check_jax(
+        sam_family_cases, "msam", msam_without_eval_params, names=["msam-mlp-wd-rho1"]
+    )
+    (r,) = report.results
+    assert r.verdict == "not driven", report.format()
+    assert "state.momentum" in r.summary and "keeps the perturbed point" in r.summary
+    assert any("eval_params(params, state)" in f for f in r.not_driven.fits)
