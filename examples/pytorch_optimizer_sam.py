@@ -8,7 +8,7 @@ tests/crosscheck/test_pytorch_optimizer.py.
 """
 
 import torch
-from pytorch_optimizer import GSAM, SAM, WSAM, FriendlySAM, LookSAM
+from pytorch_optimizer import SAM, WSAM, FriendlySAM, LookSAM
 
 
 def make_sam(params, lr, momentum, rho, weight_decay):
@@ -46,9 +46,3 @@ def make_friendly_sam(params, lr, momentum, rho, weight_decay):
     return FriendlySAM(
         params, torch.optim.SGD, rho=rho, lr=lr, momentum=momentum, weight_decay=weight_decay
     )
-
-
-def make_gsam(params, model, lr, momentum, rho, weight_decay):
-    """GSAM wants a model and an rho scheduler and is stepped through set_closure()."""
-    base = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    return GSAM(params, base, model, rho_scheduler=None)
