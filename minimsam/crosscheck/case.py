@@ -45,6 +45,9 @@ class Trajectory:
     eval_points: dict[str, np.ndarray]
     eval_losses: np.ndarray
     eval_grads: dict[str, np.ndarray]
+    # optional: the optimizer's params-shaped state buffers after every step,
+    # {buffer name: {param: (T, *shape)}}; used to recognise perturbed params
+    buffers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -67,6 +70,8 @@ class Case:
     batches: dict[str, np.ndarray]
     reference: Trajectory | None = None
     pitfalls: list[str] = field(default_factory=list)
+    # trajectories of the mutants (by mutant name), when read from an exported catalogue
+    mutants: dict[str, Trajectory] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -95,6 +100,7 @@ class Recorder:
         self.names = list(names)
         self.params: list[dict[str, np.ndarray]] = []
         self.evals: list[list[tuple[dict, float, dict]]] = []
+        self.buffers: list[dict[str, dict[str, np.ndarray]]] = []
 
     def start_step(self) -> None:
         self.evals.append([])
@@ -105,9 +111,11 @@ class Recorder:
         g = {k: np.array(grads[k], dtype=np.float64) for k in self.names}
         self.evals[-1].append((copy, float(loss), g))
 
-    def end_step(self, params: dict) -> None:
-        """The unperturbed params after the step."""
+    def end_step(self, params: dict, buffers: dict | None = None) -> None:
+        """The unperturbed params after the step (and, optionally, the optimizer's
+        params-shaped state buffers ``{buffer name: {param: array}}``)."""
         self.params.append({k: np.array(params[k], dtype=np.float64) for k in self.names})
+        self.buffers.append(buffers or {})
 
     def trajectory(self) -> Trajectory:
         steps = len(self.params)
@@ -128,4 +136,18 @@ class Recorder:
             eval_points=points,
             eval_losses=losses,
             eval_grads=grads,
+            buffers=self._stacked_buffers(steps),
         )
+
+    def _stacked_buffers(self, steps: int) -> dict[str, dict[str, np.ndarray]]:
+        """The buffers present, with every param, on every step."""
+        if not steps:
+            return {}
+        keep = [b for b in self.buffers[0] if all(b in s for s in self.buffers[:steps])]
+        out, recorded = {}, self.buffers[:steps]
+        for b in keep:
+            if all(set(s[b]) == set(self.names) for s in recorded):
+                out[b] = {
+                    k: np.stack([np.asarray(s[b][k], float) for s in recorded]) for k in self.names
+                }
+        return out

@@ -10,6 +10,10 @@ of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
 - a save and restore of the optimizer state in the middle of the run;
 - on the 2-D surface, a step whose gradient is exactly zero (a missing ``EPS`` gives
   NaN there; for MSAM and AdamW-MSAM the zero momentum of step 0 already does).
+- cases that separate pitfalls which otherwise show together: a rho schedule without
+  a restore (rho drift and rho lag, not state loss), an lr schedule with a constant
+  rho across a restore (state loss and a lost lr schedule, not rho bugs), and a SAM
+  zero-gradient step with nothing else (a missing ``EPS`` alone).
 
 The problems are tiny (an MLP 4-6-3 on batches of 8, or Rosenbrock in 2-D) and every
 case has 10 steps, so all cases together run in well under a second per optimizer.
@@ -67,74 +71,110 @@ class Setting:
 WD, SGD_HP = "weight_decay", {"momentum": 0.9, "nesterov": False}
 ADAM = {"betas": [0.9, 0.999], "eps": 1e-8}
 SURFACE_LR = 2e-4  # stable for SGD with momentum on Rosenbrock from (-1.2, 1)
-ALL_MSAM = ("weight_decay_placement", "perturbation_sign", "missing_epsilon")
+# the pitfalls, short, for the lists below
+PLACE = "weight_decay_placement"
+SIGN = "perturbation_sign"
+EPS_ = "missing_epsilon"
+FIRST = "first_momentum"
+TENSOR = "per_tensor_norm"
+OUTSIDE = "weight_decay_outside_momentum"
+LOST = "state_not_saved"
+LR_LOST = "lr_lost_on_restore"
+DRIFT = "rho_drift"
+LAG = "rho_lag"
+RHO_FIXED = "rho_schedule_ignored"
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- SGD (torch.optim.SGD semantics)
     Setting("sgd-mlp-plain", "sgd", "no momentum, no weight decay", "mlp",
-            {"momentum": 0.0, WD: 0.0, "nesterov": False}, constant(0.5), seed=1),
+            {"momentum": 0.0, WD: 0.0, "nesterov": False}, constant(0.5), seed=1,
+            pitfalls=()),
     Setting("sgd-mlp-momentum-wd-restore", "sgd", "momentum, weight decay, lr schedule, "
             "state saved and restored before step 5", "mlp", {**SGD_HP, WD: 0.05},
-            warmup_cosine(0.2), restore_before_step=5, seed=2, pitfalls=("state_not_saved",)),
+            warmup_cosine(0.2), restore_before_step=5, seed=2,
+            pitfalls=(FIRST, OUTSIDE, LOST, LR_LOST)),
     Setting("sgd-mlp-nesterov-wd-restore", "sgd", "Nesterov momentum, weight decay, restore",
             "mlp", {"momentum": 0.9, WD: 0.05, "nesterov": True}, constant(0.1),
-            restore_before_step=4, seed=3, pitfalls=("state_not_saved",)),
+            restore_before_step=4, seed=3,
+            pitfalls=(FIRST, OUTSIDE, LOST)),
     Setting("sgd-surface-zero-grad", "sgd", "Rosenbrock, momentum, a zero-gradient step",
-            "surface", {**SGD_HP, WD: 0.0}, constant(SURFACE_LR), seed=4),
+            "surface", {**SGD_HP, WD: 0.0}, constant(SURFACE_LR), seed=4,
+            pitfalls=(FIRST,)),
     # ---- NAG (look-ahead form)
     Setting("nag-mlp-wd-restore", "nag", "weight decay, lr schedule, restore", "mlp",
             {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2), restore_before_step=5, seed=5,
-            pitfalls=("weight_decay_placement", "state_not_saved")),
+            pitfalls=(PLACE, FIRST, LOST, LR_LOST)),
     Setting("nag-surface-zero-grad", "nag", "Rosenbrock, a zero-gradient step", "surface",
-            {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR), seed=6),
+            {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR), seed=6,
+            pitfalls=(FIRST,)),
     # ---- SAM
     Setting("sam-mlp-rho0.05", "sam", "constant rho 0.05, no weight decay", "mlp",
             {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.05), seed=7,
-            pitfalls=("perturbation_sign",)),
+            pitfalls=(SIGN, FIRST, TENSOR)),
     Setting("sam-mlp-wd-schedules-restore", "sam", "weight decay, lr schedule, rho changing "
             "every step, restore", "mlp", {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2),
             every_step(0.2), restore_before_step=5, seed=8,
-            pitfalls=("weight_decay_placement", "perturbation_sign", "state_not_saved")),
+            pitfalls=(PLACE, SIGN, FIRST, TENSOR, OUTSIDE, LOST, LR_LOST, RHO_FIXED)),
+    Setting("sam-surface-zero-grad", "sam", "Rosenbrock, a zero-gradient step, no weight "
+            "decay, no restore", "surface", {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR),
+            constant(0.02), seed=20,
+            pitfalls=(SIGN, EPS_, FIRST)),
+    Setting("sam-mlp-lr-schedule-restore", "sam", "constant rho, lr schedule across a restore",
+            "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.05),
+            restore_before_step=5, seed=21,
+            pitfalls=(SIGN, FIRST, TENSOR, LOST, LR_LOST)),
     Setting("sam-surface-zero-grad-restore", "sam", "Rosenbrock, a zero-gradient step, "
             "weight decay, restore", "surface", {"momentum": 0.9, WD: 0.1},
             constant(SURFACE_LR), constant(0.02), restore_before_step=6, seed=9,
-            pitfalls=("weight_decay_placement", "perturbation_sign", "missing_epsilon",
-                      "state_not_saved")),
+            pitfalls=(PLACE, SIGN, EPS_, FIRST, OUTSIDE, LOST)),
     # ---- MSAM
     Setting("msam-mlp-rho0.3", "msam", "constant rho 0.3, no weight decay", "mlp",
             {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.3), seed=10,
-            pitfalls=("perturbation_sign", "missing_epsilon")),
+            pitfalls=(SIGN, EPS_, FIRST, TENSOR)),
     Setting("msam-mlp-wd-rho1", "msam", "constant rho 1.0, weight decay", "mlp",
             {"momentum": 0.9, WD: 0.05}, constant(0.1), constant(1.0), seed=11,
-            pitfalls=ALL_MSAM),
+            pitfalls=(PLACE, SIGN, EPS_, FIRST, TENSOR, OUTSIDE)),
     Setting("msam-mlp-schedules-restore", "msam", "weight decay, lr schedule, rho changing "
             "every step, restore", "mlp", {"momentum": 0.9, WD: 0.01}, warmup_cosine(0.2),
             every_step(0.5), restore_before_step=5, seed=12,
-            pitfalls=(*ALL_MSAM, "rho_drift", "state_not_saved")),
+            pitfalls=(PLACE, SIGN, EPS_, FIRST, TENSOR, OUTSIDE, LOST, LR_LOST, DRIFT, LAG)),
+    Setting("msam-mlp-rho-schedule", "msam", "rho changing every step, weight decay, no restore",
+            "mlp", {"momentum": 0.9, WD: 0.01}, constant(0.1), every_step(0.5), seed=22,
+            pitfalls=(PLACE, SIGN, EPS_, FIRST, TENSOR, OUTSIDE, DRIFT, LAG)),
+    Setting("msam-mlp-lr-schedule-restore", "msam", "constant rho, lr schedule across a restore",
+            "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.3),
+            restore_before_step=5, seed=24,
+            pitfalls=(SIGN, EPS_, FIRST, TENSOR, LOST, LR_LOST)),
     Setting("msam-surface-zero-grad-restore", "msam", "Rosenbrock, a zero-gradient step, rho "
             "changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
             constant(SURFACE_LR), every_step(0.05), restore_before_step=6, seed=13,
-            pitfalls=("perturbation_sign", "missing_epsilon", "rho_drift", "state_not_saved")),
+            pitfalls=(SIGN, EPS_, FIRST, LOST, DRIFT, LAG)),
     # ---- AdamW (torch.optim.AdamW semantics)
     Setting("adamw-mlp-wd", "adamw", "weight decay 0.1", "mlp", {**ADAM, WD: 0.1},
-            constant(0.05), seed=14, pitfalls=("weight_decay_placement",)),
+            constant(0.05), seed=14,
+            pitfalls=(PLACE,)),
     Setting("adamw-mlp-schedule-restore", "adamw", "lr schedule, weight decay, restore", "mlp",
             {**ADAM, WD: 0.1}, warmup_cosine(0.05), restore_before_step=5, seed=15,
-            pitfalls=("weight_decay_placement", "state_not_saved")),
+            pitfalls=(PLACE, LOST, LR_LOST)),
     Setting("adamw-surface-zero-grad", "adamw", "Rosenbrock, a zero-gradient step", "surface",
-            {**ADAM, WD: 0.0}, constant(0.01), seed=16),
+            {**ADAM, WD: 0.0}, constant(0.01), seed=16,
+            pitfalls=()),
     # ---- AdamW-MSAM
     Setting("adamw-msam-mlp-wd-rho0.5", "adamw-msam", "constant rho 0.5, weight decay 0.1",
             "mlp", {**ADAM, WD: 0.1}, constant(0.05), constant(0.5), seed=17,
-            pitfalls=ALL_MSAM),
+            pitfalls=(PLACE, SIGN, EPS_, TENSOR)),
     Setting("adamw-msam-mlp-schedules-restore", "adamw-msam", "lr schedule, rho changing every "
             "step, weight decay, restore", "mlp", {**ADAM, WD: 0.1}, warmup_cosine(0.05),
             every_step(1.0), restore_before_step=5, seed=18,
-            pitfalls=(*ALL_MSAM, "rho_drift", "state_not_saved")),
+            pitfalls=(PLACE, SIGN, EPS_, TENSOR, LOST, LR_LOST, LAG)),
+    Setting("adamw-msam-mlp-rho-schedule", "adamw-msam", "rho changing every step, weight "
+            "decay, no restore", "mlp", {**ADAM, WD: 0.1}, constant(0.05), every_step(1.0),
+            seed=23,
+            pitfalls=(PLACE, SIGN, EPS_, TENSOR, LAG)),
     Setting("adamw-msam-surface-zero-grad", "adamw-msam", "Rosenbrock, a zero-gradient step, "
             "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
             every_step(0.05), seed=19,
-            pitfalls=("perturbation_sign", "missing_epsilon", "rho_drift")),
+            pitfalls=(SIGN, EPS_, LAG)),
 )  # fmt: skip
 
 

@@ -2,14 +2,18 @@
 
 ::
 
-    minimsam crosscheck export --out golden/ [--optimizer msam ...]
+    minimsam crosscheck export --out golden/ [--optimizer msam ...] [--with-mutants]
     minimsam crosscheck torch --optimizer msam --impl minimsam.torch:MSAM [--cases golden/]
                               [--adapter auto|step|two-step|move-back-up|module:Class]
                               [--case NAME ...] [--atol 1e-10] [--rtol 1e-8] [--json report.json]
+    minimsam crosscheck compare --cases golden/ --trajectory mine.npz [--optimizer msam]
+    minimsam crosscheck jax --optimizer msam --impl minimsam.jax:msam [--calls-per-step 1]
 
-``python -m minimsam.crosscheck ...`` runs the same commands. ``torch`` exports the
-cases into a temporary folder when ``--cases`` is not given, prints the report and
-exits with status 0 if every case passes, 1 otherwise. ``--impl`` may name a module in
+``python -m minimsam.crosscheck ...`` runs the same commands. ``torch`` and ``jax``
+export the cases into a temporary folder when ``--cases`` is not given; every check
+prints the report and exits with status 0 if every case passes, 1 otherwise.
+``compare`` checks a trajectory file recorded in any framework (FORMAT.md) and
+imports neither torch nor jax. ``--impl`` may name a module in
 the current directory.
 
 For the main ``minimsam`` command: :func:`add_subparser` registers ``crosscheck`` on
@@ -35,10 +39,29 @@ __all__ = ["add_subparser", "main"]
 def _export(args: argparse.Namespace) -> int:
     from minimsam.crosscheck import export
 
-    manifest = export(args.out, optimizers=args.optimizer)
-    count = len(json.loads(manifest.read_text())["cases"])
-    print(f"wrote {count} cases to {manifest.parent} (manifest: {manifest.name})")
+    manifest = export(args.out, optimizers=args.optimizer, with_mutants=args.with_mutants)
+    data = json.loads(manifest.read_text())
+    extra = f" and {len(data['mutants'])} mutants" if args.with_mutants else ""
+    print(
+        f"wrote {len(data['cases'])} cases{extra} to {manifest.parent} (manifest: {manifest.name})"
+    )
     return 0
+
+
+def _finish(report, args) -> int:
+    print(report.format())
+    if args.json:
+        write_text(args.json, json.dumps(report.to_dict(), indent=1, default=str) + "\n")
+    return 0 if report.passed else 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck.trajectory_file import check_trajectory_file
+
+    report = check_trajectory_file(
+        args.cases, args.trajectory, args.optimizer, atol=args.atol, rtol=args.rtol
+    )
+    return _finish(report, args)
 
 
 def _torch(args: argparse.Namespace) -> int:
@@ -60,10 +83,27 @@ def _torch(args: argparse.Namespace) -> int:
             atol=args.atol,
             rtol=args.rtol,
         )
-    print(report.format())
-    if args.json:
-        write_text(args.json, json.dumps(report.to_dict(), indent=1, default=str) + "\n")
-    return 0 if report.passed else 1
+    return _finish(report, args)
+
+
+def _jax(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import check_jax, export
+
+    if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
+        sys.path.insert(0, os.getcwd())
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = args.cases or export(tmp, optimizers=[args.optimizer]).parent
+        report = check_jax(
+            cases,
+            args.optimizer,
+            args.impl,
+            calls_per_step=args.calls_per_step,
+            jit=not args.no_jit,
+            names=args.case,
+            atol=args.atol,
+            rtol=args.rtol,
+        )
+    return _finish(report, args)
 
 
 def _help(parser: argparse.ArgumentParser):
@@ -74,9 +114,17 @@ def _help(parser: argparse.ArgumentParser):
     return show
 
 
+def _tolerances(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--atol", type=float, default=ATOL, help=f"default {ATOL}")
+    parser.add_argument("--rtol", type=float, default=RTOL, help=f"default {RTOL}")
+    parser.add_argument("--json", help="also write the report as JSON to this file")
+
+
 def _add_commands(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_help(parser))
-    commands = parser.add_subparsers(dest="crosscheck_command", metavar="{export,torch}")
+    commands = parser.add_subparsers(
+        dest="crosscheck_command", metavar="{export,torch,compare,jax}"
+    )
 
     export = commands.add_parser("export", help="write the golden cases (manifest.json + .npz)")
     export.add_argument("--out", required=True, help="folder to write (created if needed)")
@@ -86,7 +134,21 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         choices=list(OPTIMIZERS),
         help="only these optimizers' cases (default: all)",
     )
+    export.add_argument(
+        "--with-mutants",
+        action="store_true",
+        help="also write every mutant's trajectories (mutants/<optimizer>/<mutant>.npz)",
+    )
     export.set_defaults(func=_export)
+
+    compare = commands.add_parser(
+        "compare", help="check a trajectory file recorded in any framework (FORMAT.md)"
+    )
+    compare.add_argument("--cases", required=True, help="folder written by export")
+    compare.add_argument("--trajectory", required=True, help="the .npz trajectory file")
+    compare.add_argument("--optimizer", choices=list(OPTIMIZERS), help="if the file mixes them")
+    _tolerances(compare)
+    compare.set_defaults(func=_compare)
 
     check = commands.add_parser("torch", help="check a PyTorch optimizer on the golden cases")
     check.add_argument(
@@ -105,10 +167,26 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         help="auto, step, two-step, move-back-up, or package.module:AdapterClass",
     )
     check.add_argument("--case", nargs="+", help="only these cases, by name")
-    check.add_argument("--atol", type=float, default=ATOL, help=f"default {ATOL}")
-    check.add_argument("--rtol", type=float, default=RTOL, help=f"default {RTOL}")
-    check.add_argument("--json", help="also write the report as JSON to this file")
+    _tolerances(check)
     check.set_defaults(func=_torch)
+
+    jax = commands.add_parser("jax", help="check a JAX/optax transformation on the golden cases")
+    jax.add_argument("--optimizer", required=True, choices=list(OPTIMIZERS))
+    jax.add_argument(
+        "--impl",
+        required=True,
+        help="package.module:factory, called as factory(learning_rate=schedule, ...)",
+    )
+    jax.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
+    jax.add_argument(
+        "--calls-per-step",
+        type=int,
+        help="update calls per optimizer step (optax.contrib.sam: its sync_period, 2)",
+    )
+    jax.add_argument("--no-jit", action="store_true", help="run update without jax.jit")
+    jax.add_argument("--case", nargs="+", help="only these cases, by name")
+    _tolerances(jax)
+    jax.set_defaults(func=_jax)
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:

@@ -20,7 +20,16 @@ import numpy as np
 from minimsam.atomic import write_bytes, write_text
 from minimsam.crosscheck.case import Case, Trajectory
 
-__all__ = ["FORMAT", "VERSION", "load_cases", "read_manifest", "write_cases", "write_npz"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "load_cases",
+    "read_manifest",
+    "read_trajectories",
+    "write_cases",
+    "write_npz",
+    "write_trajectories",
+]
 
 FORMAT, VERSION = "minimsam-crosscheck", 1
 MANIFEST = "manifest.json"
@@ -81,8 +90,45 @@ def _case_entry(case: Case, file: str, sha256: str, arrays: dict[str, np.ndarray
     }
 
 
-def write_cases(cases: list[Case], out_dir: str | Path) -> Path:
-    """Write ``cases`` into ``out_dir`` (created if needed); return the manifest's path."""
+def _mutant_entries(cases: list[Case], out_dir: Path) -> list[dict]:
+    """Write every mutant's trajectories (a trajectory file per mutant) under ``mutants/``."""
+    from minimsam.crosscheck.compare import mutant_trajectory
+    from minimsam.crosscheck.mutants import mutants_for
+
+    entries = []
+    for optimizer in dict.fromkeys(c.optimizer for c in cases):
+        own = [c for c in cases if c.optimizer == optimizer]
+        for mutant in mutants_for(optimizer, kind=None):
+            usable = [
+                c for c in own if mutant.restore == "keep" or c.restore_before_step is not None
+            ]
+            if not usable:
+                continue
+            runs = {c.name: mutant_trajectory(c, mutant) for c in usable}
+            file = f"mutants/{optimizer}/{mutant.name}.npz"
+            (out_dir / file).parent.mkdir(parents=True, exist_ok=True)
+            digest = write_trajectories(out_dir / file, runs)
+            entries.append(
+                {
+                    "optimizer": optimizer,
+                    "name": mutant.name,
+                    "pitfall": mutant.pitfall,
+                    "kind": mutant.kind,
+                    "detail": mutant.detail,
+                    "file": file,
+                    "sha256": digest,
+                    "cases": list(runs),
+                }
+            )
+    return entries
+
+
+def write_cases(cases: list[Case], out_dir: str | Path, with_mutants: bool = False) -> Path:
+    """Write ``cases`` into ``out_dir`` (created if needed); return the manifest's path.
+
+    ``with_mutants``: also write each mutant's trajectories on the cases, one trajectory
+    file per mutant (``mutants/<optimizer>/<mutant>.npz``), listed in the manifest.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = []
@@ -97,9 +143,100 @@ def write_cases(cases: list[Case], out_dir: str | Path) -> Path:
         "documentation": "minimsam/crosscheck/FORMAT.md",
         "cases": entries,
     }
+    if with_mutants:
+        manifest["mutants"] = _mutant_entries(cases, out_dir)
     path = out_dir / MANIFEST
     write_text(path, json.dumps(manifest, indent=1) + "\n")
     return path
+
+
+# ----------------------------------------------------------------------------- trajectory files
+
+TRAJECTORY_KEYS = ("params", "eval_points", "eval_losses")  # required, per case
+
+
+def write_trajectories(
+    path: str | Path, trajectories: dict[str, Trajectory], errors: dict[str, str] | None = None
+) -> str:
+    """Write a trajectory file (FORMAT.md): ``{case name: trajectory}``; return its SHA-256."""
+    arrays = {}
+    for name, trajectory in trajectories.items():
+        arrays.update(_trajectory_arrays(name, trajectory))
+        for buffer, tree in trajectory.buffers.items():
+            arrays.update({f"{name}/buffers/{buffer}/{k}": v for k, v in tree.items()})
+        if errors and errors.get(name):
+            arrays[f"{name}/error"] = np.array(errors[name])
+    return write_npz(Path(path), arrays)
+
+
+def _split(key: str, names: set[str]) -> tuple[str, str] | None:
+    """``"case/rest"`` -> (case, rest) for a known case name (names may hold dots)."""
+    for name in names:
+        if key.startswith(name + "/"):
+            return name, key[len(name) + 1 :]
+    return None
+
+
+def read_trajectories(
+    path: str | Path, cases: list[Case]
+) -> dict[str, tuple[Trajectory, str | None]]:
+    """The trajectories in a trajectory file, for the given cases it holds.
+
+    Returns ``{case name: (trajectory, error or None)}`` in the order of ``cases``.
+    Each case found must have ``params/<p>`` for every param, ``eval_points/<p>`` and
+    ``eval_losses``; ``grad_evals`` defaults to ``E`` (the width of ``eval_losses``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no trajectory file {path}")
+    by_name = {c.name: c for c in cases}
+    with np.load(path, allow_pickle=False) as data:
+        grouped: dict[str, dict[str, np.ndarray]] = {}
+        for key in data.files:
+            split = _split(key, set(by_name))
+            if split is not None:
+                grouped.setdefault(split[0], {})[split[1]] = data[key]
+    if not grouped:
+        raise ValueError(f"{path} holds none of the cases {sorted(by_name)} (keys 'CASE/params/P')")
+    return {
+        name: _trajectory_from(path, by_name[name], grouped[name])
+        for name in by_name
+        if name in grouped
+    }
+
+
+def _trajectory_from(path, case: Case, arrays: dict) -> tuple[Trajectory, str | None]:
+    names = list(case.init)
+    need = [f"params/{k}" for k in names] + [f"eval_points/{k}" for k in names] + ["eval_losses"]
+    missing = [k for k in need if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: case {case.name!r} lacks {', '.join(missing)}")
+    losses = np.asarray(arrays["eval_losses"], dtype=np.float64)
+    if losses.ndim == 1:
+        losses = losses[:, None]
+    default_evals = np.full(len(losses), losses.shape[1])  # a NaN loss is still an evaluation
+    points = {k: np.asarray(arrays[f"eval_points/{k}"], dtype=np.float64) for k in names}
+    grads = {
+        k: np.asarray(arrays.get(f"eval_grads/{k}", np.full(points[k].shape, np.nan)), float)
+        for k in names
+    }
+    buffers: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in arrays.items():
+        if key.startswith("buffers/") and key.count("/") >= 2:
+            buffer, param = key[len("buffers/") :].split("/", 1)
+            buffers.setdefault(buffer, {})[param] = np.asarray(value, dtype=np.float64)
+    buffers = {b: tree for b, tree in buffers.items() if set(tree) == set(names)}
+    trajectory = Trajectory(
+        params={k: np.asarray(arrays[f"params/{k}"], dtype=np.float64) for k in names},
+        loss=np.asarray(arrays.get("loss", losses[:, 0]), dtype=np.float64),
+        grad_evals=np.asarray(arrays.get("grad_evals", default_evals), dtype=np.int64),
+        eval_points=points,
+        eval_losses=losses,
+        eval_grads=grads,
+        buffers=buffers,
+    )
+    error = arrays.get("error")
+    return trajectory, (None if error is None else str(np.asarray(error).reshape(-1)[0]))
 
 
 def read_manifest(directory: str | Path) -> dict:
@@ -125,6 +262,20 @@ def _read_trajectory(data, prefix: str, names: list[str]) -> Trajectory:
         eval_losses=data[f"{prefix}/eval_losses"],
         eval_grads={k: data[f"{prefix}/eval_grads/{k}"] for k in names},
     )
+
+
+def _read_mutants(directory: Path, manifest: dict, cases: list[Case]) -> None:
+    """Attach the shipped mutant trajectories to ``cases`` (``case.mutants[name]``)."""
+    for entry in manifest.get("mutants", []):
+        own = [c for c in cases if c.optimizer == entry["optimizer"] and c.name in entry["cases"]]
+        if not own:
+            continue
+        path = directory / entry["file"]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != entry["sha256"]:
+            raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's")
+        for name, (trajectory, _) in read_trajectories(path, own).items():
+            next(c for c in own if c.name == name).mutants[entry["name"]] = trajectory
 
 
 def _read_case(directory: Path, entry: dict) -> Case:
@@ -158,7 +309,8 @@ def load_cases(
 ) -> list[Case]:
     """The cases in ``directory`` (optionally of one optimizer, or only the named ones)."""
     directory = Path(directory)
-    entries = read_manifest(directory)["cases"]
+    manifest = read_manifest(directory)
+    entries = manifest["cases"]
     if optimizer is not None:
         entries = [e for e in entries if e["optimizer"] == optimizer]
     if names is not None:
@@ -166,4 +318,6 @@ def load_cases(
         if unknown:
             raise ValueError(f"no case named {sorted(unknown)} in {directory}")
         entries = [e for e in entries if e["name"] in names]
-    return [_read_case(directory, e) for e in entries]
+    cases = [_read_case(directory, e) for e in entries]
+    _read_mutants(directory, manifest, cases)
+    return cases

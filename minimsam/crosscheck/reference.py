@@ -29,10 +29,11 @@ __all__ = ["REFERENCE", "RESTORE_MODES", "make_optimizer", "run_reference"]
 
 REFERENCE: dict[str, type] = optim.BY_NAME
 
-RESTORE_MODES = ("keep", "lose", "lose-perturbed")
+RESTORE_MODES = ("keep", "lose", "lose-perturbed", "lr-lost")
 """What happens to the state at ``restore_before_step``: ``keep`` (saved and loaded, the
 reference), ``lose`` (a fresh optimizer from the unperturbed ``w``), ``lose-perturbed``
-(a fresh optimizer from the perturbed point a memory-free optimizer was holding)."""
+(a fresh optimizer from the perturbed point a memory-free optimizer was holding),
+``lr-lost`` (saved and loaded, but the lr stays at ``lr[0]`` from then on)."""
 
 # the state buffer a perturbation follows (along minus it), for "lose-perturbed"
 _DIRECTION = {"msam": "momentum", "adamw-msam": "m"}
@@ -107,6 +108,10 @@ def run_reference(
 def _restore(case, cls, make, opt, params, state, t, mode):
     if mode == "keep":
         return opt, params, _save_and_load(state)
+    if mode == "lr-lost":  # the restored optimizer no longer follows the lr schedule
+        restored = make(case, cls)
+        restored.lr = case.lr[0]
+        return restored, params, _save_and_load(state)
     start = opt.eval_params(params, state)
     if mode == "lose-perturbed":
         if case.optimizer not in _DIRECTION:

@@ -25,7 +25,17 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["ADAPTERS", "Adapter", "MoveBackUpAdapter", "StepAdapter", "TwoStepAdapter", "auto"]
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "MoveBackUpAdapter",
+    "StepAdapter",
+    "TwoStepAdapter",
+    "auto",
+    "describe",
+    "fitting",
+    "label",
+]
 
 
 class Adapter:
@@ -88,19 +98,21 @@ class StepAdapter(Adapter):
 class TwoStepAdapter(Adapter):
     """SAM in the davda54/sam style: two passes around ``first_step``/``second_step``.
 
-    One step: ``forward_backward()`` (the gradient at ``w_t``),
-    ``first_step(zero_grad=True)`` (to ``w_t + e_t``), ``forward_backward()`` (the
-    gradient at ``w_t + e_t``), ``second_step(zero_grad=True)`` (back to ``w_t``, then
-    the base optimizer's step). The parameters hold ``w`` between steps.
+    One step: ``forward_backward()`` (the gradient at ``w_t``), ``first_step()`` (to
+    ``w_t + e_t``), ``forward_backward()`` (the gradient at ``w_t + e_t``),
+    ``second_step()`` (back to ``w_t``, then the base optimizer's step). The
+    parameters hold ``w`` between steps. Both methods are called without arguments
+    (``forward_backward`` clears the gradients itself), so a ``first_step`` without a
+    ``zero_grad`` keyword works too.
     """
 
     name = "two-step"
 
     def step(self, forward_backward):
         forward_backward()
-        self.optimizer.first_step(zero_grad=True)
+        self.optimizer.first_step()
         forward_backward()
-        self.optimizer.second_step(zero_grad=True)
+        self.optimizer.second_step()
 
 
 MOVE_METHODS = (
@@ -174,3 +186,50 @@ def auto(optimizer: torch.optim.Optimizer) -> type[Adapter]:
     if not inspect.signature(optimizer.step).parameters:
         return MoveBackUpAdapter
     return StepAdapter
+
+
+def label(cls: type[Adapter]) -> str:
+    """The adapter's name in a report: a built-in's name, a subclass's own ``name``, or
+    ``module:Class`` for a subclass that does not set one."""
+    if cls in ADAPTERS.values():
+        return cls.name
+    own = cls.__dict__.get("name")
+    return own if isinstance(own, str) and own else f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _signature(fn) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def describe(optimizer) -> list[str]:
+    """The stepping methods ``optimizer`` has, with their signatures."""
+    name, found = type(optimizer).__name__, []
+    names = ["step", "first_step", "second_step", "eval_params"]
+    names += [m for pair in MOVE_METHODS for m in pair]
+    for method in names:
+        fn = getattr(optimizer, method, None)
+        if callable(fn):
+            found.append(f"{name}.{method}{_signature(fn)}")
+    return found
+
+
+def fitting(optimizer) -> list[str]:
+    """The adapters that might drive ``optimizer``, judged from its methods alone."""
+    fits = []
+    if all(callable(getattr(optimizer, m, None)) for m in ("first_step", "second_step")):
+        fits.append("two-step")
+    if any(all(callable(getattr(optimizer, m, None)) for m in pair) for pair in MOVE_METHODS):
+        fits.append("move-back-up")
+    step = getattr(optimizer, "step", None)
+    if callable(step):
+        try:
+            takes_closure = bool(inspect.signature(step).parameters)
+        except (TypeError, ValueError):
+            takes_closure = True
+        if takes_closure:
+            fits.append("step")
+    fits.append("module:YourAdapter (a subclass of minimsam.crosscheck.torch_adapters.Adapter)")
+    return fits

@@ -16,24 +16,35 @@ replays the case through an adapter (:mod:`minimsam.crosscheck.torch_adapters`):
 classes whose keywords differ). The keywords are those of the case's optimizer:
 ``sgd``: lr, momentum, weight_decay, nesterov; ``nag``, ``sam``, ``msam``: lr,
 momentum, weight_decay (and rho); ``adamw``, ``adamw-msam``: lr, betas, eps,
-weight_decay (and rho).
+weight_decay (and rho). A factory with a ``model`` parameter also receives the
+``torch.nn.Module`` (some implementations want the model, not its parameters).
+
+If the optimizer cannot be driven (its constructor or a method cannot be called as
+the adapter calls it, or the runner itself fails), the case's verdict is "not
+driven", with the signatures found and the adapters that might fit, never a FAIL.
+An exception raised inside the optimizer's own code while stepping is a FAIL (the
+run stopped there), diagnosed like any other.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
+import inspect
 import io
+import re
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
-from minimsam.crosscheck.compare import ATOL, RTOL, Report, check_case
+from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case, not_driven
 from minimsam.crosscheck.fileformat import load_cases
-from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto
+from minimsam.crosscheck.loading import load_object
+from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto, describe, fitting, label
 
 __all__ = ["build_model", "check", "load_object", "run_case"]
 
@@ -103,19 +114,6 @@ def constructor_kwargs(case: Case) -> dict:
     return {**kwargs, **case.hyperparameters_at(0)}
 
 
-def load_object(spec: str | Callable) -> Callable:
-    """``"package.module:Name"`` (``Name`` may be dotted) -> the object; callables pass."""
-    if callable(spec):
-        return spec
-    module_name, sep, attr = str(spec).partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected 'package.module:Name', got {spec!r}")
-    obj = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _adapter_class(spec, optimizer) -> type[Adapter]:
     if isinstance(spec, type) and issubclass(spec, Adapter):
         return spec
@@ -128,16 +126,43 @@ def _adapter_class(spec, optimizer) -> type[Adapter]:
     raise ValueError(f"unknown adapter {spec!r}; use auto, {', '.join(ADAPTERS)} or module:Class")
 
 
+def _wants_model(impl: Callable) -> bool:
+    try:
+        return "model" in inspect.signature(impl).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 class _Run:
     """One model + optimizer + adapter, and the recording forward_backward."""
 
     def __init__(self, case: Case, impl: Callable, adapter, recorder: Recorder):
         self.case, self.recorder = case, recorder
         self.module, self.params, self.loss_at = build_model(case)
-        self.optimizer = impl(list(self.params.values()), **constructor_kwargs(case))
-        self.adapter = _adapter_class(adapter, self.optimizer)(
-            self.optimizer, list(self.params.values())
-        )
+        kwargs = constructor_kwargs(case)
+        if _wants_model(impl):
+            kwargs["model"] = self.module
+        self.optimizer = impl(list(self.params.values()), **kwargs)
+        try:
+            self.adapter_class = _adapter_class(adapter, self.optimizer)
+            self.adapter = self.adapter_class(self.optimizer, list(self.params.values()))
+        except Exception as err:
+            err.optimizer = self.optimizer  # the optimizer was built: describe it
+            raise
+
+    def buffers(self) -> dict[str, dict[str, np.ndarray]]:
+        """The optimizer's params-shaped state tensors (and its base optimizer's), by key."""
+        states = [getattr(self.optimizer, "state", {})]
+        base = getattr(self.optimizer, "base_optimizer", None)
+        states.append(getattr(base, "state", {}))
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name, p in self.params.items():
+            for state in states:
+                entries = state.get(p, {}) if hasattr(state, "get") else {}
+                for key, value in entries.items():
+                    if isinstance(value, torch.Tensor) and value.shape == p.shape:
+                        out.setdefault(str(key), {})[name] = _to_case_layout(name, value)
+        return out
 
     def forward_backward(self, t: int) -> torch.Tensor:
         for p in self.params.values():
@@ -167,19 +192,61 @@ class _Run:
         self.adapter.load_state_dict(saved["optimizer"])
 
 
-def run_case(
-    case: Case, impl: str | Callable, adapter="auto"
-) -> tuple[Trajectory, str, str | None]:
-    """Replay ``case`` with the torch optimizer ``impl``.
+_SIGNATURE_ERROR = re.compile(
+    r"missing \d+ required|unexpected keyword argument|takes \d+ positional argument|"
+    r"takes no arguments|got multiple values for argument|positional arguments? but \d+"
+)
+_HERE = Path(__file__).resolve().parent
 
-    Returns ``(trajectory, adapter name, error)``. If the run raises, ``error`` is
-    ``"Type: message"`` and the trajectory holds the steps completed before.
-    """
+
+def _is_driving_error(err: BaseException) -> bool:
+    """The adapter's call did not fit the signature, or the runner itself failed."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if frames and Path(frames[-1].filename).resolve().parent == _HERE:
+        return True
+    return isinstance(err, TypeError) and bool(_SIGNATURE_ERROR.search(str(err)))
+
+
+def _constructor_found(impl, case: Case) -> list[str]:
+    name = getattr(impl, "__qualname__", type(impl).__name__)
+    try:
+        sig = str(inspect.signature(impl))
+    except (TypeError, ValueError):
+        sig = "(...)"
+    called = ", ".join(f"{k}={v!r}" for k, v in constructor_kwargs(case).items())
+    return [f"{name}{sig}", f"called as {name}(params, {called})"]
+
+
+_FACTORY = "a factory module:make(params, lr, ...) that calls your class with its own arguments"
+
+
+@dataclass
+class _Outcome:
+    trajectory: Trajectory
+    adapter: str
+    error: str | None = None
+    not_driven: NotDriven | None = None
+
+
+def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
+    """Replay ``case``; sort an exception into a stopped run or a run not driven."""
     recorder, adapter_name = Recorder(list(case.init)), str(adapter)
     try:
-        impl = load_object(impl)
         run = _Run(case, impl, adapter, recorder)
-        adapter_name = run.adapter.name
+    except Exception as err:
+        reason = f"{type(err).__name__}: {err}"
+        optimizer = getattr(err, "optimizer", None)
+        if optimizer is not None:  # built, but the adapter does not fit it
+            found = NotDriven(reason, describe(optimizer), fitting(optimizer))
+            return _Outcome(recorder.trajectory(), adapter_name, reason, found)
+        return _Outcome(
+            recorder.trajectory(),
+            adapter_name,
+            reason,
+            NotDriven(reason, _constructor_found(impl, case), [_FACTORY]),
+        )
+    adapter_name = label(run.adapter_class)
+    try:
         for t in range(case.steps):
             if t == case.restore_before_step:
                 blob = run.checkpoint()
@@ -189,10 +256,28 @@ def run_case(
             recorder.start_step()
             run.adapter.step(lambda run=run, t=t: run.forward_backward(t))
             weights = run.adapter.unperturbed()
-            recorder.end_step({k: _to_case_layout(k, w) for k, w in zip(run.params, weights)})
+            recorder.end_step(
+                {k: _to_case_layout(k, w) for k, w in zip(run.params, weights)}, run.buffers()
+            )
     except Exception as err:  # a broken implementation is a failed case, not a crash
-        return recorder.trajectory(), adapter_name, f"{type(err).__name__}: {err}"
-    return recorder.trajectory(), adapter_name, None
+        reason = f"{type(err).__name__}: {err}"
+        if _is_driving_error(err):
+            found = NotDriven(reason, describe(run.optimizer), fitting(run.optimizer))
+            return _Outcome(recorder.trajectory(), adapter_name, reason, found)
+        return _Outcome(recorder.trajectory(), adapter_name, reason)
+    return _Outcome(recorder.trajectory(), adapter_name)
+
+
+def run_case(
+    case: Case, impl: str | Callable, adapter="auto"
+) -> tuple[Trajectory, str, str | None]:
+    """Replay ``case`` with the torch optimizer ``impl``.
+
+    Returns ``(trajectory, adapter name, error)``. If the run raises, ``error`` is
+    ``"Type: message"`` and the trajectory holds the steps completed before.
+    """
+    outcome = _drive(case, load_object(impl), adapter)
+    return outcome.trajectory, outcome.adapter, outcome.error
 
 
 def _name(impl) -> str:
@@ -230,6 +315,11 @@ def check(
     name, impl = _name(impl), load_object(impl)  # an import error is the caller's, not a case's
     results, adapter_name = [], str(adapter)
     for case in cases:
-        trajectory, adapter_name, error = run_case(case, impl, adapter)
-        results.append(check_case(case, trajectory, atol, rtol, error=error))
+        outcome = _drive(case, impl, adapter)
+        adapter_name = outcome.adapter
+        if outcome.not_driven is not None:
+            nd = outcome.not_driven
+            results.append(not_driven(case.name, nd.reason, nd.found, nd.fits, outcome.error))
+        else:
+            results.append(check_case(case, outcome.trajectory, atol, rtol, outcome.error))
     return Report(optimizer, name, adapter_name, results)

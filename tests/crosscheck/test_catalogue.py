@@ -74,7 +74,7 @@ def test_each_case_lists_exactly_the_pitfalls_it_tells_apart(cases):
 def test_every_pitfall_of_every_optimizer_is_exposed_by_some_case(cases):
     for optimizer, known in crosscheck.MUTANTS.items():
         listed = {p for c in cases if c.optimizer == optimizer for p in c.pitfalls}
-        assert listed == {m.pitfall for m in known}, optimizer
+        assert listed == {m.pitfall for m in known if m.kind == "bug"}, optimizer
 
 
 def test_the_rho_schedule_changes_every_step_and_restores_happen_mid_run(cases):

@@ -67,7 +67,7 @@ def test_torch_command_reports_and_sets_the_exit_status(golden_dir, tmp_path, ca
         str(report),
     ]
     assert cli.main(argv) == 0
-    assert "4 of 4 cases pass." in capsys.readouterr().out
+    assert "6 of 6 cases pass." in capsys.readouterr().out
     assert json.loads(report.read_text())["passed"] is True
     argv = [
         "torch",

@@ -131,21 +131,27 @@ class FloatNormSAM(TwoStepSAM):
 
 def test_an_optimizer_that_raises_fails_with_the_error_and_a_diagnosis(golden_dir):
     report = crosscheck.check_torch(golden_dir, "sam", FloatNormSAM)
-    (failed,) = [r for r in report.results if not r.passed]
-    assert failed.case == "sam-surface-zero-grad-restore"
-    assert failed.error.startswith("ZeroDivisionError")
-    assert failed.first_divergence.step == 3
-    assert [d.pitfall for d in failed.diagnoses] == ["missing_epsilon"]
+    failed = [r for r in report.results if not r.passed]
+    assert {r.case for r in failed} == {"sam-surface-zero-grad", "sam-surface-zero-grad-restore"}
+    for r in failed:
+        assert r.verdict == "FAIL" and r.error.startswith("ZeroDivisionError")
+        assert r.first_divergence.step == 3
+        assert [d.pitfall for d in r.diagnoses] == ["missing_epsilon"]
 
 
-def test_a_constructor_that_raises_fails_every_case(golden_dir):
-    def broken(params, **kwargs):
+def test_a_constructor_that_raises_is_not_driven_on_every_case(golden_dir):
+    def broken(params, lr, momentum, weight_decay, nesterov):
         raise TypeError("unexpected keyword")
 
     report = crosscheck.check_torch(golden_dir, "sgd", broken)
     assert not any(r.passed for r in report.results)
-    assert all(r.error == "TypeError: unexpected keyword" for r in report.results)
-    assert all(r.first_divergence.step == 0 for r in report.results)
+    for r in report.results:
+        assert r.verdict == "not driven" and r.diagnoses == []
+        assert r.error == "TypeError: unexpected keyword"
+        assert r.not_driven.found[0].endswith("(params, lr, momentum, weight_decay, nesterov)")
+    text = report.format()
+    assert "could not drive this optimizer: TypeError: unexpected keyword" in text
+    assert "FAIL" not in text and "no verdict on the algorithm" in text
 
 
 def test_the_torch_model_reproduces_the_reference_gradients(cases):
@@ -185,6 +191,7 @@ def test_a_user_adapter_class_is_used(golden_dir):
     assert all(
         r.first_divergence.quantity == "2 gradient evaluations, expected 1" for r in report.results
     )
+    assert all(r.verdict == "not driven" for r in report.results)
 
 
 def test_unknown_adapter_and_bad_impl_strings():

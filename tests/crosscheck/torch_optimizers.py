@@ -90,7 +90,8 @@ class MemoryFreeMSAM(torch.optim.Optimizer):
 class TwoStepSAM(torch.optim.Optimizer):
     """SAM in the davda54/sam style (``first_step``/``second_step``) on SGD with momentum.
 
-    ``bug="no-eps"`` divides by ``||g||`` alone; ``bug="sign"`` steps to ``w - e``.
+    ``bug="no-eps"`` divides by ``||g||`` alone; ``bug="sign"`` steps to ``w - e``;
+    ``bug="float32-norm"`` computes ``||g||`` in float32 (a precision difference).
     """
 
     def __init__(self, params, lr, momentum=0.9, rho=0.05, weight_decay=0.0, bug=None):
@@ -100,7 +101,10 @@ class TwoStepSAM(torch.optim.Optimizer):
     @torch.no_grad()
     def first_step(self, zero_grad=False):
         params = [p for g in self.param_groups for p in g["params"]]
-        norm = _global_norm(p.grad for p in params)
+        if self.bug == "float32-norm":
+            norm = _global_norm(p.grad.float() for p in params).double()
+        else:
+            norm = _global_norm(p.grad for p in params)
         for group in self.param_groups:
             scale = group["rho"] / (norm if self.bug == "no-eps" else norm + EPS)
             scale = -scale if self.bug == "sign" else scale
@@ -185,3 +189,20 @@ class StatelessCheckpointSGD(torch.optim.SGD):
         saved = super().state_dict()
         saved["state"] = {}
         return saved
+
+
+class KeywordlessSAM(TwoStepSAM):
+    """``first_step()`` and ``second_step()`` without a ``zero_grad`` keyword."""
+
+    def first_step(self):
+        super().first_step()
+
+    def second_step(self):
+        super().second_step()
+
+
+class StepWithScaler(torch.optim.SGD):
+    """torch.optim.SGD whose ``step`` needs a second argument no adapter passes."""
+
+    def step(self, closure, scaler):
+        return super().step(closure)

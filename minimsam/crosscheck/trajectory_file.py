@@ -1,0 +1,53 @@
+"""Check a trajectory file: the runs of any framework, recorded as plain arrays.
+
+A user of JAX, TensorFlow, plain NumPy or anything else replays the golden cases
+with their own optimizer, records per step the points where gradients were taken,
+their losses and the unperturbed params after the step (FORMAT.md, "Trajectory
+files"), saves them with ``np.savez`` and runs::
+
+    minimsam crosscheck compare --cases DIR --trajectory FILE
+
+which prints the same report and diagnosis as the PyTorch runner. Nothing here
+imports torch or jax: the diagnosis re-runs minimsam's NumPy reference with each
+pitfall built in (or reads the mutants shipped with ``export --with-mutants``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minimsam.crosscheck.case import Case
+from minimsam.crosscheck.compare import ATOL, RTOL, Report, check_case
+from minimsam.crosscheck.fileformat import load_cases, read_trajectories
+
+__all__ = ["check_trajectory_file"]
+
+
+def check_trajectory_file(
+    cases: str | Path | list[Case],
+    trajectory: str | Path,
+    optimizer: str | None = None,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> Report:
+    """The report on the runs in ``trajectory`` (a ``.npz`` trajectory file).
+
+    ``cases``: a folder written by ``export``, or a list of cases. The cases checked
+    are those the file holds; they must all be of one optimizer (or give ``optimizer``).
+    """
+    if isinstance(cases, (str, Path)):
+        cases = load_cases(cases, optimizer=optimizer)
+    elif optimizer is not None:
+        cases = [c for c in cases if c.optimizer == optimizer]
+    runs = read_trajectories(trajectory, cases)
+    checked = [c for c in cases if c.name in runs]
+    optimizers = sorted({c.optimizer for c in checked})
+    if len(optimizers) != 1:
+        raise ValueError(
+            f"{trajectory} holds cases of {optimizers}: pass --optimizer to check one of them"
+        )
+    results = []
+    for case in checked:
+        got, error = runs[case.name]
+        results.append(check_case(case, got, atol, rtol, error=error))
+    return Report(optimizers[0], str(trajectory), "trajectory file", results)
