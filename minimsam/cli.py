@@ -198,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_figures(argparse.Namespace(figure_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "rho", None) is not None and args.rho < 0:
+            raise ValueError(
+                f"--rho must be >= 0, got {args.rho:g}; for a negative rho (a step back along +v, "
+                "paper Fig. 2A) see tutorials/04_msam.ipynb, section 'Negative rho'"
+            )
         ms.set_backend(args.backend)
         return args.func(args)
     except KeyboardInterrupt:

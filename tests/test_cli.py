@@ -111,7 +111,8 @@ def test_train_help_documents_the_defaults(capsys):
         (["train", "--model", "cnn"], 1, ["cnn"]),
         (["train", "--resume"], 1, ["--out"]),
         (["landscape", "--steps", "0"], 1, ["--steps"]),
-        (["landscape", "--optimizers", "msam", "--rho", "-1"], 1, ["rho"]),
+        (["landscape", "--optimizers", "msam", "--rho", "-1"], 1, ["--rho", "04_msam.ipynb"]),
+        (["train", "--optimizer", "msam", "--rho", "-0.5"], 1, ["-0.5", "Negative rho"]),
     ],
 )
 def test_bad_arguments_give_one_error_line(capsys, argv, status, fragments):
