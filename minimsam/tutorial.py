@@ -8,7 +8,8 @@
 - :func:`final_points` runs fresh optimizers from many starts; :func:`which_well`
   names the well each end point lies in.
 - :func:`sam_loss` is SAM's objective ``L(w + rho g/||g||)`` at given points.
-- :func:`basin_panels` draws where runs from random starts end.
+- :func:`basin_panels` and :func:`well_bars` draw where runs from random starts end;
+  :func:`local_maxima` finds the peaks of a sampled curve.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ __all__ = [
     "SADDLE",
     "basin_panels",
     "final_points",
+    "local_maxima",
     "sam_loss",
     "sharp_flat_grad",
     "sharp_flat_grad_fn",
+    "well_bars",
     "which_well",
 ]
 
@@ -143,3 +146,27 @@ def basin_panels(
         ax.set_ylabel("$y$")
     handles, labels = axes[0].get_legend_handles_labels()
     axes[0].figure.legend(handles, labels, loc="outside lower center", ncols=3)
+
+
+def local_maxima(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The ``xs[i]`` where ``ys[i] >= ys[i - 1]`` and ``ys[i] >= ys[i + 1]`` (interior points)."""
+    xs, ys = np.asarray(xs), np.asarray(ys)
+    inner = (ys[1:-1] >= ys[:-2]) & (ys[1:-1] >= ys[2:])
+    return xs[1:-1][inner]
+
+
+def well_bars(ax: Any, wells: Mapping[str, np.ndarray], colors: Mapping[str, str]) -> None:
+    """Stacked bars, one per run: the fractions of :func:`which_well` labels ``flat``
+    (solid, labelled with its value), ``sharp`` (hatched ``//``) and ``elsewhere``
+    (hatched ``..``), coloured by ``colors[name]``."""
+    names = list(wells)
+    bottom = np.zeros(len(names))
+    for label, hatch in (("flat", ""), ("sharp", "//"), ("elsewhere", "..")):
+        share = np.array([np.mean(wells[n] == label) for n in names])
+        bars = ax.bar(names, share, bottom=bottom, hatch=hatch, label=f"ends {label}",
+                      color=[colors[n] for n in names], alpha=1.0 if label == "flat" else 0.4,
+                      edgecolor="k")  # fmt: skip
+        if label == "flat":
+            ax.bar_label(bars, labels=[f"{s:.2f}" for s in share], label_type="center")
+        bottom += share
+    ax.set_ylabel(f"fraction of {len(next(iter(wells.values())))} starts")
