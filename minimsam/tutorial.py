@@ -124,13 +124,14 @@ def basin_panels(
     """One panel per run: each start marked by the well its run ended in.
 
     ``wells[name]`` is :func:`which_well` of the runs' end points. Markers: flat well
-    white circle, sharp well red-orange triangle, elsewhere black cross.
+    white circle, sharp well vermillion triangle, elsewhere black cross. Draw on a figure
+    made with ``layout="constrained"``: the legend goes outside, below the panels.
     """
     styles = {
         "flat": {"marker": "o", "c": "white", "edgecolors": "k", "label": "ends in flat well"},
         "sharp": {
             "marker": "^",
-            "c": viz.PART_COLORS["perturbation"],
+            "c": "#D55E00",  # Okabe-Ito vermillion
             "edgecolors": "k",
             "label": "ends in sharp well",
         },
