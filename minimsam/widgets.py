@@ -95,9 +95,9 @@ def redraw(
 ) -> StepPlot:
     """Run ``optimizer`` for ``num_steps`` on ``surface`` and draw it into ``target``.
 
-    target: a matplotlib Figure (cleared, then two panels: the whole path with the
-        arrows of steps ``detail[0] .. detail[1] - 1``, and a zoom on those steps) or
-        an Axes (cleared, then the path and the arrows in one panel).
+    target: a matplotlib Figure (cleared, then two panels: the whole path, and a zoom
+        on steps ``detail[0] .. detail[1] - 1`` with their arrows) or an Axes (cleared,
+        then the path and those arrows in one panel).
     optimizer: ``"sgd"``, ``"nag"``, ``"sam"`` or ``"msam"`` (see :data:`OPTIMIZERS`).
     lr, momentum, rho, weight_decay: the optimizer's hyperparameters.
     start: the first iterate (default: the surface's ``start``).
