@@ -310,6 +310,16 @@ def _make_model(args: argparse.Namespace, ds: data.Dataset) -> nn.Sequential:
 HYPERPARAMETERS = ("lr", "momentum", "rho", "weight_decay")
 
 
+def _checked_rho(value: float) -> float:
+    """``--rho`` as given; a negative radius is an error that says where it is shown."""
+    if value < 0:
+        raise ValueError(
+            f"--rho must be >= 0, got {value:g}; for a negative rho (a step back along +v, "
+            "paper Fig. 2A) see tutorials/04_msam.ipynb, section 'Negative rho'"
+        )
+    return value
+
+
 def _hyperparameters(args: argparse.Namespace, name: str, strict: bool = False) -> dict[str, Any]:
     """The hyperparameters ``name`` runs with: its defaults, overridden by the options given.
 
@@ -322,7 +332,7 @@ def _hyperparameters(args: argparse.Namespace, name: str, strict: bool = False) 
         if value is None:
             continue
         if key in hyper:
-            hyper[key] = value
+            hyper[key] = _checked_rho(value) if key == "rho" else value
         elif strict:
             option = "--" + key.replace("_", "-")
             raise ValueError(f"{option} does not apply to optimizer {name!r}")
@@ -584,7 +594,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         if "momentum" in train.DEFAULTS[name]:
             hyper["momentum"] = args.momentum if args.momentum is not None else 0.9
         if "rho" in train.DEFAULTS[name]:
-            hyper["rho"] = args.rho if args.rho is not None else LANDSCAPE_RHO[name]
+            hyper["rho"] = _checked_rho(args.rho) if args.rho is not None else LANDSCAPE_RHO[name]
         label = f"{name} (" + ", ".join(f"{k}={v:g}" for k, v in hyper.items()) + ")"
         # no weight decay: it would move the surfaces' minima
         opt = train.make_optimizer(name, **hyper, weight_decay=0.0, check_finite=True)

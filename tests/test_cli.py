@@ -124,6 +124,17 @@ def test_bad_arguments_give_one_error_line(capsys, argv, status, fragments):
     assert_one_error_line(err, *fragments)
 
 
+@pytest.mark.parametrize("command", [["train", "--optimizer", "msam"], ["landscape"]])
+def test_negative_rho_names_the_tutorial_section(capsys, command):
+    status, out, err = run(capsys, *command, "--rho", "-0.5")
+    assert status == 1
+    assert_one_error_line(err, "--rho", "-0.5", "tutorials/04_msam.ipynb", "'Negative rho'")
+    from pathlib import Path
+
+    notebook = Path(__file__).resolve().parents[1] / "tutorials" / "04_msam.ipynb"
+    assert '"## Negative rho\\n"' in notebook.read_text()  # the section the message names
+
+
 def test_missing_dataset_is_one_line_and_no_download(capsys, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -1,0 +1,222 @@
+"""Step plots with sliders for the tutorials: move lr, momentum and rho, see every step.
+
+Two functions::
+
+    from minimsam import widgets
+
+    widgets.redraw(fig, "msam", lr=0.01, momentum=0.9, rho=0.3)      # pure drawing
+    explorer = widgets.step_explorer("msam", lr=0.01, momentum=0.9, rho=0.3)
+
+:func:`redraw` runs one optimizer on a toy surface (:mod:`minimsam.data.landscapes`)
+with :func:`minimsam.viz.trace_steps` and draws the path and the arrows of a few
+steps (:func:`minimsam.viz.draw_step`) into a matplotlib Figure (two panels: the whole
+path, and a zoom on the chosen steps) or into one Axes (path and arrows). It needs no
+widgets and is what the tests call.
+
+:func:`step_explorer` builds an ``ipywidgets.interact`` UI with sliders for ``lr``,
+``momentum`` and (for SAM and MSAM) ``rho`` that calls :func:`redraw` on every change,
+when ipywidgets is installed and a live Jupyter kernel runs the code. Otherwise (a
+script, a static rendering, ipywidgets missing) it draws one static figure with the
+given values and returns it. Install the widgets with ``pip install "minimsam[tutorials]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from minimsam import optim, viz
+from minimsam.data import landscapes
+
+__all__ = ["OPTIMIZERS", "StepPlot", "make_optimizer", "redraw", "step_explorer"]
+
+#: The optimizers the explorer knows, by lower-case name, with their display names.
+OPTIMIZERS = {"sgd": "SGD", "nag": "NAG", "sam": "SAM", "msam": "MSAM"}
+
+#: The arrows each optimizer's step has (see :func:`minimsam.viz.draw_step`).
+PARTS = {
+    "sgd": ("momentum", "gradient"),
+    "nag": ("lookahead", "momentum", "gradient"),
+    "sam": ("perturbation", "momentum", "gradient"),
+    "msam": ("perturbation", "momentum", "gradient"),
+}
+
+
+def make_optimizer(
+    name: str, lr: float, momentum: float, rho: float = 0.0, weight_decay: float = 0.0
+) -> Any:
+    """``optim.SGD/NAG/SAM/MSAM`` for ``name`` (``rho`` is ignored by SGD and NAG)."""
+    key = name.lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
+    if key == "sgd":
+        return optim.SGD(lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if key == "nag":
+        return optim.NAG(lr=lr, momentum=momentum, weight_decay=weight_decay)
+    cls = optim.SAM if key == "sam" else optim.MSAM
+    return cls(lr=lr, momentum=momentum, rho=rho, weight_decay=weight_decay)
+
+
+@dataclass
+class StepPlot:
+    """What :func:`redraw` drew: the traced steps, the axes, and the arrows per step.
+
+    steps: the :class:`minimsam.viz.Step` list of the run.
+    axes: the axes drawn into (path first, then the zoom when a Figure was given).
+    arrows: for each detail step, the ``{part: artist}`` dict of ``viz.draw_step``.
+    """
+
+    steps: list
+    axes: list
+    arrows: list = field(default_factory=list)
+
+
+def _window(steps: Sequence[Any], surface: Any) -> Any:
+    """The zoom window around ``steps``, or the surface's bounds if they are degenerate."""
+    try:
+        return viz.step_window(steps)
+    except ValueError:
+        return surface.bounds
+
+
+def redraw(
+    target: Any,
+    optimizer: str,
+    *,
+    lr: float,
+    momentum: float,
+    rho: float = 0.0,
+    weight_decay: float = 0.0,
+    surface: str = "quadratic",
+    start: Sequence[float] | None = None,
+    num_steps: int = 40,
+    detail: tuple[int, int] = (7, 9),
+) -> StepPlot:
+    """Run ``optimizer`` for ``num_steps`` on ``surface`` and draw it into ``target``.
+
+    target: a matplotlib Figure (cleared, then two panels: the whole path, and a zoom
+        on steps ``detail[0] .. detail[1] - 1`` with their arrows) or an Axes (cleared,
+        then the path and those arrows in one panel).
+    optimizer: ``"sgd"``, ``"nag"``, ``"sam"`` or ``"msam"`` (see :data:`OPTIMIZERS`).
+    lr, momentum, rho, weight_decay: the optimizer's hyperparameters.
+    start: the first iterate (default: the surface's ``start``).
+    """
+    key = optimizer.lower()
+    opt = make_optimizer(key, lr, momentum, rho, weight_decay)
+    land = landscapes.get(surface)
+    steps = viz.trace_steps(opt, land.grad_fn(), land.start if start is None else start, num_steps)
+    first, last = max(0, detail[0]), min(num_steps, detail[1])
+    shown = steps[first:last]
+    name, color = OPTIMIZERS[key], viz.COLORS[OPTIMIZERS[key]]
+    settings = f"lr {lr:g}, momentum {momentum:g}" + (
+        f", $\\rho$ {rho:g}" if key in ("sam", "msam") else ""
+    )
+    if hasattr(target, "add_subplot"):  # a Figure: path and zoom side by side
+        target.clear()
+        axes = list(target.subplots(1, 2))
+    else:
+        target.cla()
+        axes = [target]
+    ax = axes[0]
+    viz.contour(ax, land)
+    viz.trajectory(ax, viz.path(steps), label=name, color=color)
+    ax.set_title(f"{name}: {num_steps} steps, {settings}")
+    zoom = axes[-1]
+    if len(axes) == 2:
+        window = _window(shown, land) if shown else land.bounds
+        viz.contour(zoom, land, bounds=window, mark_minima=False)
+        viz.trajectory(zoom, viz.path(steps), color=color, markersize=5)
+        zoom.set_xlim(*window[0])
+        zoom.set_ylim(*window[1])
+        zoom.set_title(f"steps {first} to {last - 1}" if shown else "no step to zoom on")
+    arrows = [viz.draw_step(zoom, s) for s in shown]
+    present = {part for drawn in arrows for part in drawn}
+    parts = [p for p in PARTS[key] if p in present]
+    viz.step_legend(zoom, parts, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    for a in axes:
+        a.set_xlabel("$x$ (first coordinate of $w$)")
+        a.set_ylabel("$y$ (second coordinate of $w$)")
+    return StepPlot(steps=steps, axes=axes, arrows=arrows)
+
+
+def _live_kernel() -> bool:
+    """True when the code runs in a Jupyter kernel (widgets can be displayed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _ipywidgets() -> Any:
+    """The ``ipywidgets`` module, or None when it is not installed."""
+    try:
+        import ipywidgets
+    except ImportError:
+        return None
+    return ipywidgets
+
+
+def step_explorer(
+    optimizer: str,
+    *,
+    lr: float,
+    momentum: float,
+    rho: float = 0.0,
+    figsize: tuple[float, float] = (13.0, 4.8),
+    max_lr: float | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Sliders for ``lr``, ``momentum`` and ``rho`` over :func:`redraw`, or one static figure.
+
+    With ipywidgets and a live kernel: returns the ``ipywidgets.interact`` function
+    (its ``.widget`` holds the sliders); ``lr`` ranges over ``[lr / 10, max_lr]``
+    (default ``10 * lr``) on a log scale, ``momentum`` over ``[0, 0.99]``, ``rho``
+    over ``[0, 1]`` (SAM and MSAM only; SGD and NAG have no ``rho``). Otherwise: draws
+    the figure for the given values and returns the matplotlib Figure. ``kwargs`` go
+    to :func:`redraw` (``surface``, ``start``, ``num_steps``, ``detail``, ``weight_decay``).
+    """
+    import matplotlib.pyplot as plt
+
+    key = optimizer.lower()
+    make_optimizer(key, lr, momentum, rho)  # fail now, not inside a callback
+
+    def draw(lr: float, momentum: float, rho: float = rho) -> Any:
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        redraw(fig, key, lr=lr, momentum=momentum, rho=rho, **kwargs)
+        return fig
+
+    widgets = _ipywidgets()
+    if widgets is None or not _live_kernel():
+        return draw(lr, momentum, rho)
+
+    def update(lr: float, momentum: float, rho: float = rho) -> None:
+        draw(lr, momentum, rho)
+        plt.show()
+
+    top = max_lr if max_lr is not None else 10 * lr
+    sliders: dict[str, Any] = {
+        "lr": widgets.FloatLogSlider(
+            value=lr, base=10, min=_log10(lr / 10), max=_log10(top), step=0.05,
+            description="lr", continuous_update=False, readout_format=".4f",
+        ),
+        "momentum": widgets.FloatSlider(
+            value=momentum, min=0.0, max=0.99, step=0.01, description="momentum",
+            continuous_update=False,
+        ),
+    }  # fmt: skip
+    if key in ("sam", "msam"):
+        sliders["rho"] = widgets.FloatSlider(
+            value=rho, min=0.0, max=1.0, step=0.05, description="rho", continuous_update=False
+        )
+    else:
+        sliders["rho"] = widgets.fixed(rho)  # SGD and NAG have no rho: no slider
+    return widgets.interact(update, **sliders)
+
+
+def _log10(x: float) -> float:
+    import math
+
+    return math.log10(x)
