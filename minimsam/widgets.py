@@ -22,6 +22,7 @@ given values and returns it. Install the widgets with ``pip install "minimsam[tu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,7 +142,14 @@ def redraw(
 
 
 def _live_kernel() -> bool:
-    """True when the code runs in a Jupyter kernel (widgets can be displayed)."""
+    """True when the code runs in a Jupyter kernel (widgets can be displayed).
+
+    ``MINIMSAM_STATIC_FIGURES=1`` answers False: a notebook executed for a static page
+    (the website build) then stores the fallback figure instead of widget state that no
+    static page can run.
+    """
+    if os.environ.get("MINIMSAM_STATIC_FIGURES", "") not in ("", "0"):
+        return False
     try:
         from IPython import get_ipython
     except ImportError:

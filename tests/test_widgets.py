@@ -145,3 +145,12 @@ def test_final_points_which_well_and_sam_loss():
     values, points = tutorial.sam_loss(np.array([sharp + [0.05, 0.0]]), rho=0.3)
     assert np.linalg.norm(points[0] - sharp - [0.05, 0.0]) == pytest.approx(0.3)
     assert values[0] > tutorial.sharp_flat_grad(sharp)[0]  # the ascent step climbs
+
+
+def test_static_figures_are_forced_by_the_environment(monkeypatch):
+    """A notebook executed for the static website stores a figure, not widget state."""
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setenv("MINIMSAM_STATIC_FIGURES", "1")
+    assert widgets._live_kernel() is False
+    fig = widgets.step_explorer("msam", lr=0.01, momentum=0.9, rho=0.3, num_steps=6)
+    assert isinstance(fig, plt.Figure)
