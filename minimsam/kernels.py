@@ -86,9 +86,7 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
     """Each equation as one CUDA kernel, compiled by CuPy on first use."""
     fallback = array_kernels(cupy)
     axpy_k = cupy.ElementwiseKernel("T a, T x, T y", "T z", "z = a * x + y", "minimsam_axpy")
-    sumsq_k = cupy.ReductionKernel(
-        "T x", "T s", "x * x", "a + b", "s = a", "0", "minimsam_sumsq"
-    )
+    sumsq_k = cupy.ReductionKernel("T x", "T s", "x * x", "a + b", "s = a", "0", "minimsam_sumsq")
     relu_grad_k = cupy.ElementwiseKernel(
         "T gy, T y", "T gx", "gx = gy * (T)(y > (T)0)", "minimsam_relu_grad"
     )
