@@ -101,6 +101,8 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
     def axpy(a, x, y):
         if not same_dtype(x, y, a):
             return fallback.axpy(a, x, y)
+        if not hasattr(a, "dtype"):
+            a = x.dtype.type(a)  # a number in the arrays' dtype, as NumPy would cast it
         return axpy_k(a, x, y)
 
     def sumsq(arrays):
