@@ -9,6 +9,8 @@ step), from the same initial weights and on the same batch:
   ``a * x + y`` as two launches, the norm as one dot product and one add per key);
 - ``cupy (fused)``: minimsam on CuPy with its CUDA kernels (``cupy_kernels``), the
   default;
+- ``cupy (fused, CUDA graph)``: the fused step recorded once as a CUDA graph and
+  replayed (``minimsam.graph.CapturedStep``);
 - ``torch CUDA``: the same model in ``torch.nn``, ``torch.optim.SGD`` and minimsam's
   ``minimsam.torch.MSAM`` / ``SAM``.
 
@@ -55,6 +57,7 @@ OPTIMIZERS = {
     "SAM": lambda: optim.SAM(lr=LR, momentum=MU, rho=0.05, check_finite=False),
 }
 FUSED, PLAIN, TORCH = "cupy (fused)", "cupy (plain)", "torch CUDA"
+GRAPH = "cupy (fused, CUDA graph)"
 
 
 class Env:
@@ -114,6 +117,29 @@ def minimsam_stepper(env: Env, backend_name: str, model_name: str, opt_name: str
                 holder["params"], holder["state"], grad_fn
             )
         if sync and backend_name != "numpy":
+            env.sync()
+
+    return step
+
+
+def graph_stepper(env: Env, model_name: str, opt_name: str, batch: int, sync: bool = True):
+    """A closure replaying the captured fused step (``CapturedStep``) on the GPU."""
+    from minimsam.graph import CapturedStep
+
+    make_model, input_shape, _ = MODELS[model_name]
+    with ms.use_backend(env.device):
+        model = make_model()
+        hx, hy = batch_of(input_shape, batch)
+        x, y = ms.asarray(hx), ms.asarray(hy)
+        opt = OPTIMIZERS[opt_name]()
+        params = model.init(seed=0)
+        captured = CapturedStep(opt, lambda p, x_, y_: nn.cross_entropy(model(p, x_), y_),
+                                params, opt.init(params), x, y)  # fmt: skip
+
+    def step():
+        with ms.use_backend(env.device):
+            captured(x, y)
+        if sync:
             env.sync()
 
     return step
@@ -218,21 +244,30 @@ def profile_rows(env: Env) -> list[list[object]]:
     model = "MLP 784-256-256-10"
     for batch in (128, 2048):
         for opt_name in ("SGD", "MSAM"):
-            for label in (PLAIN, FUSED, TORCH):
-                if label == TORCH:
-                    step = torch_stepper(env, model, opt_name, batch, sync=False)
-                else:
-                    backend_name = env.backends[label]
-                    step = minimsam_stepper(env, backend_name, model, opt_name, batch, sync=False)
-                kernels = count_kernels(env, step)
-                times = host_device_times(env, step)
-                rows.append([
-                    model, batch, opt_name, label,
-                    "-" if kernels is None else f"{kernels:.0f}",
-                    "-" if times is None else f"{times[0]:.3f}",
-                    "-" if times is None else f"{times[1]:.3f}",
-                ])  # fmt: skip
+            for label in (PLAIN, FUSED, GRAPH, TORCH):
+                try:
+                    rows.append(_profile_row(env, model, batch, opt_name, label))
+                except Exception:  # report, and profile the others
+                    traceback.print_exc()
     return rows
+
+
+def _profile_row(env: Env, model: str, batch: int, opt_name: str, label: str) -> list:
+    """Kernels per step and host/device ms per step of one contender."""
+    if label == TORCH:
+        step = torch_stepper(env, model, opt_name, batch, sync=False)
+    elif label == GRAPH:
+        step = graph_stepper(env, model, opt_name, batch, sync=False)
+    else:
+        step = minimsam_stepper(env, env.backends[label], model, opt_name, batch, sync=False)
+    kernels = count_kernels(env, step)
+    times = host_device_times(env, step)
+    return [
+        model, batch, opt_name, label,
+        "-" if kernels is None else f"{kernels:.0f}",
+        "-" if times is None else f"{times[0]:.3f}",
+        "-" if times is None else f"{times[1]:.3f}",
+    ]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- speed
@@ -253,9 +288,13 @@ def speed_rows(env: Env, rounds: int) -> tuple[list, dict]:
                 rows.append([model_name, batch, opt_name, label, f"{seconds * 1e3:.3f}",
                              f"{times[('numpy', opt_name)] / seconds:.1f}×",
                              f"{seconds / times[(TORCH, opt_name)]:.2f}",
-                             f"{seconds / times[(label, 'SGD')]:.2f}"])  # fmt: skip
+                             _ratio(seconds, times.get((label, "SGD")))])  # fmt: skip
             print(f"done: {model_name} batch {batch}", flush=True)
     return rows, times_all
+
+
+def _ratio(seconds: float, base: float | None) -> str:
+    return "-" if base is None else f"{seconds / base:.2f}"
 
 
 def _time_group(env: Env, model_name: str, batch: int, rounds: int, cnn: bool) -> dict:
@@ -266,6 +305,10 @@ def _time_group(env: Env, model_name: str, batch: int, rounds: int, cnn: bool) -
             contenders[(label, opt_name)] = minimsam_stepper(
                 env, backend_name, model_name, opt_name, batch
             )
+        try:
+            contenders[(GRAPH, opt_name)] = graph_stepper(env, model_name, opt_name, batch)
+        except Exception:  # report, and time the others
+            traceback.print_exc()
         contenders[(TORCH, opt_name)] = torch_stepper(env, model_name, opt_name, batch)
     return time_interleaved(contenders, rounds=3 if cnn else rounds,
                             reps=1 if cnn else 3, warmup=1 if cnn else 3)  # fmt: skip
@@ -284,17 +327,19 @@ def target_rows(times: dict) -> list[list[object]]:
         rows.append([what, f"{value:.2f}", (">= " if at_least else "<= ") + f"{bound:g}",
                      "met" if met else "NOT met"])  # fmt: skip
 
-    for opt in OPTIMIZERS:
-        row(f"MLP 2048, {opt}: speed-up vs numpy", (mlp, 2048, "numpy", opt),
-            (mlp, 2048, FUSED, opt), 10, at_least=True)  # fmt: skip
-    for batch in MODELS[mlp][2]:
+    for label in (FUSED, GRAPH):
         for opt in OPTIMIZERS:
-            row(f"MLP {batch}, {opt}: time / torch CUDA", (mlp, batch, FUSED, opt),
-                (mlp, batch, TORCH, opt), 3)  # fmt: skip
-    for model_name, (_, _, batches) in MODELS.items():
-        for batch in batches:
-            row(f"{model_name} {batch}: MSAM / SGD on the GPU", (model_name, batch, FUSED, "MSAM"),
-                (model_name, batch, FUSED, "SGD"), 1.05)  # fmt: skip
+            row(f"{label}, MLP 2048, {opt}: speed-up vs numpy", (mlp, 2048, "numpy", opt),
+                (mlp, 2048, label, opt), 10, at_least=True)  # fmt: skip
+        for batch in MODELS[mlp][2]:
+            for opt in OPTIMIZERS:
+                row(f"{label}, MLP {batch}, {opt}: time / torch CUDA", (mlp, batch, label, opt),
+                    (mlp, batch, TORCH, opt), 3)  # fmt: skip
+        for model_name, (_, _, batches) in MODELS.items():
+            for batch in batches:
+                row(f"{label}, {model_name} {batch}: MSAM / SGD",
+                    (model_name, batch, label, "MSAM"), (model_name, batch, label, "SGD"),
+                    1.05)  # fmt: skip
     return rows
 
 

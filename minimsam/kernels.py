@@ -9,6 +9,7 @@ evaluate on every step, each stated as its equation:
 ==================  ===========================================================
 ``axpy(a, x, y)``   ``a * x + y``
 ``sumsq(arrays)``   ``sum_k sum(arrays[k] ** 2)`` (a 0-d array, no host sync)
+``dot(x, y)``       ``sum(x * y)`` over all entries (a 0-d array)
 ``relu_grad``       ``gy * [y > 0]``  (the gradient through a ReLU with output y)
 ``xent_grad``       ``scale * (exp(logp) - q)``  (cross-entropy through log-softmax)
 ==================  ===========================================================
@@ -38,6 +39,7 @@ class Kernels:
 
     axpy: Callable[[Any, Any, Any], Any]
     sumsq: Callable[[Sequence[Any]], Any]
+    dot: Callable[[Any, Any], Any]
     relu_grad: Callable[[Any, Any], Any]
     xent_grad: Callable[[Any, Any, Any], Any]
 
@@ -65,6 +67,10 @@ def array_kernels(xp: ModuleType) -> Kernels:
             total = sq if total is None else total + sq
         return total
 
+    def dot(x, y):
+        """``sum(x * y)``, one BLAS dot product."""
+        return xp.vdot(x.reshape(-1), y.reshape(-1))
+
     def relu_grad(gy, y):
         """``gy * [y > 0]``."""
         return gy * (y > 0)
@@ -76,7 +82,7 @@ def array_kernels(xp: ModuleType) -> Kernels:
         g *= scale
         return g
 
-    return Kernels(axpy=axpy, sumsq=sumsq, relu_grad=relu_grad, xent_grad=xent_grad)
+    return Kernels(axpy=axpy, sumsq=sumsq, dot=dot, relu_grad=relu_grad, xent_grad=xent_grad)
 
 
 # ----------------------------------------------------------------------------- CUDA kernels
@@ -87,6 +93,7 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
     fallback = array_kernels(cupy)
     axpy_k = cupy.ElementwiseKernel("T a, T x, T y", "T z", "z = a * x + y", "minimsam_axpy")
     sumsq_k = cupy.ReductionKernel("T x", "T s", "x * x", "a + b", "s = a", "0", "minimsam_sumsq")
+    dot_k = cupy.ReductionKernel("T x, T y", "T s", "x * y", "a + b", "s = a", "0", "minimsam_dot")
     relu_grad_k = cupy.ElementwiseKernel(
         "T gy, T y", "T gx", "gx = gy * (T)(y > (T)0)", "minimsam_relu_grad"
     )
@@ -109,10 +116,15 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
         arrays = list(arrays)
         if not same_dtype(*arrays):
             return fallback.sumsq(arrays)
-        if len(arrays) == 1:
-            return sumsq_k(arrays[0])
-        # one copy kernel gathers every array, one reduction sums the squares
-        return sumsq_k(cupy.concatenate([x.reshape(-1) for x in arrays]))
+        # one reduction per array, then one kernel adding the partial sums (no host
+        # copies, so the whole thing can be recorded in a CUDA graph)
+        partial = [sumsq_k(x) for x in arrays]
+        return partial[0] if len(partial) == 1 else _adder(cupy, len(partial))(*partial)
+
+    def dot(x, y):
+        if not same_dtype(x, y):
+            return fallback.dot(x, y)
+        return dot_k(x, y)
 
     def relu_grad(gy, y):
         if not same_dtype(gy, y):
@@ -124,4 +136,18 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
             return fallback.xent_grad(logp, q, scale)
         return xent_grad_k(logp, q, scale)
 
-    return Kernels(axpy=axpy, sumsq=sumsq, relu_grad=relu_grad, xent_grad=xent_grad)
+    return Kernels(axpy=axpy, sumsq=sumsq, dot=dot, relu_grad=relu_grad, xent_grad=xent_grad)
+
+
+_ADDERS: dict[int, Any] = {}
+
+
+def _adder(cupy: ModuleType, n: int) -> Any:
+    """An elementwise kernel ``s = x0 + x1 + ... + x{n-1}``, built once per ``n``."""
+    if n not in _ADDERS:
+        names = [f"x{i}" for i in range(n)]
+        _ADDERS[n] = cupy.ElementwiseKernel(
+            ", ".join(f"T {v}" for v in names), "T s", "s = " + " + ".join(names),
+            f"minimsam_add{n}",
+        )  # fmt: skip
+    return _ADDERS[n]

@@ -87,3 +87,12 @@ def test_the_backend_picks_its_kernels(backend):
     else:
         assert backend.kernels.axpy.__qualname__.startswith("array_kernels")
         assert array_kernels(backend.xp).axpy.__qualname__ == backend.kernels.axpy.__qualname__
+
+
+def test_dot_is_the_sum_of_products(backend, rng):
+    (hx, x), (hy, y) = _device(rng, 12, 10), _device(rng, 12, 10)
+    got = backend.kernels.dot(x, y)
+    assert got.shape == ()
+    np.testing.assert_allclose(
+        float(ms.to_numpy(got)), np.sum(hx * hy, dtype=np.float64), rtol=1e-5
+    )

@@ -136,8 +136,7 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, x):
         n = x.shape[0]
         self.logp = LogSoftmax(1).forward(x)
-        flat_q, flat_logp = self.q.reshape(-1), self.logp.reshape(-1)
-        return get_backend().xp.vdot(flat_q, flat_logp) * (-1.0 / n)
+        return get_backend().kernels.dot(self.q, self.logp) * (-1.0 / n)
 
     def backward(self, gy, xs, y):
         n = shape_of(xs[0])[0]
