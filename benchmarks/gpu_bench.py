@@ -9,8 +9,6 @@ step), from the same initial weights and on the same batch:
   ``a * x + y`` as two launches, the norm as one dot product and one add per key);
 - ``cupy (fused)``: minimsam on CuPy with its CUDA kernels (``cupy_kernels``), the
   default;
-- ``cupy (fused, CUDA graph)``: the fused step recorded once as a CUDA graph and
-  replayed (``minimsam.graph.CapturedStep``);
 - ``torch CUDA``: the same model in ``torch.nn``, ``torch.optim.SGD`` and minimsam's
   ``minimsam.torch.MSAM`` / ``SAM``.
 
@@ -57,7 +55,6 @@ OPTIMIZERS = {
     "SAM": lambda: optim.SAM(lr=LR, momentum=MU, rho=0.05, check_finite=False),
 }
 FUSED, PLAIN, TORCH = "cupy (fused)", "cupy (plain)", "torch CUDA"
-GRAPH = "cupy (fused, CUDA graph)"
 
 
 class Env:
@@ -117,29 +114,6 @@ def minimsam_stepper(env: Env, backend_name: str, model_name: str, opt_name: str
                 holder["params"], holder["state"], grad_fn
             )
         if sync and backend_name != "numpy":
-            env.sync()
-
-    return step
-
-
-def graph_stepper(env: Env, model_name: str, opt_name: str, batch: int, sync: bool = True):
-    """A closure replaying the captured fused step (``CapturedStep``) on the GPU."""
-    from minimsam.graph import CapturedStep
-
-    make_model, input_shape, _ = MODELS[model_name]
-    with ms.use_backend(env.device):
-        model = make_model()
-        hx, hy = batch_of(input_shape, batch)
-        x, y = ms.asarray(hx), ms.asarray(hy)
-        opt = OPTIMIZERS[opt_name]()
-        params = model.init(seed=0)
-        captured = CapturedStep(opt, lambda p, x_, y_: nn.cross_entropy(model(p, x_), y_),
-                                params, opt.init(params), x, y)  # fmt: skip
-
-    def step():
-        with ms.use_backend(env.device):
-            captured(x, y)
-        if sync:
             env.sync()
 
     return step
@@ -244,7 +218,7 @@ def profile_rows(env: Env) -> list[list[object]]:
     model = "MLP 784-256-256-10"
     for batch in (128, 2048):
         for opt_name in ("SGD", "MSAM"):
-            for label in (PLAIN, FUSED, GRAPH, TORCH):
+            for label in (PLAIN, FUSED, TORCH):
                 try:
                     rows.append(_profile_row(env, model, batch, opt_name, label))
                 except Exception:  # report, and profile the others
@@ -256,8 +230,6 @@ def _profile_row(env: Env, model: str, batch: int, opt_name: str, label: str) ->
     """Kernels per step and host/device ms per step of one contender."""
     if label == TORCH:
         step = torch_stepper(env, model, opt_name, batch, sync=False)
-    elif label == GRAPH:
-        step = graph_stepper(env, model, opt_name, batch, sync=False)
     else:
         step = minimsam_stepper(env, env.backends[label], model, opt_name, batch, sync=False)
     kernels = count_kernels(env, step)
@@ -305,10 +277,6 @@ def _time_group(env: Env, model_name: str, batch: int, rounds: int, cnn: bool) -
             contenders[(label, opt_name)] = minimsam_stepper(
                 env, backend_name, model_name, opt_name, batch
             )
-        try:
-            contenders[(GRAPH, opt_name)] = graph_stepper(env, model_name, opt_name, batch)
-        except Exception:  # report, and time the others
-            traceback.print_exc()
         contenders[(TORCH, opt_name)] = torch_stepper(env, model_name, opt_name, batch)
     return time_interleaved(contenders, rounds=3 if cnn else rounds,
                             reps=1 if cnn else 3, warmup=1 if cnn else 3)  # fmt: skip
@@ -327,7 +295,7 @@ def target_rows(times: dict) -> list[list[object]]:
         rows.append([what, f"{value:.2f}", (">= " if at_least else "<= ") + f"{bound:g}",
                      "met" if met else "NOT met"])  # fmt: skip
 
-    for label in (FUSED, GRAPH):
+    for label in (FUSED,):
         for opt in OPTIMIZERS:
             row(f"{label}, MLP 2048, {opt}: speed-up vs numpy", (mlp, 2048, "numpy", opt),
                 (mlp, 2048, label, opt), 10, at_least=True)  # fmt: skip

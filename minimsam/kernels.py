@@ -116,8 +116,7 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
         arrays = list(arrays)
         if not same_dtype(*arrays):
             return fallback.sumsq(arrays)
-        # one reduction per array, then one kernel adding the partial sums (no host
-        # copies, so the whole thing can be recorded in a CUDA graph)
+        # one reduction per array, then one kernel adding the partial sums
         partial = [sumsq_k(x) for x in arrays]
         return partial[0] if len(partial) == 1 else _adder(cupy, len(partial))(*partial)
 
