@@ -2,7 +2,9 @@
 
 The MLP 784-256-256-10 (float32) of ``bench_autodiff.py`` on the full Fashion-MNIST
 training set (60,000 images, batch 128, so 469 steps per epoch, the last one short),
-with SGD-momentum, MSAM and SAM. minimsam runs ``opt.step`` with the optimizer's
+with SGD-momentum, MSAM and SAM. A control row runs the hand-written NumPy
+forward/backward with an in-place SGD-momentum update (no autodiff, no pure step), to
+tell NumPy's BLAS from minimsam's own overhead. minimsam runs ``opt.step`` with the optimizer's
 defaults (finite check on); torch runs ``torch.optim.SGD`` and minimsam's own
 ``minimsam.torch.MSAM`` / ``SAM`` on ``torch.nn`` with one thread, from the same
 initial weights and on the same batches.
@@ -18,7 +20,7 @@ bytes allocated during ``--mem-steps`` training steps (parameters, optimizer sta
 activations, gradients and temporaries; the dataset, loaded before, is not counted).
 NumPy reports its array buffers to ``tracemalloc``, so this is the arrays' memory.
 
-Run: ``python benchmarks/bench_epoch.py [--rounds 5] [--steps 40] [--markdown]``.
+Run: ``python benchmarks/bench_epoch.py [--rounds 8] [--steps 40] [--markdown]``.
 """
 
 from __future__ import annotations
@@ -79,6 +81,44 @@ class MinimsamRun:
             )
 
 
+class FloorRun:
+    """The control: a hand-written NumPy forward/backward and in-place SGD-momentum update
+    (the floor of ``bench_optim.py``), so that BLAS speed and minimsam's overhead can be
+    told apart."""
+
+    def __init__(self, name: str, epoch: list):
+        self.params = {k: ms.to_numpy(v).copy() for k, v in nn.MLP(SIZES).init(seed=0).items()}
+        self.velocity = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.names = [(f"{2 * i}.weight", f"{2 * i}.bias") for i in range(len(SIZES) - 1)]
+        self.eye = np.eye(SIZES[-1], dtype=np.float32)
+        self.epoch, self.i = epoch, 0
+
+    def steps(self, n: int) -> None:
+        for _ in range(n):
+            x, y = self.epoch[self.i % len(self.epoch)]
+            self.i += 1
+            self._step(x, y)
+
+    def _step(self, x, y) -> None:
+        p, acts, h = self.params, [x], x
+        for i, (w, b) in enumerate(self.names):
+            h = h @ p[w] + p[b]
+            if i < len(self.names) - 1:
+                h = np.maximum(h, 0)
+            acts.append(h)
+        z = np.exp(h - h.max(axis=1, keepdims=True))
+        g = (z / z.sum(axis=1, keepdims=True) - self.eye[y]) / len(y)
+        for i in reversed(range(len(self.names))):
+            w, b = self.names[i]
+            gw, gb = acts[i].T @ g, g.sum(axis=0)
+            if i:
+                g = (g @ p[w].T) * (acts[i] > 0)
+            for k, grad in ((w, gw), (b, gb)):
+                self.velocity[k] *= MU
+                self.velocity[k] += grad
+                p[k] -= LR * self.velocity[k]
+
+
 class TorchRun:
     """The same model, init and batches in torch, with torch's or minimsam.torch's optimizer."""
 
@@ -125,6 +165,7 @@ class TorchRun:
 def time_epochs(epoch: list, rounds: int, steps: int) -> dict[tuple[str, str], float]:
     """Median seconds per step of every (library, optimizer), interleaved rounds."""
     runs = {("minimsam", n): MinimsamRun(n, epoch) for n in MINIMSAM}
+    runs[("floor", "SGD")] = FloorRun("SGD", epoch)
     try:
         runs.update({("torch", n): TorchRun(n, epoch) for n in MINIMSAM})
     except ImportError:
@@ -171,18 +212,36 @@ def tables(epoch: list, rounds: int, steps: int, mem_steps: int) -> str:
             f"{peaks[name] / 2**20:.2f}",
             f"{(peaks[name] - peaks['SGD']) / params_bytes:+.2f}",
         ])  # fmt: skip
+    floor = per_step[("floor", "SGD")]
+    rows.append(["SGD, hand-written NumPy (control)", f"{floor * len(epoch):.2f}",
+                 rows[0][2], f"{floor / per_step[('torch', 'SGD')]:.2f}"
+                 if ("torch", "SGD") in per_step else "-", "-", "-"])  # fmt: skip
     header = ["optimizer", "minimsam s/epoch", "torch s/epoch", "minimsam / torch",
               "peak MiB (minimsam)", "peak - SGD's, in params-sized arrays"]  # fmt: skip
-    note = (f"\n\nEpoch = {len(epoch)} steps of batch {BATCH}; times extrapolated from "
+    note = _summary(per_step) + "\n\n" if ("torch", "SGD") in per_step else ""
+    note = (f"\n\n{note}Epoch = {len(epoch)} steps of batch {BATCH}; times extrapolated from "
             f"{rounds} interleaved rounds of {steps} steps per contender (medians). "
             f"Peak memory over {mem_steps} steps (tracemalloc); one params-sized array is "
             f"{params_bytes / 2**20:.2f} MiB.")  # fmt: skip
     return markdown_table(header, rows) + note
 
 
+def _summary(per_step: dict) -> str:
+    """The comparison with torch in words, from the measured medians."""
+    ratios = [per_step[("minimsam", n)] / per_step[("torch", n)] for n in MINIMSAM]
+    control = per_step[("floor", "SGD")]
+    mine = per_step[("minimsam", "SGD")] / control
+    kind = "slower" if min(ratios) > 1 else "faster" if max(ratios) < 1 else "mixed"
+    return (f"minimsam took {min(ratios):.2f} to {max(ratios):.2f} times torch's epoch time "
+            f"({kind}). The hand-written NumPy control took "
+            f"{control / per_step[('torch', 'SGD')]:.2f} times torch's SGD epoch, and "
+            f"minimsam's SGD {mine:.2f} times the control's: the first ratio compares NumPy "
+            "(its BLAS above all) with torch, the second is minimsam's own overhead.")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--steps", type=int, default=40, help="steps per contender per round")
     parser.add_argument("--mem-steps", type=int, default=20)
     parser.add_argument("--markdown", action="store_true", help="print only the markdown")

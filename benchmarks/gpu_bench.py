@@ -295,19 +295,19 @@ def target_rows(times: dict) -> list[list[object]]:
         rows.append([what, f"{value:.2f}", (">= " if at_least else "<= ") + f"{bound:g}",
                      "met" if met else "NOT met"])  # fmt: skip
 
-    for label in (FUSED,):
+    label = FUSED
+    for opt in OPTIMIZERS:
+        row(f"{label}, MLP 2048, {opt}: speed-up vs numpy", (mlp, 2048, "numpy", opt),
+            (mlp, 2048, label, opt), 10, at_least=True)  # fmt: skip
+    for batch in MODELS[mlp][2]:
         for opt in OPTIMIZERS:
-            row(f"{label}, MLP 2048, {opt}: speed-up vs numpy", (mlp, 2048, "numpy", opt),
-                (mlp, 2048, label, opt), 10, at_least=True)  # fmt: skip
-        for batch in MODELS[mlp][2]:
-            for opt in OPTIMIZERS:
-                row(f"{label}, MLP {batch}, {opt}: time / torch CUDA", (mlp, batch, label, opt),
-                    (mlp, batch, TORCH, opt), 3)  # fmt: skip
-        for model_name, (_, _, batches) in MODELS.items():
-            for batch in batches:
-                row(f"{label}, {model_name} {batch}: MSAM / SGD",
-                    (model_name, batch, label, "MSAM"), (model_name, batch, label, "SGD"),
-                    1.05)  # fmt: skip
+            row(f"{label}, MLP {batch}, {opt}: time / torch CUDA", (mlp, batch, label, opt),
+                (mlp, batch, TORCH, opt), 3)  # fmt: skip
+    for model_name, (_, _, batches) in MODELS.items():
+        for batch in batches:
+            row(f"{label}, {model_name} {batch}: MSAM / SGD",
+                (model_name, batch, label, "MSAM"), (model_name, batch, label, "SGD"),
+                1.05)  # fmt: skip
     return rows
 
 
