@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from minimsam.kernels import Kernels, array_kernels, cupy_kernels
+
 __all__ = [
     "Backend",
     "BackendUnavailableError",
@@ -72,6 +74,13 @@ class Backend:
     scatter_add: Callable[[Any, Any, Any], None] = np.add.at
     """``scatter_add(a, index, values)``: ``a[index] += values`` in place, where repeated
     indices accumulate (``numpy.add.at``)."""
+    kernels: Kernels | None = None
+    """The fused expressions of :mod:`minimsam.kernels` (one CUDA kernel each on CuPy);
+    ``None`` gives the array-code reference built on ``xp``."""
+
+    def __post_init__(self) -> None:
+        if self.kernels is None:
+            object.__setattr__(self, "kernels", array_kernels(self.xp))
 
     def is_native(self, x: Any) -> bool:
         """True if ``x`` is an array of this backend (Python scalars count as native)."""
@@ -125,6 +134,7 @@ def _cupy_backend() -> Backend:
         to_host=cupy.asnumpy,
         from_host=cupy.asarray,
         scatter_add=_cupy_scatter_add(cupy),
+        kernels=cupy_kernels(cupy),
     )
 
 

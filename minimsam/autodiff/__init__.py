@@ -26,7 +26,16 @@ from minimsam.autodiff.elementwise import (
     sub,
     tanh,
 )
-from minimsam.autodiff.nn_ops import conv2d, im2col, log_softmax, logsumexp, max_pool2d, softmax
+from minimsam.autodiff.nn_ops import (
+    conv2d,
+    im2col,
+    linear,
+    log_softmax,
+    logsumexp,
+    max_pool2d,
+    softmax,
+    softmax_cross_entropy,
+)
 from minimsam.autodiff.reductions import matmul, max, mean, sum
 from minimsam.autodiff.shapes import (
     broadcast_to,
@@ -47,6 +56,7 @@ __all__ = [
     "check_grads", "GradientCheckError",
     "add", "sub", "mul", "div", "neg", "power", "exp", "log", "tanh", "sigmoid", "relu",
     "maximum", "sum", "mean", "max", "matmul", "logsumexp", "log_softmax", "softmax",
+    "linear", "softmax_cross_entropy",
     "conv2d", "im2col", "max_pool2d", "reshape", "transpose", "broadcast_to", "sum_to",
     "getitem", "concatenate",
 ]  # fmt: skip

@@ -182,12 +182,15 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """``y = max(x, 0)``;  ``gx = gy * [x > 0]`` (the derivative at 0 is taken as 0)."""
+    """``y = max(x, 0)``;  ``gx = gy * [x > 0] = gy * [y > 0]`` (the derivative at 0 is
+    taken as 0). On raw arrays the backward is the backend's fused ``relu_grad``."""
 
     def forward(self, x):
         return get_backend().xp.maximum(x, 0)
 
     def backward(self, gy, xs, y):
+        if not isinstance(gy, Tensor):  # first order: one fused kernel
+            return (get_backend().kernels.relu_grad(gy, y),)
         x = _data(xs[0])
         return (mul(gy, (x > 0).astype(x.dtype)),)
 

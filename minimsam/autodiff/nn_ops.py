@@ -16,10 +16,19 @@ from minimsam.autodiff.reductions import Axis, _keepdims_shape, _normalize_axes,
 from minimsam.autodiff.reductions import max as max_reduce
 from minimsam.autodiff.reductions import sum as sum_reduce
 from minimsam.autodiff.shapes import broadcast_to, reshape, shape_of, transpose
-from minimsam.autodiff.tensor import Function
+from minimsam.autodiff.tensor import Function, Tensor
 from minimsam.backend import get_backend
 
-__all__ = ["logsumexp", "log_softmax", "softmax", "im2col", "conv2d", "max_pool2d"]
+__all__ = [
+    "logsumexp",
+    "log_softmax",
+    "softmax",
+    "linear",
+    "softmax_cross_entropy",
+    "im2col",
+    "conv2d",
+    "max_pool2d",
+]
 
 
 class LogSumExp(Function):
@@ -74,6 +83,76 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
 def softmax(x: Any, axis: int = -1) -> Any:
     """Softmax along ``axis``: ``exp(log_softmax(x))``."""
     return exp(log_softmax(x, axis))
+
+
+# ------------------------------------------------------------------- fused layers and losses
+
+
+class Linear(Function):
+    """``y = x @ W + b`` for a batch ``x (N, in)``, ``W (in, out)``, ``b (out,)``; one op
+    on the tape instead of a product and a broadcast sum::
+
+        gx = gy @ W^T,    gW = x^T @ gy,    gb = sum_n gy[n]
+    """
+
+    def forward(self, x, w, b):
+        y = get_backend().xp.matmul(x, w)
+        if y.dtype != b.dtype:
+            return y + b  # mixed dtypes: NumPy's promotion, never an in-place downcast
+        y += b  # the product is a new array: add the bias into it
+        return y
+
+    def backward(self, gy, xs, y):
+        x, w, _ = xs
+        gx = matmul(gy, transpose(w)) if self.needs_grad[0] else None
+        gw = matmul(transpose(x), gy) if self.needs_grad[1] else None
+        gb = sum_reduce(gy, 0) if self.needs_grad[2] else None
+        return gx, gw, gb
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Any:
+    """``x @ weight + bias``; a 2-D ``x`` with a bias is one fused op (:class:`Linear`)."""
+    if bias is None:
+        return matmul(x, weight)
+    if len(shape_of(x)) != 2 or len(shape_of(weight)) != 2 or len(shape_of(bias)) != 1:
+        return add(matmul(x, weight), bias)
+    return Linear()(x, weight, bias)
+
+
+class SoftmaxCrossEntropy(Function):
+    """``L = -(1/N) sum_n sum_k q[n,k] log p[n,k]`` with ``log p = log_softmax(x)`` over the
+    classes, for logits ``x (N, K)`` and constant target distributions ``q (N, K)``
+    (rows summing to 1). One op on the tape instead of seven::
+
+        gx = gL * (p - q) / N
+
+    On raw arrays the gradient is the backend's fused ``xent_grad`` applied to the saved
+    ``log p``; on tensors (second order) it is written with differentiable ops.
+    """
+
+    def __init__(self, q: Any):
+        self.q = q
+
+    def forward(self, x):
+        n = x.shape[0]
+        self.logp = LogSoftmax(1).forward(x)
+        return get_backend().kernels.dot(self.q, self.logp) * (-1.0 / n)
+
+    def backward(self, gy, xs, y):
+        n = shape_of(xs[0])[0]
+        if not isinstance(gy, Tensor):  # first order: one fused kernel
+            return (get_backend().kernels.xent_grad(self.logp, self.q, gy * (1.0 / n)),)
+        p = softmax(xs[0], axis=1)
+        return (mul(broadcast_to(reshape(gy * (1.0 / n), (1, 1)), shape_of(p)), sub(p, self.q)),)
+
+
+def softmax_cross_entropy(logits: Any, q: Any) -> Any:
+    """Batch mean of ``-sum_k q_k log softmax(logits)_k`` (``q`` a constant, rows sum to 1)."""
+    return SoftmaxCrossEntropy(_plain(q))(logits)
+
+
+def _plain(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
 
 
 # --------------------------------------------------------------------------- convolutions

@@ -22,7 +22,7 @@ Conventions, stated once:
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from minimsam.autodiff.elementwise import add, mul
@@ -50,18 +50,20 @@ def tree_flatten(tree: Any) -> tuple[list[Any], Any]:
 
 def tree_unflatten(structure: Any, leaves: list[Any]) -> Any:
     """Inverse of :func:`tree_flatten`."""
-    it = iter(leaves)
+    return _build(structure, iter(leaves))
 
-    def build(node: Any) -> Any:
-        if node is None:
-            return next(it)
-        kind, keys, parts = node
-        children = [build(sub) for _, sub in parts]
-        if kind == "dict":
-            return dict(zip(keys, children))
-        return kind(children)
 
-    return build(structure)
+def _build(node: Any, leaves: Iterator[Any]) -> Any:
+    """Rebuild one node of a structure from the leaves, in order. (A module-level function,
+    not a recursive closure: a closure that refers to itself is a reference cycle, which
+    would keep every step's leaves alive until the garbage collector runs.)"""
+    if node is None:
+        return next(leaves)
+    kind, keys, parts = node
+    children = [_build(sub, leaves) for _, sub in parts]
+    if kind == "dict":
+        return dict(zip(keys, children))
+    return kind(children)
 
 
 # --------------------------------------------------------------------------- transformations

@@ -64,8 +64,7 @@ class Linear(Layer):
                 f"Linear({self.in_features}, {self.out_features}) got input of shape "
                 f"{tuple(x.shape)}: its last dimension must be {self.in_features}"
             )
-        y = ad.matmul(x, params["weight"])
-        return ad.add(y, params["bias"]) if self.bias else y
+        return ad.linear(x, params["weight"], params["bias"] if self.bias else None)
 
 
 class Conv2d(Layer):

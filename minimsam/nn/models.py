@@ -39,11 +39,19 @@ class Sequential:
         return params
 
     def __call__(self, params: dict[str, Any], x: Any) -> Any:
-        for i, layer in enumerate(self.layers):
-            prefix = f"{i}."
-            own = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
-            x = layer(own, x)
+        for layer, names in zip(self.layers, self._split(tuple(params))):
+            x = layer({local: params[full] for local, full in names}, x)
         return x
+
+    def _split(self, keys: tuple[str, ...]) -> list[list[tuple[str, str]]]:
+        """Per layer ``i``, the ``(local name, "i.name")`` pairs among ``keys``; worked out
+        once per key set and remembered, since every call passes the same keys."""
+        cached = getattr(self, "_split_cache", None)
+        if cached is None or cached[0] != keys:
+            split = [[(k[len(f"{i}.") :], k) for k in keys if k.startswith(f"{i}.")]
+                     for i in range(len(self.layers))]  # fmt: skip
+            self._split_cache = cached = (keys, split)
+        return cached[1]
 
     def num_params(self, params: dict[str, Any]) -> int:
         """Total number of scalar parameters."""

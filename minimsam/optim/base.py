@@ -54,11 +54,12 @@ checks each ``grad_fn`` result: a pair ``(loss, grads)`` with a real scalar loss
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minimsam.backend import get_backend
+from minimsam.backend import get_backend, to_numpy
 from minimsam.optim import validation
 
 __all__ = [
@@ -94,17 +95,17 @@ def zeros_like(tree: Mapping[str, Any]) -> Params:
 
 
 def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Params:
-    """``a * x + y`` for each key; ``a`` is a number or a 0-d array on the device."""
-    return tree_map(lambda xi, yi: _add_into(a * xi, yi), x, y)
+    """``a * x + y`` for each key; ``a`` is a number or a 0-d array on the device.
 
-
-def _add_into(fresh: Any, y: Any) -> Any:
-    """``fresh + y``, reusing ``fresh`` (a temporary nobody else holds): one allocation
-    per key instead of two, which matters for large parameter arrays."""
-    if getattr(y, "dtype", fresh.dtype) != fresh.dtype:
-        return fresh + y  # mixed dtypes: NumPy's promotion, never an in-place downcast
-    fresh += y
-    return fresh
+    A number ``a == 0`` skips the exactly-zero term and returns ``y``'s arrays in a new
+    dict (e.g. ``weight_decay=0`` costs nothing). Otherwise each key is one fused
+    ``a * x + y`` of the backend's kernels (one CUDA kernel on CuPy; on NumPy one new
+    array with ``y`` added into it in place).
+    """
+    if isinstance(a, numbers.Real) and a == 0:
+        return dict(y)
+    kernel = get_backend().kernels.axpy
+    return {k: kernel(a, xi, y[k]) for k, xi in x.items()}
 
 
 def scale(a: Any, x: Mapping[str, Any]) -> Params:
@@ -118,20 +119,19 @@ def add(x: Mapping[str, Any], y: Mapping[str, Any]) -> Params:
 
 
 def global_norm(tree: Mapping[str, Any]) -> Any:
-    """``sqrt(sum_k sum(tree[k]**2))``, a 0-d array on the device (no host sync)."""
-    xp = get_backend().xp
-    total = None
-    for x in tree.values():
-        flat = x.reshape(-1)
-        sq = xp.vdot(flat, flat)  # sum of squares in one pass, no temporary
-        total = sq if total is None else total + sq
-    if total is None:
+    """``sqrt(sum_k sum(tree[k]**2))``, a 0-d array on the device (no host sync).
+
+    The sum of squares over all keys is one fused reduction of the backend's kernels.
+    """
+    if not tree:
         raise ValueError("global_norm of an empty parameter dict")
-    return xp.sqrt(total)
+    return get_backend().xp.sqrt(get_backend().kernels.sumsq(list(tree.values())))
 
 
 def check_like(tree: Any, ref: Mapping[str, Any], what: str) -> None:
     """Raise ``ValueError`` naming the key if ``tree`` lacks the keys or shapes of ``ref``."""
+    if _is_like(tree, ref):
+        return  # the common case, checked in one pass; the rest finds what is wrong
     if not isinstance(tree, Mapping):
         raise ValueError(f"{what} must be a dict like the params, got {type(tree).__name__}")
     missing = [k for k in ref if k not in tree]
@@ -150,7 +150,36 @@ def check_like(tree: Any, ref: Mapping[str, Any], what: str) -> None:
             )
 
 
+def _is_like(tree: Any, ref: Mapping[str, Any]) -> bool:
+    """True if ``tree`` has exactly ``ref``'s keys, each an array of the active backend
+    with the shape of ``ref``'s entry."""
+    array_type = get_backend().array_type
+    return (
+        isinstance(tree, Mapping)
+        and tree.keys() == ref.keys()
+        and all(isinstance(tree[k], array_type) and tree[k].shape == r.shape
+                for k, r in ref.items())
+    )  # fmt: skip
+
+
 _all_finite = validation.all_finite
+
+
+def _all_finite_fused(values: list[Any]) -> bool:
+    """True if every value is finite: one fused reduction over all device values, one sync.
+
+    A sum of squares is finite only if every entry is, so a finite sum settles it. A
+    non-finite sum (a non-finite entry, or finite entries so large that their squares
+    overflow) is settled by the entrywise :func:`_all_finite`.
+    """
+    backend = get_backend()
+    device = [v for v in values if isinstance(v, backend.array_type)]
+    host = [v for v in values if not isinstance(v, backend.array_type)]
+    if host and not _all_finite(host):
+        return False
+    if not device or math.isfinite(float(to_numpy(backend.kernels.sumsq(device)))):
+        return True
+    return _all_finite(device)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -229,7 +258,7 @@ class _GradCalls:
     def all_finite(self, extra: list[Any]) -> bool:
         """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
         values = [v for loss, grads in self.results for v in (loss, *grads.values())]
-        return _all_finite(values + extra)
+        return _all_finite_fused(values + extra)
 
 
 class Tracer:

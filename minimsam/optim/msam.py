@@ -105,9 +105,11 @@ class MSAM(Optimizer):
         wp = axpy(-rho / (global_norm(v) + EPS), v, w)  # wp_t = w_t - rho v_t / (||v_t|| + EPS)
         g = grad(wp)
         d = axpy(self.weight_decay, wp, g)  # d = g(wp_t) + lam wp_t
+        trace(w=w, w_perturbed=wp, grad=g)
+        del wp  # freed before the new buffers exist: MSAM's peak memory is SGD's
         v_next = axpy(mu, v, d)  # v_{t+1} = mu v_t + d
         w_next = axpy(-lr, v_next, w)  # w_{t+1} = w_t - eta v_{t+1}
-        trace(w=w, w_perturbed=wp, grad=g, momentum=v_next, w_next=w_next)
+        trace(momentum=v_next, w_next=w_next)
         return w_next, {"momentum": v_next}
 
     def _update_perturbed_params(self, wp, state, grad, t, trace):

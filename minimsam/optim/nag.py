@@ -60,7 +60,9 @@ class NAG(Optimizer):
         a = axpy(-lr * mu, v, w)  # a_t = w_t - eta mu v_t
         g = grad(a)
         d = axpy(self.weight_decay, a, g)  # d = g(a_t) + lam a_t
+        trace(w=w, lookahead=a, grad=g)
+        del a  # freed before the new buffers exist: NAG's peak memory is SGD's
         v_next = axpy(mu, v, d)  # v_{t+1} = mu v_t + d
         w_next = axpy(-lr, v_next, w)  # w_{t+1} = w_t - eta v_{t+1}
-        trace(w=w, lookahead=a, grad=g, momentum=v_next, w_next=w_next)
+        trace(momentum=v_next, w_next=w_next)
         return w_next, {"momentum": v_next}

@@ -9,7 +9,6 @@ from __future__ import annotations
 from minimsam.optim.base import (
     EPS,
     Optimizer,
-    add,
     axpy,
     check_nonnegative,
     check_unit_interval,
@@ -67,19 +66,14 @@ class SAM(Optimizer):
     def update(self, w, state, grad, t, trace):
         lr, rho, mu = self.hyper("lr", t), self.hyper("rho", t), self.momentum
         g1 = grad(w)
-        e = scale(rho / (global_norm(g1) + EPS), g1)  # e_t = rho g1 / (||g1|| + EPS)
-        wp = add(w, e)
+        ascent = rho / (global_norm(g1) + EPS)  # e_t = ascent * g1 = rho g1 / (||g1|| + EPS)
+        wp = axpy(ascent, g1, w)  # w_t + e_t, in one pass
+        if trace.points is not None:  # e_t itself is only materialised when traced
+            trace(w=w, grad_at_w=g1, ascent=scale(ascent, g1), w_perturbed=wp)
         g2 = grad(wp)
+        del wp  # freed before the new buffers exist
         d = axpy(self.weight_decay, w, g2)  # d = g(w_t + e_t) + lam w_t
         v_next = axpy(mu, state["momentum"], d)  # v_{t+1} = mu v_t + d
         w_next = axpy(-lr, v_next, w)  # w_{t+1} = w_t - eta v_{t+1}
-        trace(
-            w=w,
-            grad_at_w=g1,
-            ascent=e,
-            w_perturbed=wp,
-            grad_at_perturbed=g2,
-            momentum=v_next,
-            w_next=w_next,
-        )
+        trace(grad_at_perturbed=g2, momentum=v_next, w_next=w_next)
         return w_next, {"momentum": v_next}

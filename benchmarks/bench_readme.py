@@ -1,0 +1,103 @@
+"""Regenerate the README's CPU benchmark section in one command.
+
+Runs ``bench_optim.py`` (optimizer step vs the hand-written floor, with the targets)
+and ``bench_epoch.py`` (Fashion-MNIST epoch vs torch CPU, peak memory), keeps their full
+output in ``benchmarks/results/cpu_bench_optim.md`` and ``cpu_bench_epoch.md``, and
+rewrites the part of README.md between ``<!-- benchmarks:start -->`` and
+``<!-- benchmarks:end -->`` from them (atomically).
+
+Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_readme.py [--note "quiet machine"]``;
+``--no-run`` rebuilds the section from the saved results without measuring again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+try:
+    from benchmarks import bench_epoch, bench_optim
+except ImportError:  # run as a script from the benchmarks/ folder
+    import bench_epoch
+    import bench_optim
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def _captured(main, argv: list[str]) -> str:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        main(argv)
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _body(text: str) -> tuple[str, str]:
+    """(the 'Machine: ...' line, the markdown after it) of a benchmark's output."""
+    head, _, rest = text.partition("Machine: ")
+    machine, _, body = rest.partition("\n")
+    return machine.strip(), body.strip()
+
+
+def section(optim_out: str, epoch_out: str, note: str) -> str:
+    machine, optim_md = _body(optim_out)
+    _, epoch_md = _body(epoch_out)
+    return f"""Measured on {machine}, one BLAS thread (`OPENBLAS_NUM_THREADS=1`), contenders
+interleaved in one process, medians; {note}. Regenerate with
+`OPENBLAS_NUM_THREADS=1 python benchmarks/bench_readme.py` (full output in
+`benchmarks/results/cpu_bench_*.md`).
+
+**Optimizer step** (`python benchmarks/bench_optim.py`): a full pure `opt.step`
+(gradient evaluations included, finite check on, as by default) on the MLP
+784-256-256-10 in float32. The *floor* is a hand-written NumPy forward/backward with an
+in-place SGD-momentum update; "× SGD" and "× floor" are ratios of medians from the
+same run.
+
+{optim_md}
+
+**A Fashion-MNIST epoch against torch** (`python benchmarks/bench_epoch.py`): the same
+MLP on the full training set, batch 128, with minimsam's `opt.step` and with
+`torch.nn` + `torch.optim.SGD` / `minimsam.torch.MSAM` / `SAM` on one thread, same
+initial weights and batches. Peak memory is what `tracemalloc` saw allocated while
+training (parameters, state, activations, gradients, temporaries).
+
+{epoch_md}
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--note", default="the machine was otherwise quiet",
+                        help="how loaded the machine was, as a phrase")  # fmt: skip
+    parser.add_argument("--no-run", action="store_true", help="reuse benchmarks/results")
+    args = parser.parse_args(argv)
+    optim_file, epoch_file = RESULTS / "cpu_bench_optim.md", RESULTS / "cpu_bench_epoch.md"
+    if not args.no_run:
+        write_atomic(optim_file, _captured(bench_optim.main, []))
+        write_atomic(epoch_file, _captured(bench_epoch.main, []))
+    text = section(optim_file.read_text(), epoch_file.read_text(), args.note)
+    readme = ROOT / "README.md"
+    old = readme.read_text()
+    before, _, rest = old.partition(START)
+    _, _, after = rest.partition(END)
+    if not rest:
+        raise SystemExit(f"README.md has no {START} marker")
+    write_atomic(readme, f"{before}{START}\n{text}{END}{after}")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
