@@ -1,7 +1,7 @@
 """From MSAM to NAG one change at a time: the normalisation ablation (paper A.2, Fig. A.1).
 
 Paper Appendix A.2 and Fig. A.1 (PAPER.md sections 1.2, 1.6, 2 and 6.4). Each variant
-takes the gradient at ``w_t + eps_t`` (:class:`minimsam.optim.variants.PerturbedMomentum`):
+takes the gradient at ``w_t + eps_t`` (:class:`experiments.variants.PerturbedMomentum`):
 
 - MSAM:          ``eps_t = -rho v_t/||v_t||``   (a fixed radius rho)
 - unnormalized:  ``eps_t = -rho v_t``           (the radius follows ||v_t||)

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from minimsam import data, nn, optim, train, viz
-from minimsam.optim.variants import PerturbedMomentum
+
+from .variants import PerturbedMomentum
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -110,7 +111,7 @@ def make_optimizer(
 ) -> optim.Optimizer:
     """``kind`` in sgd, nag, sam, msam (SPEC.md optimizers) or a :data:`VARIANTS` entry.
 
-    The variants are :class:`~minimsam.optim.variants.PerturbedMomentum`:
+    The variants are :class:`~experiments.variants.PerturbedMomentum`:
     ``"msam-signed"`` (MSAM allowing rho < 0), ``"unnormalized"``, ``"lr-scaled"``.
     """
     lr_value = train.lr_schedule(lr, schedule, total_steps=total_steps)
