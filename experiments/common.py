@@ -48,8 +48,8 @@ MOMENTUM = 0.9
 LABELS = {"sgd": "SGD", "nag": "NAG", "sam": "SAM", "msam": "MSAM"}
 COLORS = {
     **{k: viz.COLORS[v] for k, v in LABELS.items()},
-    "unnormalized": "#ff7f0e",
-    "lr-scaled": "#d62728",
+    "unnormalized": viz.OKABE_ITO["reddish purple"],
+    "lr-scaled": viz.OKABE_ITO["sky blue"],
 }
 VARIANTS = ("msam-signed", "unnormalized", "lr-scaled")
 
