@@ -72,6 +72,7 @@ __all__ = [
     "path",
     "plot_histories",
     "plot_surface",
+    "rc_params",
     "save_animation",
     "save_figure",
     "step_legend",
@@ -124,6 +125,19 @@ PART_COLORS = {part: style["color"] for part, style in PART_STYLE.items()}
 #: The symbol of the point where a step takes its gradient: the perturbed point of SAM
 #: and MSAM, the look-ahead of NAG (``w_t`` itself for SGD). Used in labels and legends.
 TILDE_W = r"\tilde w"
+
+
+def rc_params() -> dict[str, Any]:
+    """matplotlib settings that make unnamed lines take palette colours, in the order
+    blue, vermillion, bluish green, orange, reddish purple, sky blue, black, yellow.
+
+    Use ``plt.rcParams.update(viz.rc_params())`` or ``matplotlib.rc_context(...)``.
+    """
+    from cycler import cycler
+
+    order = ("blue", "vermillion", "bluish green", "orange", "reddish purple", "sky blue",
+             "black", "yellow")  # fmt: skip
+    return {"axes.prop_cycle": cycler(color=[OKABE_ITO[name] for name in order])}
 
 
 def optimizer_style(name: str, index: int = 0) -> dict[str, Any]:
@@ -514,6 +528,7 @@ def draw_step(
                 [p[1]],
                 marker="o",
                 markersize=11,
+                color=colors["lookahead"],
                 markerfacecolor="none",
                 markeredgecolor=colors["lookahead"],
                 markeredgewidth=2.5,
@@ -557,38 +572,51 @@ def draw_step(
     return drawn
 
 
+def _segment_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Distance from point ``x`` to the segment ``a b``."""
+    d = b - a
+    u = 0.0 if not np.any(d) else float(np.clip((x - a) @ d / (d @ d), 0.0, 1.0))
+    return float(np.linalg.norm(x - (a + u * d)))
+
+
 def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) -> dict[str, Any]:
     """Mark and name the points of one step: ``w_t``, ``w~_t`` and ``w_{t+1}``.
 
-    ``t`` is the step's index (a number, or ``"t"`` for the symbols). Each name sits on
-    the side of its point away from the other points and arrow ends of the step
-    (nearer ones count more), on a white box. ``w~_t`` (:data:`TILDE_W`) is named only
-    where it differs from ``w_t``. Returns ``{"w": text, "w_tilde": text, "w_next":
-    text}`` for what was drawn.
+    ``t`` is the step's index (a number, or ``"t"`` for the symbols). Each name goes in
+    the one of eight directions around its point that keeps it farthest from the
+    step's arrows, its path segment and the other names, on a white box. ``w~_t``
+    (:data:`TILDE_W`) is named only where it differs from ``w_t``. Returns ``{"w":
+    text, "w_tilde": text, "w_next": text}`` for what was drawn.
     """
     w, w_next, p = step.points["w"], step.points["w_next"], step.gradient_point
     m = step.w_momentum if step.w_momentum is not None else w
-    ends = [w, p, m, w_next, p + w_next - m]
+    g_end = p + w_next - m
+    segments = [(w, p), (w, m), (p, g_end), (m, w_next), (w, w_next)]
     after = f"{t}+1" if isinstance(t, str) else str(t + 1)
     points = {"w": (w, f"$w_{{{t}}}$"), "w_next": (w_next, f"$w_{{{after}}}$")}
     if np.any(p != w):
         points["w_tilde"] = (p, f"${TILDE_W}_{{{t}}}$")
-    scale = max(np.ptp(np.array(ends), axis=0).max(), 1e-300)
+    scale = max(float(np.ptp(np.array([w, p, m, w_next, g_end]), axis=0).max()), 1e-300)
+    angles = np.deg2rad(np.arange(8) * 45 + 90)  # up first, then anticlockwise
+    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    placed: list[np.ndarray] = []
     texts = {}
     for key, (xy, text) in points.items():
-        away = np.zeros(2)
-        for end in ends:
-            d = end - xy
-            dist = np.linalg.norm(d)
-            if dist > 1e-9 * scale:
-                away -= d / dist / (dist / scale + 0.05)
-        norm = np.linalg.norm(away)
-        away = away / norm if norm > 0 else np.array([-0.7, 0.7])
+        candidates = xy + 0.15 * scale * directions  # where the name would sit, roughly
+
+        def clearance(c: np.ndarray) -> float:
+            gaps = [_segment_distance(c, a, b) for a, b in segments]
+            gaps += [float(np.linalg.norm(c - q)) for q in placed]
+            return min(gaps)
+
+        best = directions[int(np.argmax([clearance(c) for c in candidates]))]
+        placed.append(xy + 0.15 * scale * best)
         ax.plot(
             [xy[0]],
             [xy[1]],
             marker="D" if key == "w_tilde" else "o",
             markersize=7,
+            color="k",
             markerfacecolor="white" if key == "w_tilde" else "k",
             markeredgecolor="k",
             linestyle="none",
@@ -597,7 +625,7 @@ def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) ->
         texts[key] = ax.annotate(
             text,
             tuple(xy),
-            xytext=tuple(22 * away),
+            xytext=tuple(20 * best),
             textcoords="offset points",
             ha="center",
             va="center",
@@ -638,6 +666,7 @@ def step_legend(
                     [],
                     marker="o",
                     markersize=9,
+                    color=colors["lookahead"],
                     markerfacecolor="none",
                     markeredgewidth=2,
                     linestyle="none",

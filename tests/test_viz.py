@@ -277,6 +277,11 @@ def test_optimizer_styles_are_distinct_and_from_the_palette():
     assert all(s["color"] in PALETTE for s in unknown)
 
 
+def test_rc_params_cycle_through_the_palette():
+    colors = [c["color"] for c in viz.rc_params()["axes.prop_cycle"]]
+    assert set(colors) == PALETTE and colors[0] == viz.OKABE_ITO["blue"]
+
+
 def test_step_parts_differ_in_colour_and_line_style():
     parts = [viz.PART_STYLE[p] for p in ("perturbation", "momentum", "gradient")]
     assert len({p["color"] for p in parts}) == 3 and len({p["linestyle"] for p in parts}) == 2
