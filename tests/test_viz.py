@@ -14,6 +14,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 PALETTE = set(viz.OKABE_ITO.values())
+# animations drawn frame by frame (draw_frame) are never "rendered" in matplotlib's sense
+pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted")
 
 LR = 0.01
 OPTIMIZERS = {
@@ -216,7 +218,6 @@ def test_animate_steps_has_one_frame_per_step(surface, tmp_path):
     assert ax.get_title() == "step 2"
 
 
-@pytest.mark.filterwarnings("ignore:Animation was deleted")
 def test_animate_steps_zoom_follows_the_step(surface):
     steps = traced("MSAM", surface, num_steps=4)
     fig = Figure(figsize=(4, 2))
