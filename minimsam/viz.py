@@ -319,8 +319,8 @@ def contour(
     ``log`` spaces the levels geometrically above the minimum (default: when the surface
     is >= 0 and spans more than two decades, as the quadratic and Rosenbrock do). Minima
     are marked with white stars. ``cmap`` defaults to :func:`pale_cmap`. With
-    ``axis_labels`` the axes are labelled ``w[0]`` and ``w[1]`` (the two coordinates of
-    the parameter). Returns the ``QuadContourSet`` of the filled contours.
+    ``axis_labels`` axes without labels are labelled ``w[0]`` and ``w[1]`` (the two
+    coordinates of the parameter). Returns the ``QuadContourSet`` of the filled contours.
     """
     (x0, x1), (y0, y1) = bounds if bounds is not None else landscape.bounds
     X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
@@ -353,8 +353,9 @@ def contour(
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
-    if axis_labels:
+    if axis_labels and not ax.get_xlabel():
         ax.set_xlabel("$w[0]$")
+    if axis_labels and not ax.get_ylabel():
         ax.set_ylabel("$w[1]$")
     return filled
 
