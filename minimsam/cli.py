@@ -218,7 +218,11 @@ FIGURES_MOVED = (
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    """``minimsam figures``: the generator is not installed; one line says where it is."""
+    """``minimsam figures``: the generator is not installed; one line says where it is
+    (on stdout with status 0 for ``--help``, else as an error)."""
+    if args.figure_args[:1] in (["-h"], ["--help"]):
+        print(FIGURES_MOVED.removeprefix("minimsam: error: "))
+        return 0
     print(FIGURES_MOVED, file=sys.stderr)
     return 2
 

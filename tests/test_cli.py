@@ -240,3 +240,5 @@ def test_figures_says_where_the_command_moved(capsys):
     assert cli.main(["figures", "--list"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "python -m experiments.figures" in err
+    assert cli.main(["figures", "--help"]) == 0
+    assert "python -m experiments.figures" in capsys.readouterr().out

@@ -1,6 +1,4 @@
-"""Draw every figure in the repository's ``figures/`` folder, deterministically.
-
-::
+"""Draw every figure in the repository's figures/ folder, deterministically.
 
     python -m experiments.figures                      # all, into ./minimsam-figures/
     python -m experiments.figures --out figures        # all, replacing the committed ones
@@ -8,25 +6,25 @@
     python -m experiments.figures --check              # are the committed figures current?
     python -m experiments.figures --list
 
-Run it from the repository root (``experiments`` is not part of the installed package).
-The default output folder is ``./minimsam-figures/`` under the current folder, so a run
-never overwrites the committed figures by accident: write into ``figures/`` only with an
-explicit ``--out figures``. Every file is written atomically.
+Run it from the repository root (experiments/ is not part of the installed package).
+The default output folder is ./minimsam-figures/ under the current folder, so a run
+never overwrites the committed figures by accident: write into figures/ only with an
+explicit --out figures. Every file is written atomically.
 
 The toy-surface figures are drawn from the library (optimizers traced with
-``opt.step(..., trace=True)``) in seconds. Three figures need minutes of computation,
-so they are drawn from data that the same code computed and the repository keeps:
+opt.step(..., trace=True)) in seconds. Three figures need minutes of computation, so
+they are drawn from data that the same code computed and the repository keeps:
 
-- ``sharp_flat_basins``: ``figures/data/sharp_flat_basins.json``;
-- ``mnist1d_comparison``: ``figures/data/mnist1d_comparison.json``;
-- ``momentum_gradient_cosine``: ``experiments/results/cosine.json``, the output of
-  ``python -m experiments.cosine``.
+- sharp_flat_basins: figures/data/sharp_flat_basins.json;
+- mnist1d_comparison: figures/data/mnist1d_comparison.json;
+- momentum_gradient_cosine: experiments/results/cosine.json, the output of
+  python -m experiments.cosine.
 
-``--recompute`` computes the data of the first two afresh (minutes), writes it to
-``OUT/data/`` and draws from it (``--out figures --recompute`` replaces the committed
-data); the cosine figure is recomputed by running ``python -m experiments.cosine``.
-The tests redraw every figure from the committed data, compare it with the committed
-file, and recompute a cheap part of each data file.
+--recompute computes the data of the first two afresh (minutes), writes it to
+OUT/data/ and draws from it (--out figures --recompute replaces the committed data);
+the cosine figure is recomputed by running python -m experiments.cosine. The tests
+redraw every figure from the committed data, compare it with the committed file, and
+recompute a cheap part of each data file.
 """
 
 from __future__ import annotations
