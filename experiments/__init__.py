@@ -9,6 +9,7 @@
     python -m experiments.ablation     # MSAM -> unnormalized -> lr-scaled -> NAG (Fig. A.1)
     python -m experiments.report       # results/*.md -> RESULTS.md and the README section
     python -m experiments.all          # all of the above, in order
+    python -m experiments.figures      # the figures of figures/ (see its --help)
 
 Each writes ``experiments/results/<name>.json``, ``.png`` and ``.md``; ``--quick`` runs a
 tiny smoke version (used by the tests) and ``--out DIR`` writes elsewhere.

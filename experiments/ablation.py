@@ -2,7 +2,7 @@
 
 Paper (arXiv 2401.12033) Appendix A.2 and Fig. A.1; docs/optimizers.md#nag relates NAG
 to MSAM. Each variant takes the gradient at ``w_t + eps_t``
-(:class:`minimsam.optim.variants.PerturbedMomentum`):
+(:class:`experiments.variants.PerturbedMomentum`):
 
 - MSAM:          ``eps_t = -rho v_t/||v_t||``   (a fixed radius rho)
 - unnormalized:  ``eps_t = -rho v_t``           (the radius follows ||v_t||)

@@ -34,7 +34,8 @@ import numpy as np
 
 from minimsam import data, nn, optim, train, viz
 from minimsam.atomic import atomic_write, write_text
-from minimsam.optim.variants import PerturbedMomentum
+
+from .variants import PerturbedMomentum
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -48,8 +49,8 @@ MOMENTUM = 0.9
 LABELS = {"sgd": "SGD", "nag": "NAG", "sam": "SAM", "msam": "MSAM"}
 COLORS = {
     **{k: viz.COLORS[v] for k, v in LABELS.items()},
-    "unnormalized": "#ff7f0e",
-    "lr-scaled": "#d62728",
+    "unnormalized": viz.OKABE_ITO["reddish purple"],
+    "lr-scaled": viz.OKABE_ITO["sky blue"],
 }
 VARIANTS = ("msam-signed", "unnormalized", "lr-scaled")
 
@@ -111,7 +112,7 @@ def make_optimizer(
 ) -> optim.Optimizer:
     """``kind`` in sgd, nag, sam, msam (docs/optimizers.md) or a :data:`VARIANTS` entry.
 
-    The variants are :class:`~minimsam.optim.variants.PerturbedMomentum`:
+    The variants are :class:`~experiments.variants.PerturbedMomentum`:
     ``"msam-signed"`` (MSAM allowing rho < 0), ``"unnormalized"``, ``"lr-scaled"``.
     """
     lr_value = train.lr_schedule(lr, schedule, total_steps=total_steps)

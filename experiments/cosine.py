@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 import minimsam as ms
-from minimsam import data, nn, sharpness
+from minimsam import data, nn, sharpness, viz
 from minimsam.optim.base import axpy, global_norm
 
 from . import common
@@ -214,7 +214,7 @@ def plot(payload: dict) -> Any:
     xs = np.arange(1, epochs + 1)
     fig = common.figure(figsize=(12, 8))
     (ax_a, ax_b), (ax_c, ax_d) = fig.subplots(2, 2)
-    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
+    colors = [c["color"] for c in viz.rc_params()["axes.prop_cycle"]]  # Okabe-Ito
 
     spe = payload["setting"]["steps_per_epoch"]
     per_step = np.array(main[0]["before"]["per_step"])

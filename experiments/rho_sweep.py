@@ -2,7 +2,7 @@
 
 MNIST-1D, MLP 40-256-256-10, batch 128, 30 epochs, cosine learning rate from 0.2,
 momentum 0.9, no weight decay (the setting of ``train.DEFAULTS``), 5 seeds per point.
-MSAM runs as :class:`minimsam.optim.variants.PerturbedMomentum` ("msam"), which allows
+MSAM runs as :class:`experiments.variants.PerturbedMomentum` ("msam"), which allows
 rho < 0: a perturbation along ``+v``, a step back towards earlier iterates (SPEC's MSAM
 rejects it). rho = 0 is SGD with momentum exactly; NAG is a separate line.
 

@@ -219,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="landscape.png", help="the figure (default landscape.png)")
     p.set_defaults(func=cmd_landscape)
 
-    p = sub.add_parser("figures", add_help=False, help="regenerate the PNGs in figures/ "
-                       "(see: minimsam figures --help)")  # fmt: skip
+    p = sub.add_parser("figures", add_help=False, help="moved: the repository's figures are "
+                       "drawn by `python -m experiments.figures` in a checkout")  # fmt: skip
     p.add_argument("figure_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_figures, backend="numpy")
 
@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["figures"]:  # its own parser: minimsam.figures.main
+        if argv[:1] == ["figures"]:  # moved out of the package; say where
             return cmd_figures(argparse.Namespace(figure_args=argv[1:]))
         args = build_parser().parse_args(argv)
         ms.set_backend(_backend_name(args))
@@ -281,11 +281,21 @@ def _message(err: BaseException) -> str:
     return str(err)
 
 
-def cmd_figures(args: argparse.Namespace) -> int:
-    """``minimsam figures ...``: hand over to :func:`minimsam.figures.main`."""
-    from minimsam import figures
+FIGURES_MOVED = (
+    "minimsam: error: `minimsam figures` has moved: the figures are drawn from a checkout "
+    "of the repository with `python -m experiments.figures` (see README, 'Tutorials and "
+    "figures')"
+)
 
-    return figures.main(args.figure_args)
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    """``minimsam figures``: the generator is not installed; one line says where it is
+    (on stdout with status 0 for ``--help``, else as an error)."""
+    if args.figure_args[:1] in (["-h"], ["--help"]):
+        print(FIGURES_MOVED.removeprefix("minimsam: error: "))
+        return 0
+    print(FIGURES_MOVED, file=sys.stderr)
+    return 2
 
 
 # ----------------------------------------------------------------------------- train, compare

@@ -246,6 +246,10 @@ def test_crosscheck_is_a_subcommand(tmp_path):
     assert manifest["cases"]
 
 
-def test_figures_is_a_subcommand(capsys):
-    assert cli.main(["figures", "--list"]) == 0
-    assert "msam_steps" in capsys.readouterr().out
+def test_figures_says_where_the_command_moved(capsys):
+    # the figure generator lives beside the experiments, not in the installed package
+    assert cli.main(["figures", "--list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "python -m experiments.figures" in err
+    assert cli.main(["figures", "--help"]) == 0
+    assert "python -m experiments.figures" in capsys.readouterr().out

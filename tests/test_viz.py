@@ -8,8 +8,14 @@ from minimsam import optim, viz
 from minimsam.data import landscapes
 
 matplotlib = pytest.importorskip("matplotlib")
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
+
+PALETTE = set(viz.OKABE_ITO.values())
+# animations drawn frame by frame (draw_frame) are never "rendered" in matplotlib's sense
+pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted")
 
 LR = 0.01
 OPTIMIZERS = {
@@ -168,6 +174,25 @@ def test_plot_histories_lines_and_cost_axis():
     assert lines[0].get_color() == viz.COLORS["SAM"]
 
 
+def test_save_figure_is_atomic(tmp_path, monkeypatch):
+    # a failed save keeps the old file whole and leaves no temporary behind
+    target = tmp_path / "f.png"
+    target.write_bytes(b"old")
+    fig = Figure(figsize=(1, 1))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(fig, "savefig", broken)
+    with pytest.raises(RuntimeError):
+        viz.save_figure(fig, target)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.png"]
+    monkeypatch.undo()
+    viz.save_figure(fig, target, dpi=20)
+    assert target.read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in tmp_path.iterdir()] == ["f.png"]
+
+
 def test_save_figure_is_deterministic_and_has_no_software_tag(tmp_path):
     def make(path):
         fig = Figure(figsize=(2, 2))
@@ -181,14 +206,161 @@ def test_save_figure_is_deterministic_and_has_no_software_tag(tmp_path):
 
 
 def test_animate_steps_has_one_frame_per_step(surface, tmp_path):
-    from matplotlib.animation import PillowWriter
     from PIL import Image
 
     steps = traced("MSAM", surface, num_steps=3)
     fig = Figure(figsize=(2, 2))
     ax = fig.subplots()
     anim = viz.animate_steps(fig, ax, steps, title=lambda k, s: f"step {k}")
-    anim.save(tmp_path / "a.gif", writer=PillowWriter(fps=2), dpi=40)
+    viz.save_animation(anim, tmp_path / "a.gif", fps=2, dpi=40)
     with Image.open(tmp_path / "a.gif") as im:
         assert im.n_frames == 3
     assert ax.get_title() == "step 2"
+
+
+def test_animate_steps_zoom_follows_the_step(surface):
+    steps = traced("MSAM", surface, num_steps=4)
+    fig = Figure(figsize=(4, 2))
+    ax, zoom = fig.subplots(1, 2)
+    anim = viz.animate_steps(fig, ax, steps, labels=True, optimizer="MSAM", zoom=zoom)
+    for k in (1, 3):
+        anim.draw_frame(k)
+        window = viz.step_window([steps[k]], pad=0.3)
+        assert zoom.get_xlim() == pytest.approx(window[0])
+        assert len(arrows(zoom)) == 4 and not arrows(ax)  # the step is drawn in the zoom
+        names = {t.get_text() for t in zoom.texts}
+        assert names == {f"$w_{{{k}}}$", f"$w_{{{k + 1}}}$", f"$\\tilde w_{{{k}}}$"}
+
+
+def test_gif_frames_share_one_palette_without_dithering(tmp_path):
+    # two frames: flat colour fields that a per-frame dithered palette would speckle, and
+    # a grey ramp that per-frame palettes would render differently (flicker)
+    from PIL import Image
+
+    colors = [(0, 114, 178), (230, 159, 0), (240, 240, 240)]
+    frames = []
+    for k in range(2):
+        a = np.zeros((40, 60, 3), np.uint8)
+        a[:, :20], a[:, 20:40], a[:, 40:] = colors[k], colors[1 - k], colors[2]
+        a[10:30, 25:35] = np.linspace(0, 255, 10, dtype=np.uint8)[None, :, None]  # a ramp
+        frames.append(Image.fromarray(a))
+    path = viz.write_gif(frames, tmp_path / "x.gif", fps=4)
+    with Image.open(path) as im:
+        ramps = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            decoded = np.asarray(im.convert("RGB"))
+            ramps.append(decoded[10:30, 25:35])
+            original = np.asarray(frames[k])
+            flat = np.ones(decoded.shape[:2], bool)
+            flat[10:30, 25:35] = False
+            assert np.array_equal(decoded[flat], original[flat])  # exact, no dithering noise
+        # one palette: the same colours (the ramp) come out the same in every frame
+        assert np.array_equal(ramps[0], ramps[1])
+        assert im.info["duration"] == 250
+    assert not [p for p in tmp_path.iterdir() if p.name != "x.gif"]  # no temporary left
+
+
+# ----------------------------------------------------------------------------- legibility
+
+
+def test_optimizer_styles_are_distinct_and_from_the_palette():
+    styles = viz.OPTIMIZER_STYLE
+    assert {"SGD", "NAG", "SAM", "MSAM", "AdamW", "AdamWMSAM"} <= set(styles)
+    assert all(s["color"] in PALETTE for s in styles.values())
+    for key in ("color", "marker", "linestyle"):
+        values = [str(s[key]) for s in styles.values()]
+        assert len(set(values)) == len(values), f"two optimizers share a {key}"
+    assert viz.COLORS == {n: s["color"] for n, s in styles.items()}
+    assert viz.optimizer_style("msam") == styles["MSAM"]
+    unknown = [viz.optimizer_style("mine", i) for i in range(3)]
+    assert len({(s["color"], s["marker"]) for s in unknown}) == 3
+    assert all(s["color"] in PALETTE for s in unknown)
+
+
+def test_rc_params_cycle_through_the_palette():
+    colors = [c["color"] for c in viz.rc_params()["axes.prop_cycle"]]
+    assert set(colors) == PALETTE and colors[0] == viz.OKABE_ITO["blue"]
+
+
+def test_step_parts_differ_in_colour_and_line_style():
+    parts = [viz.PART_STYLE[p] for p in ("perturbation", "momentum", "gradient")]
+    assert len({p["color"] for p in parts}) == 3 and len({p["linestyle"] for p in parts}) == 2
+    assert all(p["color"] in PALETTE for p in parts)
+    # none is the colour of a toy-figure optimizer, so arrows never read as a path
+    toy = {viz.COLORS[n] for n in ("SGD", "NAG", "SAM", "MSAM")}
+    assert not toy & {p["color"] for p in parts}
+
+
+def test_plot_histories_styles_and_staggers_markers():
+    ax = Figure().subplots()
+    history = [{"epoch": e, "test_acc": 0.5} for e in range(1, 31)]
+    lines = viz.plot_histories(ax, {n: history for n in ("SGD", "NAG", "SAM", "MSAM")})
+    keys = {(to_hex(ln.get_color()), ln.get_marker(), ln.get_linestyle()) for ln in lines}
+    assert len(keys) == 4  # identical data, still four distinguishable lines
+    for line, name in zip(lines, ("SGD", "NAG", "SAM", "MSAM")):
+        assert to_hex(line.get_color()) == viz.OPTIMIZER_STYLE[name]["color"].lower()
+    starts = [ln.get_markevery()[0] for ln in lines]
+    assert len(set(starts)) == 4  # markers at different epochs: no marker hides another
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "test acc"
+
+
+def test_contour_labels_the_axes(surface):
+    ax = Figure().subplots()
+    viz.contour(ax, surface, n=20)
+    assert ax.get_xlabel() and ax.get_ylabel()
+
+
+@pytest.mark.parametrize("where", ["below", "right"])
+def test_legend_outside_does_not_cover_the_axes(where):
+    fig = Figure(figsize=(4, 3), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], label="a line")
+    legend = viz.legend_outside(ax, where)
+    fig.canvas.draw()
+    box, area = legend.get_window_extent(), ax.get_window_extent()
+    assert not box.overlaps(area)
+    with pytest.raises(ValueError, match="below"):
+        viz.legend_outside(ax, "inside")
+
+
+@pytest.mark.parametrize("name, pair", [("MSAM", ("perturbation", "momentum")),
+                                        ("SAM", ("perturbation", "gradient"))])  # fmt: skip
+def test_draw_step_separates_arrows_on_one_line(name, pair, surface):
+    # MSAM perturbs along -v (the momentum's own line); SAM's gradient part runs back
+    # along its perturbation: each pair is drawn side by side, not on top of each other
+    fig = Figure(figsize=(4, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.set_aspect("equal")
+    step = traced(name, surface)[5]
+    drawn = viz.draw_step(ax, step)
+    ax.set_xlim(*viz.step_window([step])[0])
+    ax.set_ylim(*viz.step_window([step])[1])
+    fig.canvas.draw()
+    (a0, a1), (b0, _) = (drawn[p].get_transform().transform(drawn[p]._posA_posB) for p in pair)
+    u = (a1 - a0) / np.linalg.norm(a1 - a0)
+    r = b0 - a0
+    gap = abs(u[0] * r[1] - u[1] * r[0])  # pixels between the two arrows' lines on the page
+    assert gap > 3
+
+
+def test_label_step_names_the_three_points(surface):
+    ax = Figure().subplots()
+    texts = viz.label_step(ax, traced("MSAM", surface)[3], 3)
+    assert {k: t.get_text() for k, t in texts.items()} == {
+        "w": "$w_{3}$",
+        "w_tilde": "$\\tilde w_{3}$",
+        "w_next": "$w_{4}$",
+    }
+    sgd = viz.label_step(Figure().subplots(), traced("SGD", surface)[3])
+    assert set(sgd) == {"w", "w_next"}  # SGD takes its gradient at w_t itself
+
+
+def test_step_legend_uses_the_tilde_symbol_only_where_there_is_one():
+    ax = Figure().subplots()
+    texts = [t.get_text() for t in viz.step_legend(ax, ["perturbation", "gradient"]).get_texts()]
+    assert all("\\tilde w" in t for t in texts)
+    texts = [t.get_text() for t in viz.step_legend(ax, ["momentum", "gradient"]).get_texts()]
+    assert "g(w_t)" in texts[1]

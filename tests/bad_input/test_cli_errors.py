@@ -80,8 +80,6 @@ def _finished_run(folder, data_dir, capsys):
 
 # argv, {environment variable: value}, fragments of the error line
 ROWS = {
-    "figures into /proc": (["figures", "--out", "/proc/x/y", "--only", "msam_steps"], {},
-                           ["/proc/x"]),
     "landscape into /proc": (["landscape", "--out", "/proc/x/a.png"], {},
                              ["--out", "cannot create the folder /proc/x"]),
     "landscape, unknown format": (["landscape", "--out", "{tmp}/a.xyz"], {},
@@ -248,7 +246,7 @@ def test_help_texts_have_no_sphinx_markup(argv, capsys):
 # ----------------------------------------------------------------------------- real processes
 
 PROCESS_ROWS = [
-    (["figures", "--out", "/proc/x/y", "--only", "msam_steps"], {}, ["/proc/x"]),
+    (["figures", "--out", "/proc/x/y", "--only", "msam_steps"], {}, ["experiments.figures"]),
     (["train", "--epochs", "1", "--backend", "numpy"], {"MINIMSAM_BACKEND": "tpu"},
      ["MINIMSAM_BACKEND='tpu'"]),
 ]  # fmt: skip

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import minimsam as ms
+from experiments.variants import PERTURBATIONS, PerturbedMomentum
 from minimsam import optim
 from minimsam.optim import schedules
-from minimsam.optim.variants import PERTURBATIONS, PerturbedMomentum
 
-from .problems import assert_tree_equal, host_copy, mlp_problem, quadratic_problem, run
+from .optim.problems import assert_tree_equal, host_copy, mlp_problem, quadratic_problem, run
 
 # f(w) = 0.5 (3 w1^2 + 4 w2^2), so g(w) = (3 w1, 4 w2).
 A, B = np.diag([3.0, 4.0]), np.zeros(2)

@@ -1,0 +1,5 @@
+"""``python -m experiments.figures``: see :mod:`experiments.figures`."""
+
+from . import main
+
+raise SystemExit(main())
