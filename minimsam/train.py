@@ -19,7 +19,8 @@ One epoch of :func:`fit`, for ``epoch = 0, 1, ...`` (logged as ``epoch + 1``):
    training with :class:`TrainingDiverged` naming the epoch and step;
 3. evaluation at ``optimizer.eval_params(params, state)`` (for MSAM the unperturbed
    weights), under ``ms.no_grad()``, on the full training and test splits in batches of
-   ``eval_batch_size``, with plain cross-entropy (no label smoothing);
+   ``eval_batch_size``, with plain cross-entropy (no label smoothing); a model with batch
+   norm is evaluated in evaluation mode (see "Models with batch norm" below);
 4. the checkpoint is replaced atomically, then the log (one more line), also atomically.
 
 The epoch record (one line of ``log.jsonl``)::
@@ -32,7 +33,7 @@ The epoch record (one line of ``log.jsonl``)::
                 epoch, so it differs from train_loss.
     train_loss, train_acc, test_loss, test_acc   at the unperturbed weights, epoch end
     time        seconds of the epoch's steps (with the sync that ends them)
-    eval_time   seconds of the evaluation
+    eval_time   seconds of the evaluation (and of the re-estimation of batch-norm statistics)
     grad_evals  grad_fn calls in the epoch (steps, or 2 * steps for SAM)
     lr, rho     the values the optimizer used at the epoch's last step (where it has them)
 
@@ -620,8 +621,8 @@ class _Training:
             for epoch in range(start, run.epochs):
                 params, state, stats, record = self.train_epoch(objective, params, state, stats,
                                                                 epoch, bar, hooks)  # fmt: skip
-                eval_stats = self.eval_stats(params, state, stats, epoch)
-                record.update(self.evaluate_epoch(params, state, eval_stats, epoch))
+                evaluation, eval_stats = self.evaluate_epoch(params, state, stats, epoch)
+                record.update(evaluation)
                 history.append(record)
                 self.save(params, state, stats, history)
                 bar.set_postfix(test_acc=f"{record['test_acc']:.4f}", refresh=False)
@@ -701,10 +702,12 @@ class _Training:
         w = self.optimizer.eval_params(params, state)
         return nn.reestimate_stats(self.model, w, stats, batches, run.reestimate_batches)
 
-    def evaluate_epoch(self, params, state, stats, epoch) -> dict:
-        """Train and test loss and accuracy at the unperturbed weights, with their wall time."""
+    def evaluate_epoch(self, params, state, stats, epoch) -> tuple[dict, dict]:
+        """Train and test loss and accuracy at the unperturbed weights, with their wall time
+        (which includes the re-estimation of the statistics); and the statistics used."""
         start, data, size = time.perf_counter(), self.data, self.run.eval_batch_size
         w = self.optimizer.eval_params(params, state)
+        stats = self.eval_stats(params, state, stats, epoch)
         model = self.model.eval_with(stats) if _has_stats(self.model) else self.model
         record: dict[str, Any] = {"train_loss": None, "train_acc": None}
         if self.run.eval_train:
@@ -720,7 +723,7 @@ class _Training:
                     f"training diverged in epoch {epoch + 1}: {key} at the end of the epoch "
                     f"is {record[key]}"
                 )
-        return record
+        return record, stats
 
 
 def _write_log(path: Path, history: list[dict]) -> None:

@@ -90,6 +90,8 @@ class Sequential:
         ``stats`` as from :meth:`init_stats` (may be omitted for a model without batch
         norm); the input dict is never modified.
         """
+        if train not in (True, False):
+            raise ValueError(f"train must be True or False, got {train!r}")
         if stats is None:
             stats = {}
         missing = [k for k in self._stats_names() if k not in stats]
