@@ -194,6 +194,8 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model(params, .)`` on ``(x, y)``, as host floats.
 
+    For a model with batch norm pass ``model.eval_with(stats)`` (evaluation mode).
+
     ``x``, ``y``: host arrays (a dataset split); they go to the device batch by batch.
     Runs under ``ms.no_grad()``; sums stay on the device until one sync at the end::
 
@@ -512,6 +514,11 @@ def fit(
             _check_same_run(saved, current, out / CHECKPOINT)
             serialization.check_state_for(optimizer, ckpt.state, f"checkpoint {out / CHECKPOINT}")
             params, state, history = ckpt.params, ckpt.state, ckpt.meta["history"]
+            if stats.keys() != ckpt.stats.keys():
+                raise ValueError(
+                    f"cannot resume from {out / CHECKPOINT}: it holds running statistics "
+                    f"{sorted(ckpt.stats) or 'none'}, the model needs {sorted(stats) or 'none'}"
+                )
             stats = ckpt.stats
             _log.info("resuming from epoch %d (%s)", ckpt.epoch, out / CHECKPOINT)
         elif resume:
