@@ -19,7 +19,8 @@ One epoch of :func:`fit`, for ``epoch = 0, 1, ...`` (logged as ``epoch + 1``):
    training with :class:`TrainingDiverged` naming the epoch and step;
 3. evaluation at ``optimizer.eval_params(params, state)`` (for MSAM the unperturbed
    weights), under ``ms.no_grad()``, on the full training and test splits in batches of
-   ``eval_batch_size``, with plain cross-entropy (no label smoothing);
+   ``eval_batch_size``, with plain cross-entropy (no label smoothing); a model with batch
+   norm is evaluated in evaluation mode (see "Models with batch norm" below);
 4. the checkpoint is replaced atomically, then the log (one more line), also atomically.
 
 The epoch record (one line of ``log.jsonl``)::
@@ -32,9 +33,21 @@ The epoch record (one line of ``log.jsonl``)::
                 epoch, so it differs from train_loss.
     train_loss, train_acc, test_loss, test_acc   at the unperturbed weights, epoch end
     time        seconds of the epoch's steps (with the sync that ends them)
-    eval_time   seconds of the evaluation
+    eval_time   seconds of the evaluation (and of the re-estimation of batch-norm statistics)
     grad_evals  grad_fn calls in the epoch (steps, or 2 * steps for SAM)
     lr, rho     the values the optimizer used at the epoch's last step (where it has them)
+
+Models with batch norm (``model.has_stats``; see :mod:`minimsam.nn.models`). The
+running statistics are explicit state next to params and optimizer state: each step's
+``grad_fn`` is a :class:`minimsam.nn.GradFnWithStats`, which runs the model in training
+mode and keeps the statistics of the step's FIRST forward pass (SAM: at ``w_t``, its
+second pass is not tracked; MSAM: at the perturbed point, as in the paper's code; see
+:mod:`minimsam.nn.running_stats`). Evaluation runs in evaluation mode with those
+statistics or, with ``reestimate_batches=N``, with statistics re-estimated at the
+evaluated weights by ``N`` forward-only passes over that epoch's training batches
+(:func:`minimsam.nn.reestimate_stats`). The re-estimated statistics are used for that
+evaluation only (``FitResult.eval_stats``); training continues with its own, so the
+option does not change the trajectory. The statistics are saved in the checkpoint.
 
 Files in ``out_dir``: ``log.jsonl``, ``summary.json`` (written when fit returns),
 ``checkpoint.npz`` (see :func:`save_checkpoint`) and, while fit runs, ``run.lock``
@@ -181,6 +194,8 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model(params, .)`` on ``(x, y)``, as host floats.
 
+    For a model with batch norm pass ``model.eval_with(stats)`` (evaluation mode).
+
     ``x``, ``y``: host arrays (a dataset split); they go to the device batch by batch.
     Runs under ``ms.no_grad()``; sums stay on the device until one sync at the end::
 
@@ -217,17 +232,21 @@ class Checkpoint:
     state: dict[str, Any]
     epoch: int
     meta: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
-def save_checkpoint(path: str | Path, params, state, epoch: int, meta: Mapping) -> None:
+def save_checkpoint(path: str | Path, params, state, epoch: int, meta: Mapping,
+                    stats: Mapping[str, Any] | None = None) -> None:  # fmt: skip
     """Write ``params``, the optimizer ``state``, ``epoch`` and ``meta`` to one ``.npz``.
 
     Layout: ``params/<name>``; the state flattened as by ``optim.save_state``
-    (:mod:`minimsam.serialization`) under ``state/``; ``epoch``; ``meta``, a JSON string.
+    (:mod:`minimsam.serialization`) under ``state/``; ``epoch``; ``meta``, a JSON string;
+    the batch-norm running statistics, if any, under ``stats/<name>``.
     The file appears atomically: a crash or a full disk while writing leaves the
     previous checkpoint intact. Host copies are written; device arrays are not moved.
     """
     flat: dict[str, np.ndarray] = {f"params/{k}": ms.to_numpy(v) for k, v in params.items()}
+    flat.update({f"stats/{k}": ms.to_numpy(v) for k, v in (stats or {}).items()})
     flat.update(serialization.flatten_state(state, prefix="state/"))
     flat["epoch"] = np.asarray(epoch, dtype=np.int64)
     flat["meta"] = np.asarray(json.dumps(dict(meta)))
@@ -255,7 +274,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise FileFormatError(f"{what} has an unreadable epoch or meta entry ({err})") from err
     if not isinstance(meta, dict) or not isinstance(meta.get("history"), list):
         raise FileFormatError(f"{what} is not a minimsam checkpoint: its meta has no history")
-    groups: dict[str, dict[str, np.ndarray]] = {"params": {}, "state": {}}
+    groups: dict[str, dict[str, np.ndarray]] = {"params": {}, "state": {}, "stats": {}}
     for key, x in arrays.items():
         group, _, rest = key.partition("/")
         groups.setdefault(group, {})[rest] = x
@@ -263,7 +282,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     state = serialization.unflatten_state(groups["state"])
     if not params or "step" not in state:
         raise FileFormatError(f"{what} is not a minimsam checkpoint: no params or no step count")
-    return Checkpoint(params, state, epoch, meta)
+    stats = {k: ms.asarray(x) for k, x in groups["stats"].items()}
+    return Checkpoint(params, state, epoch, meta, stats)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -278,6 +298,9 @@ class RunConfig:
         the batch order of epoch ``e`` is drawn from ``(seed, e)``.
     eval_batch_size, eval_train: the end-of-epoch evaluation (eval_train=False skips
         the training split: train_loss and train_acc are None).
+    reestimate_batches: for a model with batch norm, re-estimate the running statistics
+        at the evaluated weights with this many forward-only training batches before
+        each evaluation (0: evaluate with the training statistics; module docstring).
 
     :meth:`signature` adds the model, optimizer, data and dtype: that is what a resumed
     run must share with the checkpoint it continues (everything but ``epochs`` and the
@@ -291,9 +314,12 @@ class RunConfig:
     drop_last: bool = False
     eval_batch_size: int = 1000
     eval_train: bool = True
+    reestimate_batches: int = 0
 
     def __post_init__(self) -> None:
-        for name, low in (("epochs", 0), ("batch_size", 1), ("seed", 0), ("eval_batch_size", 1)):
+        checked = (("epochs", 0), ("batch_size", 1), ("seed", 0), ("eval_batch_size", 1),
+                   ("reestimate_batches", 0))  # fmt: skip
+        for name, low in checked:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -397,7 +423,10 @@ class FitResult:
 
     params, state: the optimizer's final params and state (continue training with them);
     eval_params: ``optimizer.eval_params(params, state)``, the weights to use;
-    history: the epoch records (module docstring); summary: as in ``summary.json``.
+    history: the epoch records (module docstring); summary: as in ``summary.json``;
+    stats: the running statistics of training (``{}`` without batch norm; continue
+    training with them); eval_stats: those the last evaluation used (re-estimated with
+    ``reestimate_batches``, else ``stats``): use them with ``eval_params``.
     """
 
     params: dict[str, Any]
@@ -405,6 +434,8 @@ class FitResult:
     eval_params: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    eval_stats: dict[str, Any] = field(default_factory=dict)
 
 
 def fit(
@@ -422,6 +453,7 @@ def fit(
     callbacks: Iterable[Callable[[dict, dict, dict], Any]] = (),
     step_callbacks: Iterable[Callable[[int, dict, dict, Callable], Any]] = (),
     config: Mapping[str, Any] | None = None,
+    stats: Mapping[str, Any] | None = None,
     **settings: Any,
 ) -> FitResult:
     """Train ``model`` from ``params`` with ``optimizer`` on ``data`` for ``epochs`` epochs.
@@ -450,11 +482,14 @@ def fit(
         :class:`minimsam.sharpness.CurvatureProbe` or the cosine between ``v_t`` and the
         next batch gradient. Probes that sync with the host slow a GPU run down.
     config: extra description of the run (e.g. the command line) for the summary.
+    stats: the initial running statistics of a model with batch norm (default
+        ``model.init_stats()`` in the params' dtype; module docstring).
 
     Raises :class:`TrainingDiverged` on a non-finite loss; the last checkpoint written
     (the last completed epoch) is left as it was.
     """
     run = _run_config(run, epochs, settings)
+    stats = _initial_stats(model, params, stats, run)
     steps_per_epoch = num_batches(len(data.y_train), run.batch_size, run.drop_last)
     if steps_per_epoch == 0:
         raise ValueError(f"no full batch of {run.batch_size} in {len(data.y_train)} samples")
@@ -463,7 +498,7 @@ def fit(
         if resume:
             raise ValueError("resume=True needs an out_dir holding the checkpoint")
         return _Training(model, optimizer, data, run, signature, None, config).loop(
-            params, optimizer.init(params), [], progress, callbacks, step_callbacks
+            params, optimizer.init(params), stats, [], progress, callbacks, step_callbacks
         )
     with rundir.lock(out_dir) as out:
         rundir.check_reuse(out, resume, overwrite)
@@ -479,12 +514,18 @@ def fit(
             _check_same_run(saved, current, out / CHECKPOINT)
             serialization.check_state_for(optimizer, ckpt.state, f"checkpoint {out / CHECKPOINT}")
             params, state, history = ckpt.params, ckpt.state, ckpt.meta["history"]
+            if stats.keys() != ckpt.stats.keys():
+                raise ValueError(
+                    f"cannot resume from {out / CHECKPOINT}: it holds running statistics "
+                    f"{sorted(ckpt.stats) or 'none'}, the model needs {sorted(stats) or 'none'}"
+                )
+            stats = ckpt.stats
             _log.info("resuming from epoch %d (%s)", ckpt.epoch, out / CHECKPOINT)
         elif resume:
             _log.info("no checkpoint in %s: starting fresh", out)
         _write_log(out / LOG, history)
         training = _Training(model, optimizer, data, run, signature, out, config)
-        return training.loop(params, state, history, progress, callbacks, step_callbacks)
+        return training.loop(params, state, stats, history, progress, callbacks, step_callbacks)
 
 
 def _run_config(run: RunConfig | None, epochs: int | None, settings: Mapping) -> RunConfig:
@@ -505,8 +546,26 @@ def _run_config(run: RunConfig | None, epochs: int | None, settings: Mapping) ->
     return RunConfig(epochs=epochs, **settings)
 
 
+def _has_stats(model: Any) -> bool:
+    return bool(getattr(model, "has_stats", False))
+
+
+def _initial_stats(model: Any, params: Mapping, stats: Mapping | None, run: RunConfig) -> dict:
+    """The running statistics fit starts from (``{}`` for a model without batch norm)."""
+    if not _has_stats(model):
+        if stats:
+            raise ValueError("stats given, but the model has no batch norm (model.has_stats)")
+        if run.reestimate_batches:
+            raise ValueError("reestimate_batches needs a model with batch norm; use 0")
+        return {}
+    if stats is None:
+        dtype = next(iter(params.values())).dtype
+        return model.init_stats(dtype=dtype)
+    return dict(stats)
+
+
 def _objective(model: Callable, label_smoothing: float) -> Callable:
-    """``(w, x, y) -> loss``: the training loss of a batch."""
+    """``(w, x, y) -> loss``: the training loss of a batch (a model without statistics)."""
 
     def loss(w, x, y):
         return nn.cross_entropy(model(w, x), y, label_smoothing=label_smoothing)
@@ -514,17 +573,32 @@ def _objective(model: Callable, label_smoothing: float) -> Callable:
     return loss
 
 
+def _grad_fn(model: Any, loss_fn: Callable, stats: dict, xb: Any, yb: Any, label_smoothing):
+    """The ``grad_fn`` of one step: plain, or threading the running statistics."""
+    if _has_stats(model):
+        return nn.batch_grad_fn(model, stats, xb, yb, label_smoothing)
+    return lambda w: loss_fn(w, xb, yb)
+
+
 class _StepHooks:
     """Calls the ``step_callbacks`` of :func:`fit` before each step (nothing if none)."""
 
-    def __init__(self, callbacks: list[Callable], optimizer: optim.Optimizer, objective):
-        self.callbacks, self.optimizer, self.objective = callbacks, optimizer, objective
+    def __init__(self, callbacks: list[Callable], optimizer: optim.Optimizer, model, run):
+        self.callbacks, self.optimizer, self.model, self.run = callbacks, optimizer, model, run
 
-    def __call__(self, params: dict, state: dict, xb: Any, yb: Any) -> None:
+    def __call__(self, params: dict, state: dict, stats: dict, xb: Any, yb: Any) -> None:
         if not self.callbacks:
             return
         w = self.optimizer.eval_params(params, state)
-        batch_loss = partial(self.objective, x=xb, y=yb)
+        smoothing = self.run.label_smoothing
+        if _has_stats(self.model):
+
+            def batch_loss(w):  # training mode; the statistics' update is discarded
+                logits, _ = self.model.apply(w, xb, stats, train=True)
+                return nn.cross_entropy(logits, yb, label_smoothing=smoothing)
+
+        else:
+            batch_loss = partial(_objective(self.model, smoothing), x=xb, y=yb)
         for callback in self.callbacks:
             callback(int(state["step"]), w, state, batch_loss)
 
@@ -541,20 +615,23 @@ class _Training:
     out: Path | None
     config: Mapping[str, Any] | None
 
-    def loop(self, params, state, history, progress, callbacks, step_callbacks) -> FitResult:
+    def loop(self, params, state, stats, history, progress, callbacks,
+             step_callbacks) -> FitResult:  # fmt: skip
         """Epochs ``len(history) .. epochs - 1``; then the summary."""
         run, start = self.run, len(history)
         steps_per_epoch = num_batches(len(self.data.y_train), run.batch_size, run.drop_last)
         objective = _objective(self.model, run.label_smoothing)
-        hooks = _StepHooks(list(step_callbacks), self.optimizer, objective)
+        hooks = _StepHooks(list(step_callbacks), self.optimizer, self.model, run)
         bar = _progress_bar(progress, run.epochs * steps_per_epoch, start * steps_per_epoch)
+        eval_stats = stats
         try:
             for epoch in range(start, run.epochs):
-                params, state, record = self.train_epoch(objective, params, state, epoch, bar,
-                                                         hooks)  # fmt: skip
-                record.update(self.evaluate_epoch(params, state, epoch))
+                params, state, stats, record = self.train_epoch(objective, params, state, stats,
+                                                                epoch, bar, hooks)  # fmt: skip
+                evaluation, eval_stats = self.evaluate_epoch(params, state, stats, epoch)
+                record.update(evaluation)
                 history.append(record)
-                self.save(params, state, history)
+                self.save(params, state, stats, history)
                 bar.set_postfix(test_acc=f"{record['test_acc']:.4f}", refresh=False)
                 for callback in callbacks:
                     callback(record, params, state)
@@ -564,19 +641,21 @@ class _Training:
         if self.out is not None:
             write_text(self.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
         eval_params = self.optimizer.eval_params(params, state)
-        return FitResult(params, state, eval_params, history, summary)
+        return FitResult(params, state, eval_params, history, summary, stats, eval_stats)
 
-    def save(self, params, state, history) -> None:
+    def save(self, params, state, stats, history) -> None:
         """Replace the checkpoint, then the log (each atomically)."""
         if self.out is None:
             return
         meta = {"seed": self.run.seed, "run": self.signature, "config": dict(self.config or {}),
                 "history": history}  # fmt: skip
-        save_checkpoint(self.out / CHECKPOINT, params, state, len(history), meta)
+        save_checkpoint(self.out / CHECKPOINT, params, state, len(history), meta, stats)
         _write_log(self.out / LOG, history)
 
-    def train_epoch(self, objective, params, state, epoch, bar, hooks) -> tuple[dict, dict, dict]:
-        """One epoch of steps; the losses stay on the device until the one sync at the end."""
+    def train_epoch(self, objective, params, state, stats, epoch, bar, hooks) -> tuple:
+        """One epoch of steps; the losses stay on the device until the one sync at the end.
+
+        Returns ``(params, state, stats, record)``."""
         optimizer, run = self.optimizer, self.run
         loss_fn = ms.value_and_grad(objective)
         start = time.perf_counter()
@@ -584,15 +663,16 @@ class _Training:
         batches = epoch_batches(self.data, run.batch_size, seed=run.seed, epoch=epoch,
                                 drop_last=run.drop_last)  # fmt: skip
         for step, (xb, yb) in enumerate(batches):
-            hooks(params, state, xb, yb)
+            hooks(params, state, stats, xb, yb)
+            grad_fn = _grad_fn(self.model, loss_fn, stats, xb, yb, run.label_smoothing)
             try:
-                params, state, info = optimizer.step(
-                    params, state, lambda w, xb=xb, yb=yb: loss_fn(w, xb, yb)
-                )
+                params, state, info = optimizer.step(params, state, grad_fn)
             except FloatingPointError as err:  # the optimizer's own per-step check
                 raise TrainingDiverged(
                     f"training diverged in epoch {epoch + 1}, step {step} of the epoch: {err}"
                 ) from err
+            if stats:
+                stats = grad_fn.new_stats  # from the step's first forward pass
             losses.append(info.loss)
             grad_evals += info.grad_evals
             bar.update(1)
@@ -616,18 +696,32 @@ class _Training:
         for name in ("lr", "rho"):
             if hasattr(optimizer, name):
                 record[name] = optimizer.hyper(name, last)
-        return params, state, record
+        return params, state, stats, record
 
-    def evaluate_epoch(self, params, state, epoch) -> dict:
-        """Train and test loss and accuracy at the unperturbed weights, with their wall time."""
+    def eval_stats(self, params, state, stats, epoch) -> dict:
+        """The running statistics to evaluate with: the training ones, or re-estimated at
+        the evaluated weights over the first ``reestimate_batches`` batches of the epoch."""
+        if not self.run.reestimate_batches:
+            return stats
+        run = self.run
+        batches = epoch_batches(self.data, run.batch_size, seed=run.seed, epoch=epoch,
+                                drop_last=run.drop_last)  # fmt: skip
+        w = self.optimizer.eval_params(params, state)
+        return nn.reestimate_stats(self.model, w, stats, batches, run.reestimate_batches)
+
+    def evaluate_epoch(self, params, state, stats, epoch) -> tuple[dict, dict]:
+        """Train and test loss and accuracy at the unperturbed weights, with their wall time
+        (which includes the re-estimation of the statistics); and the statistics used."""
         start, data, size = time.perf_counter(), self.data, self.run.eval_batch_size
         w = self.optimizer.eval_params(params, state)
+        stats = self.eval_stats(params, state, stats, epoch)
+        model = self.model.eval_with(stats) if _has_stats(self.model) else self.model
         record: dict[str, Any] = {"train_loss": None, "train_acc": None}
         if self.run.eval_train:
             record["train_loss"], record["train_acc"] = evaluate(
-                self.model, w, data.x_train, data.y_train, size
+                model, w, data.x_train, data.y_train, size
             )
-        record["test_loss"], record["test_acc"] = evaluate(self.model, w, data.x_test,
+        record["test_loss"], record["test_acc"] = evaluate(model, w, data.x_test,
                                                            data.y_test, size)  # fmt: skip
         record["eval_time"] = time.perf_counter() - start
         for key in ("train_loss", "test_loss"):
@@ -636,7 +730,7 @@ class _Training:
                     f"training diverged in epoch {epoch + 1}: {key} at the end of the epoch "
                     f"is {record[key]}"
                 )
-        return record
+        return record, stats
 
 
 def _write_log(path: Path, history: list[dict]) -> None:

@@ -5,9 +5,9 @@ supports second derivatives (Hessian-vector products) because every backward pas
 is written with the same differentiable ops.
 
 Layout: :mod:`.tensor` (the tape), :mod:`.shapes`, :mod:`.elementwise`,
-:mod:`.reductions`, :mod:`.nn_ops` (the ops, forward and backward side by side),
-:mod:`.transforms` (``value_and_grad``, ``grad``, ``hvp``), :mod:`.check` (gradient
-checker).
+:mod:`.reductions`, :mod:`.nn_ops`, :mod:`.normalization` (the ops, forward and
+backward side by side), :mod:`.transforms` (``value_and_grad``, ``grad``, ``hvp``),
+:mod:`.check` (gradient checker).
 """
 
 from minimsam.autodiff import operators as _operators
@@ -36,6 +36,7 @@ from minimsam.autodiff.nn_ops import (
     softmax,
     softmax_cross_entropy,
 )
+from minimsam.autodiff.normalization import batch_norm, batch_stats
 from minimsam.autodiff.reductions import matmul, max, mean, sum
 from minimsam.autodiff.shapes import (
     broadcast_to,
@@ -56,7 +57,7 @@ __all__ = [
     "check_grads", "GradientCheckError",
     "add", "sub", "mul", "div", "neg", "power", "exp", "log", "tanh", "sigmoid", "relu",
     "maximum", "sum", "mean", "max", "matmul", "logsumexp", "log_softmax", "softmax",
-    "linear", "softmax_cross_entropy",
+    "linear", "softmax_cross_entropy", "batch_norm", "batch_stats",
     "conv2d", "im2col", "max_pool2d", "reshape", "transpose", "broadcast_to", "sum_to",
     "getitem", "concatenate",
 ]  # fmt: skip

@@ -8,7 +8,8 @@ The same algorithms as ``minimsam.optim`` (docs/optimizers.md), written as
 Norms are global over every parameter of every group; ``lr``, ``momentum``,
 ``rho`` and ``weight_decay`` may differ per group. MSAM and AdamWMSAM keep the
 *perturbed* weights in the parameters between steps: evaluate and export under
-``with opt.unperturbed():`` (or read ``opt.eval_params()``).
+``with opt.unperturbed():`` (or read ``opt.eval_params()``). BatchNorm running
+statistics are handled the reference way with :mod:`minimsam.torch.batchnorm`.
 """
 
 try:
@@ -21,7 +22,11 @@ except ImportError as err:
 
 from minimsam.torch._common import EPS, global_norm
 from minimsam.torch.adamw_msam import AdamWMSAM
+from minimsam.torch.batchnorm import reestimate_running_stats, running_stats_frozen
 from minimsam.torch.msam import MSAM
 from minimsam.torch.sam import SAM
 
-__all__ = ["EPS", "MSAM", "SAM", "AdamWMSAM", "global_norm"]
+__all__ = [
+    "EPS", "MSAM", "SAM", "AdamWMSAM", "global_norm", "reestimate_running_stats",
+    "running_stats_frozen",
+]  # fmt: skip

@@ -13,6 +13,7 @@ import torch
 from torch.optim import Optimizer
 
 from minimsam.torch._common import EPS, check_non_negative, check_unit_interval, global_norm
+from minimsam.torch.batchnorm import running_stats_frozen
 
 _SAVED = "unperturbed"
 
@@ -51,9 +52,11 @@ class SAM(Optimizer):
 
     Under ``DistributedDataParallel`` both backward passes all-reduce the
     gradients, so ``e_t`` comes from the gradient of the global batch. With
-    BatchNorm, the second forward pass also updates the running statistics; the
-    paper's code freezes them for that pass (that is the model's business, not
-    the optimizer's).
+    BatchNorm, pass ``freeze_bn=model`` to ``step``: the second forward pass then uses
+    batch statistics without updating the running ones, as in the paper's code
+    (:mod:`minimsam.torch.batchnorm`); without it both passes update them. With
+    ``first_step()`` / ``second_step()``, run the second forward pass inside
+    ``with running_stats_frozen(model):``.
 
     Args:
         params: iterable of tensors or of dicts (parameter groups; ``lr``,
@@ -146,10 +149,11 @@ class SAM(Optimizer):
         if zero_grad:
             self.zero_grad()
 
-    def step(self, closure=None):
+    def step(self, closure=None, freeze_bn: torch.nn.Module | None = None):
         """One SAM step; ``closure`` (forward + backward, returns the loss) is called twice.
 
-        Returns the loss of the first call, at the unperturbed ``w_t``.
+        Returns the loss of the first call, at the unperturbed ``w_t``. ``freeze_bn``: a
+        module whose BatchNorm running statistics the second call must not update.
         """
         if closure is None:
             raise RuntimeError(
@@ -160,7 +164,11 @@ class SAM(Optimizer):
         self.zero_grad()
         loss = closure()
         self.first_step(zero_grad=True)
-        closure()
+        if freeze_bn is None:
+            closure()
+        else:
+            with running_stats_frozen(freeze_bn):
+                closure()
         self.second_step()
         return loss
 

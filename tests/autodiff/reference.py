@@ -53,3 +53,21 @@ def mlp(params, x, n_layers, activation=anp.tanh):
 def cross_entropy(logits, labels, num_classes, eps=0.0):
     q = anp.eye(num_classes)[labels] * (1 - eps) + eps / num_classes
     return -anp.mean(anp.sum(q * log_softmax(logits, axis=1), axis=1))
+
+
+def batch_norm_train(x, weight, bias, eps=1e-5):
+    """Training-mode batch norm: per-channel batch mean and biased variance over all
+    axes but 1, written independently (``anp.var``, one explicit broadcast shape)."""
+    axes = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean = anp.mean(x, axis=axes).reshape(shape)
+    var = anp.var(x, axis=axes).reshape(shape)
+    return (x - mean) / anp.sqrt(var + eps) * weight.reshape(shape) + bias.reshape(shape)
+
+
+def batch_norm_eval(x, mean, var, weight, bias, eps=1e-5):
+    """Evaluation-mode batch norm with given (running) statistics."""
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - mean.reshape(shape)) / anp.sqrt(var.reshape(shape) + eps) * weight.reshape(
+        shape
+    ) + bias.reshape(shape)

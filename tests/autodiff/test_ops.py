@@ -53,6 +53,13 @@ def binary(name, ours, theirs, domain="real", shapes=BINARY_SHAPES):
     return [OpCase(f"{name}-{s}", ours, theirs, s, domain) for s in shapes]
 
 
+def _bn_train(x, weight, bias):
+    """Training-mode batch norm: normalised by the batch's own statistics, so the
+    gradient flows through the mean and variance too."""
+    mean, var = ad.batch_stats(x)
+    return ad.batch_norm(x, mean, var, weight, bias)
+
+
 OPS: list[OpCase] = [
     *binary("add", ad.add, anp.add),
     *binary("sub", ad.sub, anp.subtract),
@@ -145,6 +152,17 @@ OPS: list[OpCase] = [
         [(1, 2, 5, 4), (2, 2, 3, 3)],
     ),
     OpCase("max_pool2d", ad.max_pool2d, ref.max_pool2d, [(2, 2, 4, 6)]),
+    *[
+        OpCase(f"batch_norm-train-{shape}", _bn_train, ref.batch_norm_train, [shape, (3,), (3,)])
+        for shape in [(5, 3), (2, 3, 4), (2, 3, 2, 3)]
+    ],
+    OpCase(
+        "batch_norm-eval",
+        lambda x, m, v, w, b: ad.batch_norm(x, m, v, w, b),
+        ref.batch_norm_eval,
+        [(2, 3, 2, 2), (3,), (3,), (3,), (3,)],
+        domain="positive",  # the variance argument must be positive
+    ),
 ]
 
 
@@ -191,5 +209,5 @@ def test_every_public_op_is_in_the_table():
     ops = ["add", "sub", "mul", "div", "power", "maximum", "neg", "exp", "log", "tanh",
            "sigmoid", "relu", "sum", "mean", "max", "logsumexp", "log_softmax", "reshape",
            "transpose", "broadcast_to", "getitem", "concatenate", "matmul", "conv2d",
-           "max_pool2d"]  # fmt: skip
+           "max_pool2d", "batch_norm"]  # fmt: skip
     assert [op for op in ops if op not in tested] == []
