@@ -298,25 +298,26 @@ def fit(
 ) -> FitResult:
     """Train ``model`` from ``params`` with ``optimizer`` on ``data`` for ``epochs`` epochs.
 
-    data: a :class:`~minimsam.data.Dataset` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
-    seed: the batch order of epoch ``e`` is drawn from ``(seed, e)``; the caller seeds
-        the initial ``params`` (``model.init(seed)``).
-    out_dir: where ``log.jsonl``, ``summary.json`` and ``checkpoint.npz`` go (None: nowhere).
-    resume: continue from ``out_dir/checkpoint.npz`` if it exists (else start afresh),
-        bitwise identical to an uninterrupted run; ``params`` is then replaced by the
-        checkpoint's. The checkpoint must come from the same run: model, optimizer
-        (hyperparameters and schedules), batch size, seed, label smoothing and data.
-    progress: a tqdm bar over steps; None shows it when stderr is a terminal.
-    callbacks: ``callback(record, params, state)`` after each epoch, in order.
-    step_callbacks: ``callback(t, w, state, batch_loss)`` BEFORE each optimizer step
-        ``t``: ``w`` the unperturbed weights (``optimizer.eval_params``), ``state`` the
-        optimizer state holding ``v_t``, and ``batch_loss(w) -> scalar`` the training loss
-        on the batch step ``t`` is about to use. This is where per-step probes go, e.g.
-        :class:`minimsam.sharpness.CurvatureProbe` or the cosine between ``v_t`` and the
-        next batch gradient. Probes that sync with the host slow a GPU run down.
-    eval_train: evaluate on the full training split every epoch (else train_loss and
-        train_acc are None).
-    config: extra description of the run (e.g. the command line) for the summary.
+    Args:
+        data: a :class:`~minimsam.data.Dataset` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
+        seed: the batch order of epoch ``e`` is drawn from ``(seed, e)``; the caller seeds
+            the initial ``params`` (``model.init(seed)``).
+        out_dir: where ``log.jsonl``, ``summary.json`` and ``checkpoint.npz`` go (None: nowhere).
+        resume: continue from ``out_dir/checkpoint.npz`` if it exists (else start afresh),
+            bitwise identical to an uninterrupted run; ``params`` is then replaced by the
+            checkpoint's. The checkpoint must come from the same run: model, optimizer
+            (hyperparameters and schedules), batch size, seed, label smoothing and data.
+        progress: a tqdm bar over steps; None shows it when stderr is a terminal.
+        callbacks: ``callback(record, params, state)`` after each epoch, in order.
+        step_callbacks: ``callback(t, w, state, batch_loss)`` BEFORE each optimizer step
+            ``t``: ``w`` the unperturbed weights (``optimizer.eval_params``), ``state`` the
+            optimizer state holding ``v_t``, and ``batch_loss(w) -> scalar`` the training loss
+            on the batch step ``t`` is about to use. This is where per-step probes go, e.g.
+            :class:`minimsam.sharpness.CurvatureProbe` or the cosine between ``v_t`` and the
+            next batch gradient. Probes that sync with the host slow a GPU run down.
+        eval_train: evaluate on the full training split every epoch (else train_loss and
+            train_acc are None).
+        config: extra description of the run (e.g. the command line) for the summary.
 
     Raises :class:`TrainingDiverged` on a non-finite loss; the last checkpoint written
     (the last completed epoch) is left as it was.

@@ -73,10 +73,12 @@ class MLP(Sequential):
 
 
 class SmallCNN(Sequential):
-    """A small CNN for ``image_size x image_size`` images (28 for MNIST-style data)::
+    """A small CNN for ``image_size x image_size`` images (28 for MNIST-style data).
 
-    conv3x3(c1) - relu - maxpool2 - conv3x3(c2) - relu - maxpool2 - flatten
-    - linear(hidden) - relu - linear(num_classes)
+    The layers::
+
+        conv3x3(c1) - relu - maxpool2 - conv3x3(c2) - relu - maxpool2 - flatten
+        - linear(hidden) - relu - linear(num_classes)
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
