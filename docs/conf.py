@@ -26,7 +26,9 @@ sys.path.insert(0, str(REPO))  # autodoc and the notebook kernels import this ch
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
 )
-os.environ.setdefault("MPLBACKEND", "Agg")
+# The kernels must draw with matplotlib's inline backend, which ipykernel only picks when
+# MPLBACKEND is unset (with MPLBACKEND=Agg, as in CI, no figure would reach the page).
+os.environ.pop("MPLBACKEND", None)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 project = "minimsam"
@@ -62,6 +64,7 @@ suppress_warnings = ["myst.header"]  # README starts at "#", notebooks' cells us
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 4  # [text](#a-heading) links, GitHub's slugs
 myst_dmath_double_inline = True
+myst_update_mathjax = False  # its setting is for MathJax 3; ours (below) is for MathJax 2
 nb_execution_mode = "cache"  # executed once, then re-used until a cell changes
 nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 # The exercise notebooks are shown as the student gets them (stubs to fill in), not run.
@@ -87,6 +90,7 @@ napoleon_numpy_docstring = False
 html_theme = "furo"
 html_title = "minimsam"
 html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"  # also keeps browsers from asking for a missing /favicon.ico
 html_last_updated_fmt = None
 html_copy_source = False
 html_show_sourcelink = False
@@ -99,6 +103,7 @@ MATHJAX_PARTS = [
     "extensions",
     "jax/input/TeX",
     "jax/element",
+    "jax/output/PreviewHTML",  # the fast preview shown while the SVG is drawn
     "jax/output/SVG/jax.js",
     "jax/output/SVG/config.js",
     "jax/output/SVG/autoload",
@@ -110,6 +115,10 @@ mathjax2_config = {
     "tex2jax": {
         "inlineMath": [["\\(", "\\)"]],
         "displayMath": [["\\[", "\\]"]],
+        # MyST marks its sections "tex2jax_ignore" (so no stray $ is taken for maths) and
+        # the maths it writes "math": only those, and notebook outputs, are typeset.
+        "ignoreClass": "tex2jax_ignore|mathjax_ignore",
+        "processClass": "tex2jax_process|mathjax_process|math|output_area",
         "processRefs": False,
         "processEnvironments": False,
     },
@@ -186,6 +195,7 @@ def _hide_ipywidgets_from_kernels(app) -> None:
 
 REDIRECT = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>minimsam</title>
+<link rel="icon" href="_static/favicon.svg">
 <meta http-equiv="refresh" content="0; url=docs/index.html"></head>
 <body><p><a href="docs/index.html">minimsam: go to the start page</a></p></body></html>
 """

@@ -78,7 +78,12 @@ function report(mathjax) {
   });
 }
 if (window.MathJax && window.MathJax.Hub) {
-  MathJax.Hub.Register.StartupHook("End", () => MathJax.Hub.Queue(() => report(true)));
+  // Braces: a hook that returns MathJax's queue entry would make startup wait for it.
+  MathJax.Hub.Register.StartupHook("End", () => {
+    MathJax.Hub.Queue(() => {
+      report(true);
+    });
+  });
 } else {
   report(false);
 }
@@ -98,7 +103,7 @@ def _need(program: str) -> str:
 @pytest.fixture(scope="session")
 def site() -> Path:
     """The site, built with the documented command (an unchanged tree rebuilds in seconds)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", *BUILD],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
