@@ -21,6 +21,7 @@ import base64
 import functools
 import http.server
 import importlib
+import json
 import os
 import re
 import shutil
@@ -183,6 +184,13 @@ def test_every_tutorial_is_executed(site):
     for notebook in notebooks:
         html = (site / "tutorials" / f"{notebook.stem}.html").read_text(encoding="utf-8")
         assert html.count('class="cell_output') > 0, f"{notebook.name}: no outputs on its page"
+        # Widgets: their JavaScript would need the network; the page shows the static
+        # figure and says how to get the sliders (docs/conf.py).
+        assert "application/vnd.jupyter.widget" not in html, notebook.name
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        if any(word in code for word in ("ipywidgets", "step_explorer", "interact(")):
+            assert "needs a running Jupyter kernel" in html, f"{notebook.name}: no widget note"
 
 
 def test_the_site_has_every_part(reports):
