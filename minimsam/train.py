@@ -458,32 +458,33 @@ def fit(
 ) -> FitResult:
     """Train ``model`` from ``params`` with ``optimizer`` on ``data`` for ``epochs`` epochs.
 
-    data: a :class:`~minimsam.data.Dataset` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
-    run / settings: a :class:`RunConfig`, or its fields as keywords (``batch_size=128,
-        seed=0, label_smoothing=0.0, drop_last=False, eval_batch_size=1000,
-        eval_train=True``) with ``epochs``; the caller seeds the initial ``params``.
-    out_dir: where ``log.jsonl``, ``summary.json`` and ``checkpoint.npz`` go (None: nowhere).
-        The folder is locked while fit writes there (:mod:`minimsam.rundir`); a folder
-        that holds a run already needs ``resume=True`` or ``overwrite=True``.
-    resume: continue from ``out_dir/checkpoint.npz`` if it exists (else start afresh),
-        bitwise identical to an uninterrupted run; ``params`` is then replaced by the
-        checkpoint's. The checkpoint must come from the same run: the
-        :meth:`RunConfig.signature` (model, optimizer class, hyperparameters and schedule
-        values, batch size, seed, label smoothing, data content, dtype) must match.
-        Logged (``logging``, ``minimsam.train``): "resuming from epoch N" or "no
-        checkpoint in DIR: starting fresh".
-    overwrite: replace a run already in ``out_dir`` (its files are deleted first).
-    progress: a tqdm bar over steps; None shows it when stderr is a terminal.
-    callbacks: ``callback(record, params, state)`` after each epoch, in order.
-    step_callbacks: ``callback(t, w, state, batch_loss)`` BEFORE each optimizer step
-        ``t``: ``w`` the unperturbed weights (``optimizer.eval_params``), ``state`` the
-        optimizer state holding ``v_t``, and ``batch_loss(w) -> scalar`` the training loss
-        on the batch step ``t`` is about to use. This is where per-step probes go, e.g.
-        :class:`minimsam.sharpness.CurvatureProbe` or the cosine between ``v_t`` and the
-        next batch gradient. Probes that sync with the host slow a GPU run down.
-    config: extra description of the run (e.g. the command line) for the summary.
-    stats: the initial running statistics of a model with batch norm (default
-        ``model.init_stats()`` in the params' dtype; module docstring).
+    Args:
+        data: a :class:`~minimsam.data.Dataset` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
+        run / settings: a :class:`RunConfig`, or its fields as keywords (``batch_size=128,
+            seed=0, label_smoothing=0.0, drop_last=False, eval_batch_size=1000,
+            eval_train=True``) with ``epochs``; the caller seeds the initial ``params``.
+        out_dir: where ``log.jsonl``, ``summary.json`` and ``checkpoint.npz`` go (None: nowhere).
+            The folder is locked while fit writes there (:mod:`minimsam.rundir`); a folder
+            that holds a run already needs ``resume=True`` or ``overwrite=True``.
+        resume: continue from ``out_dir/checkpoint.npz`` if it exists (else start afresh),
+            bitwise identical to an uninterrupted run; ``params`` is then replaced by the
+            checkpoint's. The checkpoint must come from the same run: the
+            :meth:`RunConfig.signature` (model, optimizer class, hyperparameters and schedule
+            values, batch size, seed, label smoothing, data content, dtype) must match.
+            Logged (``logging``, ``minimsam.train``): "resuming from epoch N" or "no
+            checkpoint in DIR: starting fresh".
+        overwrite: replace a run already in ``out_dir`` (its files are deleted first).
+        progress: a tqdm bar over steps; None shows it when stderr is a terminal.
+        callbacks: ``callback(record, params, state)`` after each epoch, in order.
+        step_callbacks: ``callback(t, w, state, batch_loss)`` BEFORE each optimizer step
+            ``t``: ``w`` the unperturbed weights (``optimizer.eval_params``), ``state`` the
+            optimizer state holding ``v_t``, and ``batch_loss(w) -> scalar`` the training loss
+            on the batch step ``t`` is about to use. This is where per-step probes go, e.g.
+            :class:`minimsam.sharpness.CurvatureProbe` or the cosine between ``v_t`` and the
+            next batch gradient. Probes that sync with the host slow a GPU run down.
+        config: extra description of the run (e.g. the command line) for the summary.
+        stats: the initial running statistics of a model with batch norm (default
+            ``model.init_stats()`` in the params' dtype; module docstring).
 
     Raises :class:`TrainingDiverged` on a non-finite loss; the last checkpoint written
     (the last completed epoch) is left as it was.

@@ -171,12 +171,13 @@ _GRADIENT_NAMES = ("grad_at_perturbed", "grad")
 class Step:
     """One optimizer step on a 2-D problem, as host vectors of shape ``(2,)``.
 
-    points: ``info.points`` of the step, each params dict reduced to its one array
-        (names as in the optimizer's docstring: ``w``, ``w_next``, ``grad``, ...).
-    lr: the learning rate ``eta`` used at this step.
-    mu: the momentum coefficient (0 without momentum).
-    momentum_before: ``v_t``, the momentum buffer before the step (None without one).
-    loss: ``info.loss``, the loss of the step's first gradient evaluation.
+    Attributes:
+        points: ``info.points`` of the step, each params dict reduced to its one array
+            (names as in the optimizer's docstring: ``w``, ``w_next``, ``grad``, ...).
+        lr: the learning rate ``eta`` used at this step.
+        mu: the momentum coefficient (0 without momentum).
+        momentum_before: ``v_t``, the momentum buffer before the step (None without one).
+        loss: ``info.loss``, the loss of the step's first gradient evaluation.
     """
 
     points: dict[str, np.ndarray]

@@ -656,24 +656,25 @@ def load(
 ) -> Dataset:
     """Load a dataset as a :class:`Dataset` of host arrays.
 
-    name: ``"mnist1d"`` (default; 4000 train / 1000 test signals of length 40),
-        ``"fashion-mnist"`` or ``"mnist"`` (60000 / 10000 images of 28x28); 10 classes each.
-        Spellings are normalised by :func:`canonical_name` (``"fashion_mnist"`` works too).
-    data_dir: a directory to look in first (see :func:`search_dirs`).
-    n_train: keep this many training samples, chosen by ``seed`` (:func:`subset_indices`).
-    label_noise: fraction of TRAINING labels replaced by a different class, chosen by
-        ``seed`` (:func:`flip_labels`); the test labels are never changed.
-    flatten: inputs of shape ``(N, D)`` for MLPs (D = 784 or 40); else ``(N, 1, 28, 28)``
-        for images and ``(N, 1, 40)`` for MNIST-1D, channels first, for CNNs.
-    dtype: floating dtype of the inputs (float32 default; float64 for exact cross-checks).
-    normalize: standardise with the training statistics (module docstring).
-    download: fetch missing Fashion-MNIST/MNIST files; if False, raise
-        :class:`DatasetNotFoundError` instead.
-    mnist1d_args: overrides of ``mnist1d.data.get_dataset_args()`` for generation, e.g.
-        ``{"num_samples": 10000, "seed": 1}``; each setting is cached separately, with a
-        fingerprint (arguments, shapes, SHA-256 of the arrays) that is checked on load: a
-        cache file that does not match is ignored with a warning and regenerated.
-        Unknown keys and bad values are refused before mnist1d runs.
+    Args:
+        name: ``"mnist1d"`` (default; 4000 train / 1000 test signals of length 40),
+            ``"fashion-mnist"`` or ``"mnist"`` (60000 / 10000 images of 28x28); 10 classes each.
+            Spellings are normalised by :func:`canonical_name` (``"fashion_mnist"`` works too).
+        data_dir: a directory to look in first (see :func:`search_dirs`).
+        n_train: keep this many training samples, chosen by ``seed`` (:func:`subset_indices`).
+        label_noise: fraction of TRAINING labels replaced by a different class, chosen by
+            ``seed`` (:func:`flip_labels`); the test labels are never changed.
+        flatten: inputs of shape ``(N, D)`` for MLPs (D = 784 or 40); else ``(N, 1, 28, 28)``
+            for images and ``(N, 1, 40)`` for MNIST-1D, channels first, for CNNs.
+        dtype: floating dtype of the inputs (float32 default; float64 for exact cross-checks).
+        normalize: standardise with the training statistics (module docstring).
+        download: fetch missing Fashion-MNIST/MNIST files; if False, raise
+            :class:`DatasetNotFoundError` instead.
+        mnist1d_args: overrides of ``mnist1d.data.get_dataset_args()`` for generation, e.g.
+            ``{"num_samples": 10000, "seed": 1}``; each setting is cached separately, with a
+            fingerprint (arguments, shapes, SHA-256 of the arrays) that is checked on load: a
+            cache file that does not match is ignored with a warning and regenerated.
+            Unknown keys and bad values are refused before mnist1d runs.
     """
     name = canonical_name(name)
     dtype = np.dtype(dtype)

@@ -66,15 +66,16 @@ Point = tuple[float, float]
 class Landscape:
     """A toy loss surface ``loss(w)``, ``w`` of shape ``(2,)``, with known minima.
 
-    name: the registry key.
-    surface: ``surface(x, y)``, the loss written on the two coordinates; ``x`` and ``y``
-        may be arrays of any (equal) shape or tensors, so one function serves the
-        gradient (through :meth:`loss`) and contour plots (through :meth:`values`).
-    minima: the local minima, as ``(x, y)`` points.
-    bounds: ``((x_min, x_max), (y_min, y_max))``, a plotting window holding the minima.
-    start: a starting point for demonstrations.
-    lr: a learning rate at which SGD with momentum 0.9 is stable from ``start``.
-    description: one line on what the surface shows.
+    Attributes:
+        name: the registry key.
+        surface: ``surface(x, y)``, the loss written on the two coordinates; ``x`` and ``y``
+            may be arrays of any (equal) shape or tensors, so one function serves the
+            gradient (through :meth:`loss`) and contour plots (through :meth:`values`).
+        minima: the local minima, as ``(x, y)`` points.
+        bounds: ``((x_min, x_max), (y_min, y_max))``, a plotting window holding the minima.
+        start: a starting point for demonstrations.
+        lr: a learning rate at which SGD with momentum 0.9 is stable from ``start``.
+        description: one line on what the surface shows.
     """
 
     name: str

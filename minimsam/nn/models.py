@@ -176,10 +176,12 @@ class MLP(Sequential):
 
 
 class SmallCNN(Sequential):
-    """A small CNN for ``image_size x image_size`` images (28 for MNIST-style data)::
+    """A small CNN for ``image_size x image_size`` images (28 for MNIST-style data).
 
-    conv3x3(c1) - relu - maxpool2 - conv3x3(c2) - relu - maxpool2 - flatten
-    - linear(hidden) - relu - linear(num_classes)
+    The layers::
+
+        conv3x3(c1) - relu - maxpool2 - conv3x3(c2) - relu - maxpool2 - flatten
+        - linear(hidden) - relu - linear(num_classes)
 
     ``batchnorm=True`` inserts a :class:`BatchNorm2d` after each convolution
     (``conv - bn - relu - maxpool``); the model then has running statistics (module

@@ -215,11 +215,12 @@ def check_unit_interval(name: str, value: Any) -> float:
 class StepInfo:
     """What a step reports besides the new params and state.
 
-    loss: the loss returned by the first ``grad_fn`` call of the step, as returned
-        (a device scalar stays on the device).
-    grad_evals: how many times ``grad_fn`` was called (1, or 2 for SAM).
-    points: with ``trace=True``, ``{name: params-like dict}`` of every intermediate
-        point of the step (names listed in each optimizer's docstring); else ``None``.
+    Attributes:
+        loss: the loss returned by the first ``grad_fn`` call of the step, as returned
+            (a device scalar stays on the device).
+        grad_evals: how many times ``grad_fn`` was called (1, or 2 for SAM).
+        points: with ``trace=True``, ``{name: params-like dict}`` of every intermediate
+            point of the step (names listed in each optimizer's docstring); else ``None``.
     """
 
     loss: Any
