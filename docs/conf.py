@@ -73,9 +73,10 @@ nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_timeout = 300
 nb_execution_show_tb = True
 nb_merge_streams = True
-# Widgets: the kernels of the build have no ipywidgets (see _static_kernel below), so every
-# explorer draws its static fallback figure; a widget view that still appears is dropped
-# (its JavaScript would come from the network).
+# Widgets: MINIMSAM_STATIC_FIGURES=1 (inherited by the build's kernels) makes every step
+# explorer (minimsam.widgets) draw its static fallback figure; a widget view that still
+# appears is dropped (its JavaScript would come from the network).
+os.environ["MINIMSAM_STATIC_FIGURES"] = "1"
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 
 # ----------------------------------------------------------------------------- API
@@ -181,18 +182,6 @@ def _add_widget_note(app, doctree) -> None:
         doctree.insert(0, note)
 
 
-def _hide_ipywidgets_from_kernels(app) -> None:
-    """Make ``import ipywidgets`` fail in the build's kernels: widgets draw their fallback."""
-    shim = DOCS / "_build" / "_static_kernel"
-    shim.mkdir(parents=True, exist_ok=True)
-    (shim / "ipywidgets.py").write_text(
-        "raise ImportError('ipywidgets is hidden while the static site is built "
-        "(docs/conf.py): widgets draw their static figure')\n",
-        encoding="utf-8",
-    )
-    os.environ["PYTHONPATH"] = os.pathsep.join((str(shim), os.environ["PYTHONPATH"]))
-
-
 REDIRECT = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>minimsam</title>
 <link rel="icon" href="_static/favicon.svg">
@@ -212,7 +201,6 @@ def _write_root_redirect(app, exception) -> None:
 
 
 def setup(app):
-    app.connect("builder-inited", _hide_ipywidgets_from_kernels)
     app.connect("builder-inited", _copy_mathjax)
     app.connect("doctree-read", _add_widget_note)
     app.connect("build-finished", _write_root_redirect)
