@@ -171,3 +171,34 @@ def well_bars(ax: Any, wells: Mapping[str, np.ndarray], colors: Mapping[str, str
             ax.bar_label(bars, labels=[f"{s:.2f}" for s in share], label_type="center")
         bottom += share
     ax.set_ylabel(f"fraction of {len(next(iter(wells.values())))} starts")
+
+
+def sam_loss_plot(
+    ax: Any,
+    xs: np.ndarray,
+    loss: np.ndarray,
+    sam_curves: Mapping[float, np.ndarray],
+    saddle_x: float,
+    rho: float,
+) -> None:
+    """``L(w)`` and SAM's loss along ``y = 0``, with the saddle and the saddle ``+- rho``.
+
+    ``sam_curves[r]`` is :func:`sam_loss` along ``xs`` for radius ``r``; the curves get
+    SAM's colour, each its own line style and marker (solid for ``rho``, dashed for the
+    others).
+    The legend goes to the right of the axes, off the data.
+    """
+    ax.plot(xs, loss, color="k", linewidth=2, label="$L(w)$")
+    for r, values in sam_curves.items():
+        main = r == rho
+        label = rf"$L^{{SAM}}(w)$, $\rho = {r:g}$"
+        style = {"linestyle": "-" if main else "--", "linewidth": 2 if main else 1.4,
+                 "marker": "^" if main else "v", "markevery": 40}  # fmt: skip
+        ax.plot(xs, values, color=viz.COLORS["SAM"], label=label, **style)
+    ax.axvline(saddle_x, color="grey", linestyle=":", label="saddle between the wells")
+    for side in (-1, 1):
+        ax.axvline(saddle_x + side * rho, color="grey", linestyle="-.", linewidth=0.8,
+                   label=rf"saddle $\pm\,\rho = {rho:g}$" if side < 0 else None)  # fmt: skip
+    ax.set_xlabel("$x$, the first coordinate of $w$ (along the line $y = 0$)")
+    ax.set_ylabel("loss")
+    viz.legend_outside(ax, "right")
