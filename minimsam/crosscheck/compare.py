@@ -168,6 +168,8 @@ class Report:
     implementation: str
     adapter: str
     results: list[CaseResult]
+    skipped: list[str] = field(default_factory=list)  # cases the runner cannot replay
+    skip_reason: str = ""
 
     @property
     def passed(self) -> bool:
@@ -206,6 +208,8 @@ class Report:
         stuck = sum(r.verdict == "not driven" for r in self.results)
         if stuck:
             text += f" {stuck} could not be driven: no verdict on the algorithm there."
+        if self.skipped:
+            text += f" Skipped {', '.join(self.skipped)}: {self.skip_reason}."
         return text
 
 
