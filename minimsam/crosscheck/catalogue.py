@@ -15,8 +15,9 @@ of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
   rho across a restore (state loss and a lost lr schedule, not rho bugs), and a SAM
   zero-gradient step with nothing else (a missing ``EPS`` alone).
 
-The problems are tiny (an MLP 4-6-3 on batches of 8, or Rosenbrock in 2-D) and every
-case has 10 steps, so all cases together run in well under a second per optimizer.
+The problems are tiny (an MLP 4-6-3 on batches of 8, or Rosenbrock in 2-D) and the
+cases have 10 steps (the batch-norm ones 5), so all cases together run in well under a
+second per optimizer.
 
 Three batch-norm cases (an MLP 4-6-3 with a ``BatchNorm1d`` after its hidden layer, 5
 steps, one each for SGD, SAM and MSAM) record the running statistics after every step

@@ -414,19 +414,22 @@ def required_rtol(got: Trajectory, want: Trajectory, atol: float = ATOL) -> floa
     none does (a NaN mismatch, another number of evaluations, a difference at a zero)."""
     if got.steps != want.steps or np.any(got.grad_evals != want.grad_evals):
         return np.inf
+    pairs = [(a, b) for t in range(want.steps) for _, a, b in _quantities(got, want, t)]
+    if want.eval_logits is not None:
+        pairs.append((np.zeros(0) if got.eval_logits is None else got.eval_logits,
+                      want.eval_logits))  # fmt: skip
     needed = 0.0
-    for t in range(want.steps):
-        for _, a, b in _quantities(got, want, t):
-            a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-            if a.shape != b.shape or np.any(np.isnan(a) != np.isnan(b)):
-                return np.inf
-            ok = ~np.isnan(b)
-            delta, size = np.abs(a[ok] - b[ok]), np.abs(b[ok])
-            over = delta > atol
-            if np.any(over & (size == 0)):
-                return np.inf
-            if np.any(over):
-                needed = max(needed, float(np.max((delta[over] - atol) / size[over])))
+    for a, b in pairs:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape or np.any(np.isnan(a) != np.isnan(b)):
+            return np.inf
+        ok = ~np.isnan(b)
+        delta, size = np.abs(a[ok] - b[ok]), np.abs(b[ok])
+        over = delta > atol
+        if np.any(over & (size == 0)):
+            return np.inf
+        if np.any(over):
+            needed = max(needed, float(np.max((delta[over] - atol) / size[over])))
     return needed
 
 

@@ -174,3 +174,18 @@ def test_bn_modes_are_checked():
     case = build_case(next(s for s in crosscheck.SETTINGS if s.name == "sam-mlp-batchnorm"))
     with pytest.raises(ValueError, match="mode must be one of"):
         run_reference(case, bn="eval")
+
+
+def test_statistics_rounded_to_float32_match_up_to_precision(bn_cases):
+    """Rounding in the statistics and the evaluation is a precision verdict, whose rtol
+    accepts the run, not a batch-norm pitfall."""
+    case = bn_cases["sam-mlp-batchnorm"]
+    ref = case.reference
+    got = replace(
+        ref,
+        stats={k: v.astype(np.float32).astype(float) for k, v in ref.stats.items()},
+        eval_logits=ref.eval_logits.astype(np.float32).astype(float),
+    )
+    result = check_case(case, got)
+    assert result.verdict == "precision", result.summary
+    assert first_divergence(got, ref, rtol=result.precision.rtol) is None
