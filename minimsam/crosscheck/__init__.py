@@ -1,6 +1,7 @@
 """Golden cases for cross-checking SGD, NAG, SAM, MSAM and AdamW(-MSAM) implementations.
 
-A fixed catalogue of small problems (an MLP on fixed batches, a 2-D surface), each
+A fixed catalogue of small problems (an MLP on fixed batches, the MLP with batch
+norm, whose running statistics are recorded too, a 2-D surface), each
 run through the reference optimizers of :mod:`minimsam.optim` under settings that
 expose the known pitfalls, is exported as files any framework can read
 (``FORMAT.md`` in this folder). A runner replays them through a PyTorch optimizer

@@ -13,6 +13,13 @@ A :class:`Trajectory` records, for every step ``t = 0 .. T-1``:
 - ``grad_evals[t]``: the number of gradient evaluations (1, or 2 for SAM);
 - ``eval_points[name][t, e]``, ``eval_losses[t, e]``, ``eval_grads[name][t, e]``: the
   point, loss and gradient of evaluation ``e`` (NaN where a step made fewer).
+
+A case whose model has batch norm (``case.init_stats`` not empty) also records
+
+- ``stats[name][t]``: the running statistics after step ``t`` (``"1.running_mean"``, ...);
+- ``eval_logits``: the evaluation-mode logits on the case's evaluation batch after the
+  last step, at the unperturbed params, after re-estimating the statistics over the
+  case's ``reestimate_batches`` (if any).
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ class Trajectory:
     # optional: the optimizer's params-shaped state buffers after every step,
     # {buffer name: {param: (T, *shape)}}; used to recognise perturbed params
     buffers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    # batch norm only: running statistics {name: (T, C)} and the final evaluation logits
+    stats: dict[str, np.ndarray] = field(default_factory=dict)
+    eval_logits: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -72,6 +82,10 @@ class Case:
     pitfalls: list[str] = field(default_factory=list)
     # trajectories of the mutants (by mutant name), when read from an exported catalogue
     mutants: dict[str, Trajectory] = field(default_factory=dict)
+    # batch norm only: the initial running statistics ({} without batch norm), and how
+    # many of the batches ``batches["reestimate_x"]`` re-estimate them before evaluation
+    init_stats: dict[str, np.ndarray] = field(default_factory=dict)
+    reestimate_batches: int = 0
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -84,6 +98,11 @@ class Case:
     @property
     def steps(self) -> int:
         return len(self.lr)
+
+    @property
+    def has_stats(self) -> bool:
+        """Whether the model has batch norm (running statistics are part of the trajectory)."""
+        return bool(self.init_stats)
 
     def hyperparameters_at(self, t: int) -> dict[str, float]:
         """``{"lr": lr[t], "rho": rho[t]}`` (no ``rho`` for optimizers without one)."""
@@ -101,6 +120,8 @@ class Recorder:
         self.params: list[dict[str, np.ndarray]] = []
         self.evals: list[list[tuple[dict, float, dict]]] = []
         self.buffers: list[dict[str, dict[str, np.ndarray]]] = []
+        self.stats: list[dict[str, np.ndarray]] = []
+        self.eval_logits: np.ndarray | None = None
 
     def start_step(self) -> None:
         self.evals.append([])
@@ -111,11 +132,17 @@ class Recorder:
         g = {k: np.array(grads[k], dtype=np.float64) for k in self.names}
         self.evals[-1].append((copy, float(loss), g))
 
-    def end_step(self, params: dict, buffers: dict | None = None) -> None:
+    def end_step(self, params: dict, buffers: dict | None = None, stats: dict | None = None):
         """The unperturbed params after the step (and, optionally, the optimizer's
-        params-shaped state buffers ``{buffer name: {param: array}}``)."""
+        params-shaped state buffers ``{buffer name: {param: array}}`` and the model's
+        running statistics ``{name: array}``)."""
         self.params.append({k: np.array(params[k], dtype=np.float64) for k in self.names})
         self.buffers.append(buffers or {})
+        self.stats.append({k: np.array(v, dtype=np.float64) for k, v in (stats or {}).items()})
+
+    def evaluation_logits(self, logits) -> None:
+        """The evaluation-mode logits after the last step (batch-norm cases)."""
+        self.eval_logits = np.array(logits, dtype=np.float64)
 
     def trajectory(self) -> Trajectory:
         steps = len(self.params)
@@ -137,7 +164,17 @@ class Recorder:
             eval_losses=losses,
             eval_grads=grads,
             buffers=self._stacked_buffers(steps),
+            stats=self._stacked_stats(steps),
+            eval_logits=self.eval_logits,
         )
+
+    def _stacked_stats(self, steps: int) -> dict[str, np.ndarray]:
+        """The running statistics present on every step, stacked to ``(T, C)``."""
+        if not steps or not self.stats[0]:
+            return {}
+        recorded = self.stats[:steps]
+        names = [k for k in recorded[0] if all(k in s for s in recorded)]
+        return {k: np.stack([s[k] for s in recorded]) for k in names}
 
     def _stacked_buffers(self, steps: int) -> dict[str, dict[str, np.ndarray]]:
         """The buffers present, with every param, on every step."""

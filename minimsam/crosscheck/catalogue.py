@@ -15,8 +15,16 @@ of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
   rho across a restore (state loss and a lost lr schedule, not rho bugs), and a SAM
   zero-gradient step with nothing else (a missing ``EPS`` alone).
 
-The problems are tiny (an MLP 4-6-3 on batches of 8, or Rosenbrock in 2-D) and every
-case has 10 steps, so all cases together run in well under a second per optimizer.
+The problems are tiny (an MLP 4-6-3 on batches of 8, or Rosenbrock in 2-D) and the
+cases have 10 steps (the batch-norm ones 5), so all cases together run in well under a
+second per optimizer.
+
+Three batch-norm cases (an MLP 4-6-3 with a ``BatchNorm1d`` after its hidden layer, 5
+steps, one each for SGD, SAM and MSAM) record the running statistics after every step
+and the evaluation-mode logits on a fixed batch after the last step; the MSAM case
+re-estimates the statistics over :data:`REESTIMATE_BATCHES` batches first. They expose
+the batch-norm pitfalls: SAM's statistics updated in both passes, SAM's second pass in
+evaluation mode, MSAM evaluated without re-estimation.
 """
 
 from __future__ import annotations
@@ -35,10 +43,11 @@ __all__ = ["SETTINGS", "Setting", "build_case", "build_cases"]
 STEPS = 10
 MLP_SIZES, BATCH = [4, 6, 3], 8
 ZERO_GRAD_STEP = 3  # the surface step with scale 0 and noise 0
+BN_STEPS, REESTIMATE_BATCHES, EVAL_BATCH = 5, 3, 16  # the batch-norm cases
 
 
-def constant(value: float) -> list[float]:
-    return [float(value)] * STEPS
+def constant(value: float, steps: int = STEPS) -> list[float]:
+    return [float(value)] * steps
 
 
 def warmup_cosine(value: float) -> list[float]:
@@ -59,13 +68,14 @@ class Setting:
     name: str
     optimizer: str
     description: str
-    problem: str  # "mlp" or "surface"
+    problem: str  # "mlp", "mlp_batchnorm" or "surface"
     hyperparameters: dict
     lr: list[float]
     rho: list[float] | None = None
     restore_before_step: int | None = None
     seed: int = 0
     pitfalls: tuple[str, ...] = field(default_factory=tuple)
+    reestimate_batches: int = 0  # batch norm: re-estimation batches before the evaluation
 
 
 WD, SGD_HP = "weight_decay", {"momentum": 0.9, "nesterov": False}
@@ -83,6 +93,7 @@ LR_LOST = "lr_lost_on_restore"
 DRIFT = "rho_drift"
 LAG = "rho_lag"
 RHO_FIXED = "rho_schedule_ignored"
+BN_BOTH, BN_EVAL, BN_REEST = "bn_stats_both_passes", "bn_second_pass_eval", "bn_no_reestimation"
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- SGD (torch.optim.SGD semantics)
@@ -175,15 +186,38 @@ SETTINGS: tuple[Setting, ...] = (
             "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
             every_step(0.05), seed=19,
             pitfalls=(SIGN, EPS_, LAG)),
+    # ---- batch norm (SGD, SAM, MSAM): running statistics and a final evaluation
+    Setting("sgd-mlp-batchnorm", "sgd", "batch norm, momentum, weight decay", "mlp_batchnorm",
+            {**SGD_HP, WD: 0.01}, constant(0.1, BN_STEPS), seed=30,
+            pitfalls=(FIRST, OUTSIDE)),
+    Setting("sam-mlp-batchnorm", "sam", "batch norm, constant rho 0.2, weight decay",
+            "mlp_batchnorm", {"momentum": 0.9, WD: 0.01}, constant(0.1, BN_STEPS),
+            constant(0.2, BN_STEPS), seed=31,
+            pitfalls=(PLACE, SIGN, FIRST, TENSOR, OUTSIDE, BN_BOTH, BN_EVAL)),
+    Setting("msam-mlp-batchnorm-reestimate", "msam", "batch norm, constant rho 0.5, "
+            f"statistics re-estimated over {REESTIMATE_BATCHES} batches before the evaluation",
+            "mlp_batchnorm", {"momentum": 0.9, WD: 0.0}, constant(0.1, BN_STEPS),
+            constant(0.5, BN_STEPS), seed=32, reestimate_batches=REESTIMATE_BATCHES,
+            pitfalls=(SIGN, EPS_, FIRST, TENSOR, BN_REEST)),
 )  # fmt: skip
 
 
-def _mlp_batches(rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _mlp_batches(rng: np.random.Generator, steps: int = STEPS) -> dict[str, np.ndarray]:
     """Inputs ``N(0, 1)``; labels from a fixed random linear teacher, so they are learnable."""
     n_in, n_out = MLP_SIZES[0], MLP_SIZES[-1]
     teacher = rng.normal(size=(n_in, n_out))
-    x = rng.normal(size=(STEPS, BATCH, n_in))
+    x = rng.normal(size=(steps, BATCH, n_in))
     return {"x": x, "y": np.argmax(x @ teacher, axis=-1).astype(np.int64)}
+
+
+def _batchnorm_batches(rng: np.random.Generator, steps: int) -> dict[str, np.ndarray]:
+    """The MLP batches, plus ``eval_x`` (the evaluation batch) and ``reestimate_x``
+    (the re-estimation batches), all ``N(0, 1)``."""
+    n_in = MLP_SIZES[0]
+    batches = _mlp_batches(rng, steps)
+    batches["eval_x"] = rng.normal(size=(EVAL_BATCH, n_in))
+    batches["reestimate_x"] = rng.normal(size=(REESTIMATE_BATCHES, BATCH, n_in))
+    return batches
 
 
 def _surface_batches(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -199,6 +233,9 @@ def build_case(setting: Setting, with_reference: bool = True) -> Case:
     rng = np.random.default_rng(setting.seed)
     if setting.problem == "mlp":
         model, batches = problems.mlp_model(MLP_SIZES), _mlp_batches(rng)
+    elif setting.problem == "mlp_batchnorm":
+        model = problems.mlp_batchnorm_model(MLP_SIZES)
+        batches = _batchnorm_batches(rng, len(setting.lr))
     else:
         model, batches = problems.surface_model(), _surface_batches(rng)
     case = Case(
@@ -213,6 +250,8 @@ def build_case(setting: Setting, with_reference: bool = True) -> Case:
         init=problems.init_params(model, seed=setting.seed),
         batches=batches,
         pitfalls=list(setting.pitfalls),
+        init_stats=problems.init_stats(model),
+        reestimate_batches=setting.reestimate_batches,
     )
     if with_reference:
         case.reference = run_reference(case)

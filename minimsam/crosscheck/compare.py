@@ -4,7 +4,9 @@ Two trajectories *agree* when, at every step, they made the same number of gradi
 evaluations and every evaluation point, loss and params-after-the-step satisfies
 ``|got - want| <= atol + rtol * |want|`` elementwise, with NaN agreeing only with NaN.
 The first disagreement, in the order of a step (evaluation points and losses in
-call order, then the params after the step), is the *first divergence*.
+call order, then the params after the step, then the running statistics of a
+batch-norm case), is the *first divergence*; a batch-norm case's evaluation logits
+are compared last, after the final step.
 
 Verdicts, one per case:
 
@@ -166,6 +168,8 @@ class Report:
     implementation: str
     adapter: str
     results: list[CaseResult]
+    skipped: list[str] = field(default_factory=list)  # cases the runner cannot replay
+    skip_reason: str = ""
 
     @property
     def passed(self) -> bool:
@@ -204,6 +208,8 @@ class Report:
         stuck = sum(r.verdict == "not driven" for r in self.results)
         if stuck:
             text += f" {stuck} could not be driven: no verdict on the algorithm there."
+        if self.skipped:
+            text += f" Skipped {', '.join(self.skipped)}: {self.skip_reason}."
         return text
 
 
@@ -253,6 +259,31 @@ def _quantities(got: Trajectory, want: Trajectory, t: int) -> Iterator[tuple[str
         np.concatenate([got.params[k][t].ravel() for k in want.params]),
         np.concatenate([want.params[k][t].ravel() for k in want.params]),
     )
+    if want.stats:
+        yield (
+            "the running statistics after the step",
+            _stacked(got.stats, want.stats, t),
+            np.concatenate([want.stats[k][t].ravel() for k in want.stats]),
+        )
+
+
+def _stacked(stats: dict, like: dict, t: int) -> np.ndarray:
+    """``stats`` at step ``t`` flattened in the order of ``like``; empty if any is missing
+    (a shape mismatch, so a run that recorded no statistics diverges there)."""
+    if any(k not in stats or len(stats[k]) <= t for k in like):
+        return np.zeros(0)
+    return np.concatenate([np.asarray(stats[k][t]).ravel() for k in like])
+
+
+def _evaluation_divergence(got: Trajectory, want: Trajectory, atol, rtol) -> Divergence | None:
+    """The evaluation logits of a batch-norm case, compared after the last step."""
+    if want.eval_logits is None:
+        return None
+    got_logits = np.zeros(0) if got.eval_logits is None else got.eval_logits
+    delta, ok = _diff(got_logits, want.eval_logits, atol, rtol)
+    if ok:
+        return None
+    return Divergence(want.steps, "the evaluation logits after the last step", delta)
 
 
 def first_divergence(
@@ -272,7 +303,7 @@ def first_divergence(
                 return Divergence(t, quantity, delta)
     if got.steps != want.steps:
         return Divergence(min(got.steps, want.steps), "the run stopped here", np.inf)
-    return None
+    return _evaluation_divergence(got, want, atol, rtol)
 
 
 def _non_finite_at(trajectory: Trajectory, t: int) -> bool:
@@ -293,15 +324,21 @@ def _matches(got: Trajectory, mutant: Trajectory, atol: float, rtol: float) -> b
 
 
 def max_difference(got: Trajectory, want: Trajectory) -> float:
-    """Max ``|got - want|`` over the params after every step (inf on a NaN mismatch)."""
+    """Max ``|got - want|`` over the params after every step, and over the running
+    statistics and evaluation logits of a batch-norm case (inf on a NaN mismatch)."""
     if got.steps != want.steps:
         return np.inf
-    return max(_diff(got.params[k], want.params[k], 0.0, 0.0)[0] for k in want.params)
+    deltas = [_diff(got.params[k], want.params[k], 0.0, 0.0)[0] for k in want.params]
+    deltas += [_diff(got.stats.get(k, np.zeros(0)), want.stats[k], 0, 0)[0] for k in want.stats]
+    if want.eval_logits is not None:
+        got_logits = np.zeros(0) if got.eval_logits is None else got.eval_logits
+        deltas.append(_diff(got_logits, want.eval_logits, 0.0, 0.0)[0])
+    return max(deltas)
 
 
 def _applicable(case: Case, candidates=None) -> list[Mutant]:
     candidates = mutants_for(case.optimizer) if candidates is None else candidates
-    return [m for m in candidates if m.restore == "keep" or case.restore_before_step is not None]
+    return [m for m in candidates if m.applies_to(case)]
 
 
 _CACHE: dict[tuple, Trajectory] = {}
@@ -320,11 +357,13 @@ def mutant_trajectory(case: Case, mutant: Mutant) -> Trajectory:
     """The mutant's trajectory on ``case``: from the catalogue if shipped, else run (cached)."""
     if mutant.name in case.mutants:
         return case.mutants[mutant.name]
-    key = (_fingerprint(case), mutant.name, mutant.restore)
+    key = (_fingerprint(case), mutant.name, mutant.restore, mutant.bn, mutant.reestimate)
     if key not in _CACHE:
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
-        _CACHE[key] = run_reference(case, mutant.cls, mutant.restore)
+        _CACHE[key] = run_reference(
+            case, mutant.cls, mutant.restore, bn=mutant.bn, reestimate=mutant.reestimate
+        )
     return _CACHE[key]
 
 
@@ -375,19 +414,22 @@ def required_rtol(got: Trajectory, want: Trajectory, atol: float = ATOL) -> floa
     none does (a NaN mismatch, another number of evaluations, a difference at a zero)."""
     if got.steps != want.steps or np.any(got.grad_evals != want.grad_evals):
         return np.inf
+    pairs = [(a, b) for t in range(want.steps) for _, a, b in _quantities(got, want, t)]
+    if want.eval_logits is not None:
+        pairs.append((np.zeros(0) if got.eval_logits is None else got.eval_logits,
+                      want.eval_logits))  # fmt: skip
     needed = 0.0
-    for t in range(want.steps):
-        for _, a, b in _quantities(got, want, t):
-            a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-            if np.any(np.isnan(a) != np.isnan(b)):
-                return np.inf
-            ok = ~np.isnan(b)
-            delta, size = np.abs(a[ok] - b[ok]), np.abs(b[ok])
-            over = delta > atol
-            if np.any(over & (size == 0)):
-                return np.inf
-            if np.any(over):
-                needed = max(needed, float(np.max((delta[over] - atol) / size[over])))
+    for a, b in pairs:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape or np.any(np.isnan(a) != np.isnan(b)):
+            return np.inf
+        ok = ~np.isnan(b)
+        delta, size = np.abs(a[ok] - b[ok]), np.abs(b[ok])
+        over = delta > atol
+        if np.any(over & (size == 0)):
+            return np.inf
+        if np.any(over):
+            needed = max(needed, float(np.max((delta[over] - atol) / size[over])))
     return needed
 
 
@@ -435,7 +477,9 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     want = case.reference
     if case.rho is None or not got.buffers or got.steps == 0 or want.steps == 0:
         return None
-    for _, a, b in list(_quantities(got, want, 0))[:-1]:  # step 0 agrees up to its params
+    for quantity, a, b in _quantities(got, want, 0):  # step 0 agrees up to its params
+        if not quantity.startswith("gradient evaluation"):
+            break
         if not _diff(a, b, ATOL, RTOL)[1]:
             return None
     if got.grad_evals[0] != want.grad_evals[0]:

@@ -61,19 +61,26 @@ def _trajectory_arrays(prefix: str, trajectory: Trajectory) -> dict[str, np.ndar
         arrays[f"{prefix}/params/{name}"] = trajectory.params[name]
         arrays[f"{prefix}/eval_points/{name}"] = trajectory.eval_points[name]
         arrays[f"{prefix}/eval_grads/{name}"] = trajectory.eval_grads[name]
+    for name, values in trajectory.stats.items():  # batch norm only (optional keys)
+        arrays[f"{prefix}/stats/{name}"] = values
+    if trajectory.eval_logits is not None:
+        arrays[f"{prefix}/eval_logits"] = trajectory.eval_logits
     return arrays
 
 
 def _case_arrays(case: Case) -> dict[str, np.ndarray]:
     arrays = {f"init/{k}": np.asarray(v, dtype=np.float64) for k, v in case.init.items()}
     arrays.update({f"batch/{k}": np.asarray(v) for k, v in case.batches.items()})
+    arrays.update(
+        {f"init_stats/{k}": np.asarray(v, np.float64) for k, v in case.init_stats.items()}
+    )
     if case.reference is not None:
         arrays.update(_trajectory_arrays("reference", case.reference))
     return arrays
 
 
 def _case_entry(case: Case, file: str, sha256: str, arrays: dict[str, np.ndarray]) -> dict:
-    return {
+    entry = {
         "name": case.name,
         "optimizer": case.optimizer,
         "description": case.description,
@@ -88,6 +95,10 @@ def _case_entry(case: Case, file: str, sha256: str, arrays: dict[str, np.ndarray
         "restore_before_step": case.restore_before_step,
         "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)} for k, a in arrays.items()},
     }
+    if case.has_stats:  # batch norm only (optional keys, FORMAT.md "Batch norm")
+        entry["stats"] = [{"name": k, "shape": list(v.shape)} for k, v in case.init_stats.items()]
+        entry["reestimate_batches"] = case.reestimate_batches
+    return entry
 
 
 def _mutant_entries(cases: list[Case], out_dir: Path) -> list[dict]:
@@ -99,9 +110,7 @@ def _mutant_entries(cases: list[Case], out_dir: Path) -> list[dict]:
     for optimizer in dict.fromkeys(c.optimizer for c in cases):
         own = [c for c in cases if c.optimizer == optimizer]
         for mutant in mutants_for(optimizer, kind=None):
-            usable = [
-                c for c in own if mutant.restore == "keep" or c.restore_before_step is not None
-            ]
+            usable = [c for c in own if mutant.applies_to(c)]
             if not usable:
                 continue
             runs = {c.name: mutant_trajectory(c, mutant) for c in usable}
@@ -226,6 +235,7 @@ def _trajectory_from(path, case: Case, arrays: dict) -> tuple[Trajectory, str | 
             buffer, param = key[len("buffers/") :].split("/", 1)
             buffers.setdefault(buffer, {})[param] = np.asarray(value, dtype=np.float64)
     buffers = {b: tree for b, tree in buffers.items() if set(tree) == set(names)}
+    stats, logits = _stats_from(path, case, arrays)
     trajectory = Trajectory(
         params={k: np.asarray(arrays[f"params/{k}"], dtype=np.float64) for k in names},
         loss=np.asarray(arrays.get("loss", losses[:, 0]), dtype=np.float64),
@@ -234,9 +244,27 @@ def _trajectory_from(path, case: Case, arrays: dict) -> tuple[Trajectory, str | 
         eval_losses=losses,
         eval_grads=grads,
         buffers=buffers,
+        stats=stats,
+        eval_logits=logits,
     )
     error = arrays.get("error")
     return trajectory, (None if error is None else str(np.asarray(error).reshape(-1)[0]))
+
+
+def _stats_from(path, case: Case, arrays: dict) -> tuple[dict, np.ndarray | None]:
+    """A batch-norm case's ``stats/<name>`` and ``eval_logits``: required there, since
+    only they show the batch-norm pitfalls; ignored for other cases."""
+    if not case.has_stats:
+        return {}, None
+    need = [f"stats/{k}" for k in case.init_stats] + ["eval_logits"]
+    missing = [k for k in need if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path}: case {case.name!r} has batch norm and lacks {', '.join(missing)} "
+            "(FORMAT.md, 'Batch norm')"
+        )
+    stats = {k: np.asarray(arrays[f"stats/{k}"], dtype=np.float64) for k in case.init_stats}
+    return stats, np.asarray(arrays["eval_logits"], dtype=np.float64)
 
 
 def read_manifest(directory: str | Path) -> dict:
@@ -253,7 +281,8 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
-def _read_trajectory(data, prefix: str, names: list[str]) -> Trajectory:
+def _read_trajectory(data, prefix: str, names: list[str], stats: list[str]) -> Trajectory:
+    logits = f"{prefix}/eval_logits"
     return Trajectory(
         params={k: data[f"{prefix}/params/{k}"] for k in names},
         loss=data[f"{prefix}/loss"],
@@ -261,6 +290,8 @@ def _read_trajectory(data, prefix: str, names: list[str]) -> Trajectory:
         eval_points={k: data[f"{prefix}/eval_points/{k}"] for k in names},
         eval_losses=data[f"{prefix}/eval_losses"],
         eval_grads={k: data[f"{prefix}/eval_grads/{k}"] for k in names},
+        stats={k: data[f"{prefix}/stats/{k}"] for k in stats},
+        eval_logits=data[logits] if logits in data else None,
     )
 
 
@@ -284,10 +315,16 @@ def _read_case(directory: Path, entry: dict) -> Case:
     if digest != entry["sha256"]:
         raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's")
     names = [p["name"] for p in entry["params"]]
+    stat_names = [s["name"] for s in entry.get("stats", [])]  # batch norm only
     with np.load(path, allow_pickle=False) as data:
         batches = {k[len("batch/") :]: data[k] for k in data.files if k.startswith("batch/")}
-        reference = _read_trajectory(data, "reference", names) if "reference/loss" in data else None
+        reference = (
+            _read_trajectory(data, "reference", names, stat_names)
+            if "reference/loss" in data
+            else None
+        )
         init = {k: data[f"init/{k}"] for k in names}
+        init_stats = {k: data[f"init_stats/{k}"] for k in stat_names}
     return Case(
         name=entry["name"],
         optimizer=entry["optimizer"],
@@ -301,6 +338,8 @@ def _read_case(directory: Path, entry: dict) -> Case:
         batches=batches,
         reference=reference,
         pitfalls=list(entry["pitfalls"]),
+        init_stats=init_stats,
+        reestimate_batches=int(entry.get("reestimate_batches", 0)),
     )
 
 

@@ -18,6 +18,10 @@ schedules of the step count (``t -> lr[t]``, jit-safe); the keywords are optax's
             params = optax.apply_updates(params, updates)
         record eval_params(params, state) if tx has it, else params
 
+The batch-norm cases (``"kind": "mlp_batchnorm"``) are skipped, and named as skipped
+in the report: an optax transformation sees gradients only, and the runner has no
+batch-norm model whose running statistics it could thread.
+
 A transformation that returns more than ``(init, update)`` may carry
 ``calls_per_step`` and ``eval_params(params, state)`` (``minimsam.jax``'s do). The
 update is jit-compiled unless ``jit=False``. A factory or update that cannot be
@@ -44,6 +48,7 @@ __all__ = ["check", "factory_kwargs", "loss_function", "run_case"]
 
 jax.config.update("jax_enable_x64", True)
 
+BATCHNORM_SKIPPED = "the JAX runner has no batch-norm model (use a trajectory file, FORMAT.md)"
 _ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid}
 
 
@@ -205,6 +210,8 @@ def run_case(
     case: Case, impl, calls_per_step: int | None = None, jit: bool = True
 ) -> tuple[Trajectory, str | None]:
     """Replay ``case`` with the transformation ``impl`` builds: ``(trajectory, error)``."""
+    if case.has_stats:
+        raise ValueError(f"case {case.name!r} has batch norm: {BATCHNORM_SKIPPED}")
     trajectory, error, _ = _drive(case, load_object(impl), calls_per_step, jit)
     return trajectory, error
 
@@ -230,8 +237,10 @@ def check(
         cases = load_cases(cases, optimizer=optimizer, names=names)
     else:
         cases = [c for c in cases if c.optimizer == optimizer and (not names or c.name in names)]
+    skipped = [c.name for c in cases if c.has_stats]
+    cases = [c for c in cases if not c.has_stats]
     if not cases:
-        raise ValueError(f"no {optimizer!r} cases to check")
+        raise ValueError(f"no {optimizer!r} cases to check (batch-norm cases: {BATCHNORM_SKIPPED})")
     label, impl = _name(impl), load_object(impl)
     results = []
     for case in cases:
@@ -241,4 +250,4 @@ def check(
         else:
             results.append(check_case(case, trajectory, atol, rtol, error=error))
     adapter = f"optax, {calls_per_step or 'its own'} call(s) per step" + (", jit" if jit else "")
-    return Report(optimizer, label, adapter, results)
+    return Report(optimizer, label, adapter, results, skipped, BATCHNORM_SKIPPED if skipped else "")

@@ -55,6 +55,20 @@ The pitfalls (FORMAT.md lists them with the cases that expose each):
     uses it (a SAM wrapper whose ``load_state_dict`` replaces its param groups, so
     the inner optimizer keeps its own): the lr stays at its constructor value
     ``lr[0]`` from the restore on.
+``bn_stats_both_passes``
+    (batch norm) SAM's running statistics updated by both forward passes, the second
+    at ``w + e``: they move twice per step, once with perturbed weights. The gradients
+    are the reference's (training mode normalises with batch statistics), so only the
+    recorded statistics, and the evaluation, show it.
+``bn_second_pass_eval``
+    (batch norm) SAM's second pass in evaluation mode (``model.eval()``): it
+    normalises with the running statistics, so the gradient at ``w + e`` is that of
+    another function.
+``bn_no_reestimation``
+    (batch norm) MSAM evaluated with the running statistics its training left, which
+    come from the perturbed points ``w - rho u``, without re-estimating them at the
+    unperturbed weights first. A pitfall of the evaluation, not of a step: only the
+    case's evaluation logits show it.
 ``float32_norm``
     A *precision* mutant, not a bug: the norm of the perturbation computed in
     float32. It differs from the reference by about ``1e-9``; it is used to name the
@@ -91,6 +105,12 @@ PITFALLS: dict[str, str] = {
     "state_not_saved": "optimizer state not saved and restored with the checkpoint",
     "lr_lost_on_restore": "after the restore the lr schedule no longer reaches the optimizer "
     "(lr stays at its constructor value)",
+    "bn_stats_both_passes": "batch-norm running statistics updated in both SAM passes, not "
+    "only the first",
+    "bn_second_pass_eval": "SAM's second pass run in evaluation mode (normalised with the "
+    "running statistics), not training mode without updating them",
+    "bn_no_reestimation": "batch-norm statistics not re-estimated at the unperturbed weights "
+    "before evaluation",
     "float32_norm": "the norm computed in float32 (a precision difference, not a bug)",
 }
 
@@ -501,6 +521,8 @@ class Mutant:
     ``kind`` is ``"bug"``, or ``"precision"`` for a mutant that only rounds
     differently (used to name the cause of a "matches up to precision" verdict).
     A pair of mutants (:func:`combine`) has both pitfalls in ``pitfall``, joined by "+".
+    ``bn`` (a :data:`~minimsam.crosscheck.problems.BN_MODES` entry) and ``reestimate``
+    change the batch-norm handling; such a mutant applies to batch-norm cases only.
     """
 
     name: str
@@ -509,10 +531,23 @@ class Mutant:
     restore: str = "keep"
     detail: str = ""
     kind: str = "bug"
+    bn: str = "reference"
+    reestimate: bool = True
 
     @property
     def pitfalls(self) -> list[str]:
         return self.pitfall.split("+")
+
+    @property
+    def needs_stats(self) -> bool:
+        """Whether only a batch-norm case can show this mutant."""
+        return self.bn != "reference" or not self.reestimate
+
+    def applies_to(self, case) -> bool:
+        """Whether ``case`` can run this mutant (a restore, batch norm where needed)."""
+        if self.restore != "keep" and case.restore_before_step is None:
+            return False
+        return case.has_stats or not self.needs_stats
 
 
 _LOST = Mutant(
@@ -532,6 +567,12 @@ _LR_LOST = Mutant(
     "lr_lost_on_restore",
     restore="lr-lost",
     detail="state restored, but the lr stayed at lr[0] after the restore",
+)
+_BN_NO_REESTIMATION = Mutant(
+    "bn-no-reestimation",
+    "bn_no_reestimation",
+    reestimate=False,
+    detail="evaluated with the statistics of the perturbed forward passes",
 )
 _FIRST = "the first momentum buffer is (1 + mu) d, not d"
 _OUTSIDE = "w - lr v - lam w: the decay outside the momentum, without lr"
@@ -566,6 +607,10 @@ MUTANTS: dict[str, tuple[Mutant, ...]] = {
         Mutant("decay-outside", "weight_decay_outside_momentum", SAMDecayOutside,
                detail=_OUTSIDE),
         Mutant("no-eps", "missing_epsilon", SAMNoEps, detail="e = rho g / ||g||"),
+        Mutant("bn-stats-both-passes", "bn_stats_both_passes", bn="both-passes",
+               detail="the second forward pass, at w + e, updated them again"),
+        Mutant("bn-second-pass-eval", "bn_second_pass_eval", bn="second-eval",
+               detail="the gradient at w + e taken with model.eval()"),
         Mutant("float32-norm", "float32_norm", SAMFloat32Norm, detail=_F32, kind="precision"),
         _LOST,
         _LR_LOST,
@@ -584,6 +629,7 @@ MUTANTS: dict[str, tuple[Mutant, ...]] = {
         Mutant("decay-outside", "weight_decay_outside_momentum", MSAMDecayOutside,
                detail=_OUTSIDE),
         Mutant("no-eps", "missing_epsilon", MSAMNoEps, detail="u = v / ||v||"),
+        _BN_NO_REESTIMATION,
         Mutant("float32-norm", "float32_norm", MSAMFloat32Norm, detail=_F32, kind="precision"),
         _LOST,
         _LOST_PERTURBED,
@@ -630,9 +676,12 @@ def combine(a: Mutant, b: Mutant) -> Mutant | None:
     """Both pitfalls in one mutant, or None when they cannot be built together.
 
     Two optimizer mutants combine when both set knobs of the same base, different
-    ones; a restore mode combines with any optimizer mutant; two restore modes do not.
+    ones; a restore mode combines with any optimizer mutant; two restore modes do not;
+    batch-norm mutants combine like restore modes (one batch-norm change per pair).
     """
     if a.pitfall == b.pitfall or (a.restore != "keep" and b.restore != "keep"):
+        return None
+    if a.needs_stats and b.needs_stats:
         return None
     if a.cls is not None and b.cls is not None:
         base = _knob_base(a.cls)
@@ -651,6 +700,8 @@ def combine(a: Mutant, b: Mutant) -> Mutant | None:
         cls=cls,
         restore=restore,
         detail=f"{a.detail}; and {b.detail}",
+        bn=b.bn if a.bn == "reference" else a.bn,
+        reestimate=a.reestimate and b.reestimate,
     )
 
 

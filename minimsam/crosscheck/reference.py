@@ -7,6 +7,8 @@ The loop is the one every framework replays (FORMAT.md)::
         if t == restore_before_step: save the optimizer state, and restore it
         params, state = step t with lr[t], rho[t] on batch t
         record eval_params(params, state), the loss and every gradient evaluation
+        (batch norm: and the running statistics after the step)
+    (batch norm: evaluation-mode logits at the last eval_params, after re-estimation)
 
 The per-step ``lr`` and ``rho`` lists become schedules ``t -> lr[t]`` of the step
 count, so a restored state continues them where it stopped.
@@ -77,13 +79,18 @@ def run_reference(
     cls: type | None = None,
     restore: str = "keep",
     make: Callable[..., optim.Optimizer] = make_optimizer,
+    bn: str = "reference",
+    reestimate: bool = True,
 ) -> Trajectory:
     """The trajectory of ``cls`` (default: the reference optimizer) on ``case``.
 
-    ``restore`` is one of :data:`RESTORE_MODES`. Runs on the ``numpy`` backend, float64.
+    ``restore`` is one of :data:`RESTORE_MODES`. Batch-norm cases only: ``bn`` is one of
+    :data:`~minimsam.crosscheck.problems.BN_MODES`, and ``reestimate=False`` skips the
+    re-estimation before the evaluation. Runs on the ``numpy`` backend, float64.
     """
     if restore not in RESTORE_MODES:
         raise ValueError(f"restore must be one of {RESTORE_MODES}, got {restore!r}")
+    stats = {k: np.array(v, dtype=np.float64) for k, v in case.init_stats.items()}
     with ms.use_backend("numpy"), np.errstate(all="ignore"):  # a mutant may divide 0 by 0
         opt = make(case, cls)
         params = {k: np.array(v, dtype=np.float64) for k, v in case.init.items()}
@@ -92,7 +99,10 @@ def run_reference(
         for t in range(case.steps):
             if t == case.restore_before_step:
                 opt, params, state = _restore(case, cls, make, opt, params, state, t, restore)
-            grad_fn = problems.grad_fn(case.model, case.batches, t)
+            if case.has_stats:
+                grad_fn = problems.StatsGradFn(case.model, case.batches, t, stats, bn)
+            else:
+                grad_fn = problems.grad_fn(case.model, case.batches, t)
 
             def recording_grad_fn(point, grad_fn=grad_fn):
                 loss, grads = grad_fn(point)
@@ -101,7 +111,15 @@ def run_reference(
 
             recorder.start_step()
             params, state, _ = opt.step(params, state, recording_grad_fn)
-            recorder.end_step(opt.eval_params(params, state))
+            if case.has_stats:
+                stats = grad_fn.new_stats
+            recorder.end_step(opt.eval_params(params, state), stats=stats)
+        if case.has_stats:
+            rounds = case.reestimate_batches if reestimate else 0
+            w = opt.eval_params(params, state)
+            recorder.evaluation_logits(
+                problems.evaluate(case.model, case.batches, w, stats, rounds)
+            )
         return recorder.trajectory()
 
 

@@ -16,6 +16,14 @@ builds a new model, optimizer and adapter, and loads both.
 
 Write your own by subclassing :class:`Adapter` (``--adapter module:Class``) when
 none of the three built-in ones fits.
+
+Batch-norm cases: ``adapter.model`` is the ``torch.nn.Module`` (None otherwise). The
+reference keeps the running statistics of the first forward pass of a step only
+(FORMAT.md, "Batch norm"): :class:`StepAdapter` passes ``freeze_bn=model`` to an
+optimizer whose ``step`` accepts it (``minimsam.torch.SAM``), and
+:class:`TwoStepAdapter` runs the second pass inside
+``minimsam.torch.running_stats_frozen(model)``, as a training loop written for a
+``first_step``/``second_step`` SAM should.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ class Adapter:
     """
 
     name = "custom"
+    model: torch.nn.Module | None = None  # batch-norm cases: set by the runner
 
     def __init__(self, optimizer: torch.optim.Optimizer, params: list[torch.Tensor]):
         self.optimizer = optimizer
@@ -85,7 +94,10 @@ class StepAdapter(Adapter):
     name = "step"
 
     def step(self, forward_backward):
-        self.optimizer.step(forward_backward)
+        if self.model is not None and _takes(self.optimizer.step, "freeze_bn"):
+            self.optimizer.step(forward_backward, freeze_bn=self.model)
+        else:
+            self.optimizer.step(forward_backward)
 
     def unperturbed(self):
         eval_params = getattr(self.optimizer, "eval_params", None)
@@ -111,8 +123,22 @@ class TwoStepAdapter(Adapter):
     def step(self, forward_backward):
         forward_backward()
         self.optimizer.first_step()
-        forward_backward()
+        if self.model is None:
+            forward_backward()
+        else:
+            from minimsam.torch import running_stats_frozen
+
+            with running_stats_frozen(self.model):
+                forward_backward()
         self.optimizer.second_step()
+
+
+def _takes(method: Callable, keyword: str) -> bool:
+    """Whether ``method`` has a parameter named ``keyword``."""
+    try:
+        return keyword in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 MOVE_METHODS = (

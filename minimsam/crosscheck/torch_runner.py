@@ -10,7 +10,16 @@ replays the case through an adapter (:mod:`minimsam.crosscheck.torch_adapters`):
         if t == restore_before_step: checkpoint, then a new model + optimizer load it
         adapter.set_hyperparameters(lr=lr[t], rho=rho[t])
         adapter.step(forward_backward)             # each call records a gradient evaluation
-        record adapter.unperturbed()
+        record adapter.unperturbed()               # (batch norm: and the running statistics)
+    batch norm: load the unperturbed weights, re-estimate the running statistics over
+    the case's re-estimation batches (minimsam.torch.reestimate_running_stats), record
+    the model's eval-mode logits on the evaluation batch
+
+A batch-norm case (``"kind": "mlp_batchnorm"``) builds ``Linear - BatchNorm1d -
+activation - Linear`` with the case's initial running statistics; the adapter gets the
+model as ``adapter.model`` (``step`` passes ``freeze_bn=model`` to an optimizer whose
+``step`` takes it, as ``minimsam.torch.SAM``'s does; ``two-step`` freezes the statistics
+around the second pass), see FORMAT.md, "Batch norm".
 
 ``impl`` is the optimizer class, or any callable with that signature (a factory, for
 classes whose keywords differ). The keywords are those of the case's optimizer:
@@ -46,7 +55,7 @@ from minimsam.crosscheck.fileformat import load_cases
 from minimsam.crosscheck.loading import load_object
 from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto, describe, fitting, label
 
-__all__ = ["build_model", "check", "load_object", "run_case"]
+__all__ = ["build_model", "check", "evaluation_logits", "load_object", "run_case", "running_stats"]
 
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}
 
@@ -68,11 +77,8 @@ class Surface(torch.nn.Module):
 def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], Callable]:
     """``(module, {name: parameter}, loss_at(t))`` for the case, float64, initial weights."""
     spec = case.model
-    if spec["kind"] == "mlp":
-        sizes, layers = spec["sizes"], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            layers += [torch.nn.Linear(n_in, n_out), _ACTIVATIONS[spec["activation"]]()]
-        module = torch.nn.Sequential(*layers[:-1]).double()
+    if spec["kind"] in ("mlp", "mlp_batchnorm"):
+        module = _mlp(spec["sizes"], spec["activation"], spec["kind"] == "mlp_batchnorm")
         x, y = torch.as_tensor(case.batches["x"]), torch.as_tensor(case.batches["y"])
 
         def loss_at(t):
@@ -94,7 +100,43 @@ def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], C
     with torch.no_grad():
         for name, p in params.items():
             p.copy_(torch.as_tensor(_to_torch_layout(name, case.init[name])))
+        buffers = dict(module.named_buffers())
+        for name, value in case.init_stats.items():
+            buffers[name].copy_(torch.as_tensor(value))
     return module, params, loss_at
+
+
+def _mlp(sizes: list[int], activation: str, batchnorm: bool) -> torch.nn.Module:
+    """``Linear (- BatchNorm1d) - activation - ... - Linear``, float64 (FORMAT.md, "Models")."""
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        norm = [torch.nn.BatchNorm1d(n_out)] if batchnorm else []
+        layers += [torch.nn.Linear(n_in, n_out), *norm, _ACTIVATIONS[activation]()]
+    layers = layers[: -2 if batchnorm else -1]  # the output layer: logits only
+    return torch.nn.Sequential(*layers).double()
+
+
+def running_stats(module: torch.nn.Module, case: Case) -> dict[str, np.ndarray]:
+    """The module's running statistics named as the case's (``{}`` without batch norm)."""
+    buffers = dict(module.named_buffers())
+    return {k: buffers[k].detach().cpu().numpy().astype(np.float64) for k in case.init_stats}
+
+
+def evaluation_logits(module: torch.nn.Module, case: Case, weights: list) -> np.ndarray:
+    """Eval-mode logits on the evaluation batch at ``weights`` (the unperturbed params),
+    after re-estimating the running statistics over the case's re-estimation batches."""
+    from minimsam.torch import reestimate_running_stats
+
+    with torch.no_grad():
+        for p, w in zip(module.parameters(), weights):
+            p.copy_(w)
+        if case.reestimate_batches:
+            batches = torch.as_tensor(case.batches["reestimate_x"])
+            reestimate_running_stats(module, batches, num_batches=case.reestimate_batches)
+        module.eval()
+        logits = module(torch.as_tensor(case.batches["eval_x"]))
+        module.train()
+    return logits.detach().cpu().numpy().astype(np.float64)
 
 
 def _to_torch_layout(name: str, array: np.ndarray) -> np.ndarray:
@@ -146,6 +188,7 @@ class _Run:
         try:
             self.adapter_class = _adapter_class(adapter, self.optimizer)
             self.adapter = self.adapter_class(self.optimizer, list(self.params.values()))
+            self.adapter.model = self.module if case.has_stats else None
         except Exception as err:
             err.optimizer = self.optimizer  # the optimizer was built: describe it
             raise
@@ -257,8 +300,12 @@ def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
             run.adapter.step(lambda run=run, t=t: run.forward_backward(t))
             weights = run.adapter.unperturbed()
             recorder.end_step(
-                {k: _to_case_layout(k, w) for k, w in zip(run.params, weights)}, run.buffers()
+                {k: _to_case_layout(k, w) for k, w in zip(run.params, weights)},
+                run.buffers(),
+                running_stats(run.module, case),
             )
+        if case.has_stats:
+            recorder.evaluation_logits(evaluation_logits(run.module, case, weights))
     except Exception as err:  # a broken implementation is a failed case, not a crash
         reason = f"{type(err).__name__}: {err}"
         if _is_driving_error(err):

@@ -39,6 +39,8 @@ def test_reference_is_a_plain_run_of_the_optimizer(cases):
     """No restore, schedules as callables: the same trajectory (saving and loading the
     state in the middle is exact)."""
     for case in cases:
+        if case.has_stats:
+            continue  # test_batchnorm_reference_is_a_plain_run_with_nn_batch_grad_fn
         opt = make_optimizer(case)
         params = {k: v.copy() for k, v in case.init.items()}
         state = opt.init(params)
@@ -48,6 +50,34 @@ def test_reference_is_a_plain_run_of_the_optimizer(cases):
             assert info.loss == case.reference.loss[t]
         for k, w in opt.eval_params(params, state).items():
             np.testing.assert_array_equal(w, case.reference.params[k][-1])
+
+
+def test_batchnorm_reference_is_a_plain_run_with_nn_batch_grad_fn(cases):
+    """The batch-norm cases: minimsam's own BN training loop (``nn.batch_grad_fn``, which
+    keeps the first pass's statistics, then ``nn.reestimate_stats``) gives the reference
+    params, running statistics and evaluation logits."""
+    bn_cases = [c for c in cases if c.has_stats]
+    assert {c.optimizer for c in bn_cases} == {"sgd", "sam", "msam"}
+    for case in bn_cases:
+        mlp = ms.nn.MLP(case.model["sizes"], activation=case.model["activation"], batchnorm=True)
+        opt = make_optimizer(case)
+        params = {k: v.copy() for k, v in case.init.items()}
+        stats, state = dict(case.init_stats), opt.init(params)
+        x, y = case.batches["x"], case.batches["y"]
+        for t in range(case.steps):
+            grad_fn = ms.nn.batch_grad_fn(mlp, stats, x[t], y[t])
+            params, state, info = opt.step(params, state, grad_fn)
+            stats = grad_fn.new_stats
+            assert info.loss == case.reference.loss[t]
+            for k, value in stats.items():
+                np.testing.assert_array_equal(value, case.reference.stats[k][t])
+        w = opt.eval_params(params, state)
+        if case.reestimate_batches:
+            batches = list(case.batches["reestimate_x"])
+            stats = ms.nn.reestimate_stats(mlp, w, stats, batches, case.reestimate_batches)
+        logits = mlp.eval_with(stats)(w, case.batches["eval_x"])
+        np.testing.assert_array_equal(logits, case.reference.eval_logits)
+        assert case.reference.eval_logits.shape == (len(case.batches["eval_x"]), 3)
 
 
 def test_the_zero_gradient_step_has_an_exactly_zero_gradient(cases):
@@ -63,9 +93,11 @@ def test_each_case_lists_exactly_the_pitfalls_it_tells_apart(cases):
     for case in cases:
         exposed = set()
         for mutant in mutants.mutants_for(case.optimizer):
-            if mutant.restore != "keep" and case.restore_before_step is None:
+            if not mutant.applies_to(case):
                 continue
-            trajectory = run_reference(case, mutant.cls, mutant.restore)
+            trajectory = run_reference(
+                case, mutant.cls, mutant.restore, bn=mutant.bn, reestimate=mutant.reestimate
+            )
             if first_divergence(trajectory, case.reference) is not None:
                 exposed.add(mutant.pitfall)
         assert exposed == set(case.pitfalls), case.name

@@ -69,3 +69,19 @@ def test_without_eval_params_the_perturbed_params_are_named(sam_family_cases):
     assert r.verdict == "not driven", report.format()
     assert "state.momentum" in r.summary and "keeps the perturbed point" in r.summary
     assert any("eval_params(params, state)" in f for f in r.not_driven.fits)
+
+
+def test_batchnorm_cases_are_skipped_and_named(sam_family_cases):
+    bn = [c.name for c in sam_family_cases if c.has_stats and c.optimizer == "msam"]
+    assert bn == ["msam-mlp-batchnorm-reestimate"]
+    report = crosscheck.check_jax(sam_family_cases, "msam", mjax.msam)
+    assert report.passed and report.skipped == bn
+    assert bn[0] not in [r.case for r in report.results]
+    assert f"Skipped {bn[0]}: the JAX runner has no batch-norm model" in report.tally()
+    with pytest.raises(ValueError, match="JAX runner has no batch-norm model"):
+        crosscheck.check_jax(sam_family_cases, "msam", mjax.msam, names=bn)
+    from minimsam.crosscheck.jax_runner import run_case
+
+    case = next(c for c in sam_family_cases if c.name == bn[0])
+    with pytest.raises(ValueError, match="JAX runner has no batch-norm model"):
+        run_case(case, mjax.msam)
