@@ -54,6 +54,7 @@ include_patterns = [
     "tutorials/*.ipynb",
     "exercises/README.md",
     "exercises/*.ipynb",
+    "experiments/RESULTS.md",
     "experiments/results/*.md",
     "minimsam/crosscheck/FORMAT.md",
 ]

@@ -411,7 +411,10 @@ def summarize(payload: dict) -> str:
         f"averaged {after:+.3f}. The held-out controls, built the same way from gradients",
         f"that never update the weights, average {fixed:+.3f} for one fixed batch and",
         f"{rand:+.3f} for random batches. Stepping rho = {RHO:g} along -v_t raised the new",
-        f"batch's loss at {up:.0f}% of steps. Other runs: {'; '.join(others)}.",
+        f"batch's loss at {up:.0f}% of steps; at this radius that measures curvature more than"
+        " direction (tutorial 04 finds a step of the same length along +v_t raises it just as"
+        " often; only small radii show the sign of the slope). Other runs:"
+        f" {'; '.join(others)}.",
         _frozen_sentence(main, epochs),
     ])  # fmt: skip
     paper = (

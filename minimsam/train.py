@@ -293,14 +293,19 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 class RunConfig:
     """The settings of one run of :func:`fit` (its keyword arguments of the same names).
 
-    epochs: epochs to train in total (a resumed run continues up to this number).
-    batch_size, seed, label_smoothing, drop_last: the training batches and objective;
-        the batch order of epoch ``e`` is drawn from ``(seed, e)``.
-    eval_batch_size, eval_train: the end-of-epoch evaluation (eval_train=False skips
-        the training split: train_loss and train_acc are None).
-    reestimate_batches: for a model with batch norm, re-estimate the running statistics
-        at the evaluated weights with this many forward-only training batches before
-        each evaluation (0: evaluate with the training statistics; module docstring).
+    Attributes:
+        epochs: epochs to train in total (a resumed run continues up to this number).
+        batch_size: training batch size.
+        seed: the batch order of epoch ``e`` is drawn from ``(seed, e)``.
+        label_smoothing: of the training objective (``nn.cross_entropy``).
+        drop_last: drop the last, smaller batch of each epoch.
+        eval_batch_size: batch size of the end-of-epoch evaluation.
+        eval_train: also evaluate on the training split (False: train_loss and
+            train_acc are None).
+        reestimate_batches: for a model with batch norm, re-estimate the running
+            statistics at the evaluated weights with this many forward-only training
+            batches before each evaluation (0: evaluate with the training statistics;
+            module docstring).
 
     :meth:`signature` adds the model, optimizer, data and dtype: that is what a resumed
     run must share with the checkpoint it continues (everything but ``epochs`` and the
