@@ -171,3 +171,19 @@ def well_bars(ax: Any, wells: Mapping[str, np.ndarray], colors: Mapping[str, str
             ax.bar_label(bars, labels=[f"{s:.2f}" for s in share], label_type="center")
         bottom += share
     ax.set_ylabel(f"fraction of {len(next(iter(wells.values())))} starts")
+
+
+def well_legend_handles() -> list[Any]:
+    """Legend handles for :func:`well_bars` in a neutral grey, since each bar's colour is
+    its optimizer's (named on the x axis): solid = ends flat, ``//`` = sharp, ``..`` =
+    elsewhere. Use ``fig.legend(handles=well_legend_handles(), ...)``."""
+    from matplotlib.patches import Patch
+
+    return [
+        Patch(facecolor="0.55", edgecolor="k", hatch=hatch, alpha=alpha, label=f"ends {label}")
+        for label, hatch, alpha in (
+            ("flat", "", 1.0),
+            ("sharp", "//", 0.4),
+            ("elsewhere", "..", 0.4),
+        )
+    ]
