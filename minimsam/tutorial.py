@@ -202,3 +202,19 @@ def sam_loss_plot(
     ax.set_xlabel("$x$, the first coordinate of $w$ (along the line $y = 0$)")
     ax.set_ylabel("loss")
     viz.legend_outside(ax, "right")
+
+
+def well_legend_handles() -> list[Any]:
+    """Legend handles for :func:`well_bars` in a neutral grey, since each bar's colour is
+    its optimizer's (named on the x axis): solid = ends flat, ``//`` = sharp, ``..`` =
+    elsewhere. Use ``fig.legend(handles=well_legend_handles(), ...)``."""
+    from matplotlib.patches import Patch
+
+    return [
+        Patch(facecolor="0.55", edgecolor="k", hatch=hatch, alpha=alpha, label=f"ends {label}")
+        for label, hatch, alpha in (
+            ("flat", "", 1.0),
+            ("sharp", "//", 0.4),
+            ("elsewhere", "..", 0.4),
+        )
+    ]
