@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
+
+from minimsam.atomic import write_text
 
 try:
     from benchmarks import bench_epoch, bench_optim
@@ -35,14 +35,6 @@ def _captured(main, argv: list[str]) -> str:
     with contextlib.redirect_stdout(buffer):
         main(argv)
     return buffer.getvalue()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _body(text: str) -> tuple[str, str]:
@@ -86,8 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     optim_file, epoch_file = RESULTS / "cpu_bench_optim.md", RESULTS / "cpu_bench_epoch.md"
     if not args.no_run:
-        write_atomic(optim_file, _captured(bench_optim.main, []))
-        write_atomic(epoch_file, _captured(bench_epoch.main, []))
+        write_text(optim_file, _captured(bench_optim.main, []))
+        write_text(epoch_file, _captured(bench_epoch.main, []))
     text = section(optim_file.read_text(), epoch_file.read_text(), args.note)
     readme = ROOT / "README.md"
     old = readme.read_text()
@@ -95,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     _, _, after = rest.partition(END)
     if not rest:
         raise SystemExit(f"README.md has no {START} marker")
-    write_atomic(readme, f"{before}{START}\n{text}{END}{after}")
+    write_text(readme, f"{before}{START}\n{text}{END}{after}")
     print(text)
 
 

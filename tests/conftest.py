@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import minimsam as ms
+from minimsam.data import Dataset
 
 
 def _backends_under_test() -> list[str]:
@@ -67,3 +68,17 @@ def debian_fashion_dir():
             pytest.fail(f"CI must provide Fashion-MNIST: {message}")
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Three Gaussian blobs in 6-D: 150 training samples (5 batches of 32), 60 test."""
+    rng = np.random.default_rng(0)
+    centers = 2.0 * rng.standard_normal((3, 6))
+
+    def draw(n):
+        y = rng.integers(0, 3, n)
+        return (centers[y] + rng.standard_normal((n, 6))).astype(np.float32), y.astype(np.int64)
+
+    (x, y), (xt, yt) = draw(150), draw(60)
+    return Dataset("blobs", x, y, xt, yt, num_classes=3, input_shape=(6,))

@@ -9,23 +9,9 @@ import pytest
 
 import minimsam as ms
 from minimsam import nn, optim, train
-from minimsam.data import Dataset, epoch_batches
+from minimsam.data import epoch_batches
 
-MODEL = nn.MLP([6, 16, 3], batchnorm=True)
-
-
-@pytest.fixture(scope="module")
-def blobs():
-    """Three Gaussian blobs in 6-D: 150 training samples (5 batches of 32), 60 test."""
-    rng = np.random.default_rng(0)
-    centers = 2.0 * rng.standard_normal((3, 6))
-
-    def draw(n):
-        y = rng.integers(0, 3, n)
-        return (centers[y] + rng.standard_normal((n, 6))).astype(np.float32), y.astype(np.int64)
-
-    (x, y), (xt, yt) = draw(150), draw(60)
-    return Dataset("blobs", x, y, xt, yt, num_classes=3, input_shape=(6,))
+MODEL = nn.MLP([6, 16, 3], batchnorm=True)  # trained on the `blobs` fixture (tests/conftest.py)
 
 
 def assert_trees_equal(a, b):

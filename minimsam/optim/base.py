@@ -132,22 +132,7 @@ def check_like(tree: Any, ref: Mapping[str, Any], what: str) -> None:
     """Raise ``ValueError`` naming the key if ``tree`` lacks the keys or shapes of ``ref``."""
     if _is_like(tree, ref):
         return  # the common case, checked in one pass; the rest finds what is wrong
-    if not isinstance(tree, Mapping):
-        raise ValueError(f"{what} must be a dict like the params, got {type(tree).__name__}")
-    missing = [k for k in ref if k not in tree]
-    extra = [k for k in tree if k not in ref]
-    if missing or extra:
-        raise ValueError(
-            f"{what} does not match the params: missing keys {missing}, unexpected keys {extra}"
-        )
-    backend = get_backend()
-    for k, r in ref.items():
-        x = backend.check(tree[k], f"{what}[{k!r}]")
-        if getattr(x, "shape", None) != r.shape:
-            raise ValueError(
-                f"{what}[{k!r}] has shape {getattr(x, 'shape', None)}, "
-                f"but params[{k!r}] has shape {r.shape}"
-            )
+    validation.check_matching(tree, ref, what)
 
 
 def _is_like(tree: Any, ref: Mapping[str, Any]) -> bool:

@@ -80,7 +80,7 @@ def check_params(params: Any) -> None:
             )
 
 
-def _matching(tree: Any, params: Mapping[str, Any], what: str) -> None:
+def check_matching(tree: Any, params: Mapping[str, Any], what: str) -> None:
     """Raise ``ValueError`` unless ``tree`` has exactly the keys and shapes of ``params``."""
     if not isinstance(tree, Mapping):
         raise ValueError(f"{what} must be a dict like the params, got {type(tree).__name__}")
@@ -136,7 +136,7 @@ def check_grad_result(result: Any, params: Mapping[str, Any], call: int) -> tupl
         raise TypeError(f"grad_fn must return a pair (loss, grads), but call {call} returned {got}")
     loss, grads = result
     _check_loss(loss, call)
-    _matching(grads, params, "grads")
+    check_matching(grads, params, "grads")
     return loss, cast_like(grads, params)
 
 
@@ -181,12 +181,12 @@ def check_state(
     for key, sized in layout.items():
         value = state[key]
         if sized:
-            _matching(value, params, f"state[{key!r}]")
+            check_matching(value, params, f"state[{key!r}]")
             values.extend(value.values())
         else:
             if getattr(value, "shape", None) != () or getattr(value, "dtype", None) is None:
                 raise ValueError(f"state[{key!r}] must be a 0-d float array, got {value!r}")
-            _matching({key: value}, {key: value}, "state")  # backend and real dtype
+            check_matching({key: value}, {key: value}, "state")  # backend and real dtype
             values.append(value)
     return values
 
