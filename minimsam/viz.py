@@ -45,6 +45,7 @@ atomically.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -419,7 +420,6 @@ def _arrow(
     ``shift`` (a 2-vector, in points) moves the drawn arrow sideways on the page, so
     that two arrows along one line can both be seen.
     """
-    from matplotlib.patches import FancyArrowPatch
     from matplotlib.transforms import ScaledTranslation
 
     style = {"arrowstyle": "-|>", "mutation_scale": 18, "linewidth": 2.6, "zorder": 6}
@@ -427,9 +427,35 @@ def _arrow(
     if shift is not None:
         offset = ScaledTranslation(shift[0] / 72, shift[1] / 72, ax.figure.dpi_scale_trans)
         style["transform"] = ax.transData + offset
-    patch = FancyArrowPatch(tuple(start), tuple(end), color=color, shrinkA=0, shrinkB=0, **style)
+    patch = _FittedArrow(tuple(start), tuple(end), color=color, shrinkA=0, shrinkB=0, **style)
     ax.add_patch(patch)
     return patch
+
+
+@functools.cache
+def _fitted_arrow_class() -> type:
+    """``FancyArrowPatch`` whose head shrinks to fit a short arrow.
+
+    A head longer than its arrow is drawn back past the arrow's start and then seems
+    to point the wrong way; at draw time, when the axes limits are final, the head
+    size is capped by the arrow's length on the page.
+    """
+    from matplotlib.patches import FancyArrowPatch
+
+    class FittedArrow(FancyArrowPatch):
+        def draw(self, renderer: Any) -> None:
+            if not hasattr(self, "_full_scale"):
+                self._full_scale = self.get_mutation_scale()
+            (x0, y0), (x1, y1) = self.get_transform().transform(self._posA_posB)
+            length_pt = float(np.hypot(x1 - x0, y1 - y0)) * 72.0 / self.figure.dpi
+            self.set_mutation_scale(min(self._full_scale, 1.5 * length_pt))  # head <= 0.6 x arrow
+            super().draw(renderer)
+
+    return FittedArrow
+
+
+def _FittedArrow(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 (a class, built lazily)
+    return _fitted_arrow_class()(*args, **kwargs)
 
 
 def _overlap(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
