@@ -19,6 +19,9 @@ student writing a step function makes more classic mistakes:
     instead of inside the gradient that enters the momentum.
 ``weight_decay_missing``
     No weight decay at all (``lam`` ignored).
+``no_perturbation``
+    SAM, MSAM or AdamW-MSAM with the gradient taken at ``w`` itself, as if ``rho = 0``:
+    the step is plain momentum SGD (or AdamW).
 
 Each mutant is a reference optimizer of :mod:`minimsam.optim` with one line changed
 (marked ``# PITFALL``), run through :func:`minimsam.crosscheck.reference.run_reference`
@@ -43,6 +46,7 @@ PITFALLS: dict[str, str] = {
     "nag_variable": "NAG with the wrong variable",
     "weight_decay_placement": "weight decay applied at the wrong point",
     "weight_decay_missing": "weight decay left out",
+    "no_perturbation": "gradient taken at w, not at the perturbed point",
 }
 
 
@@ -106,6 +110,29 @@ class MSAMDecayIgnored(_DecayIgnored, optim.MSAM):
 
 
 class AdamWMSAMDecayIgnored(_DecayIgnored, optim.AdamWMSAM):
+    pass
+
+
+# ----------------------------------------------------------------------------- no perturbation
+
+
+class _PerturbationIgnored:
+    """Mixin: the optimizer built with the case's rho runs with ``rho = 0``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rho = 0.0  # PITFALL
+
+
+class SAMPerturbationIgnored(_PerturbationIgnored, optim.SAM):
+    pass
+
+
+class MSAMPerturbationIgnored(_PerturbationIgnored, optim.MSAM):
+    pass
+
+
+class AdamWMSAMPerturbationIgnored(_PerturbationIgnored, optim.AdamWMSAM):
     pass
 
 
@@ -190,6 +217,11 @@ def _no_decay(cls: type) -> Mutant:
     return Mutant("no-decay", "weight_decay_missing", cls, detail=detail)
 
 
+def _unperturbed(cls: type) -> Mutant:
+    detail = "every gradient was taken at w, as with rho = 0: take it at the perturbed point"
+    return Mutant("no-perturbation", "no_perturbation", cls, detail=detail)
+
+
 def _dropped(cls: type, buffers: str = "v") -> Mutant:
     detail = f"every step saw {buffers} = 0: return the new buffers, they come back next call"
     return Mutant("momentum-reset", "momentum_not_carried", cls, detail=detail)
@@ -215,11 +247,20 @@ EXTRA_MUTANTS: dict[str, tuple[Mutant, ...]] = {
                detail="SGD(nesterov=True)'s update w - lr (d + mu v_next), whose variable is "
                "the look-ahead point, applied to w"),
     ),
-    "sam": (_dropped(SAMMomentumDropped), _no_decay(SAMDecayIgnored)),
-    "msam": (_dropped(MSAMMomentumDropped), _no_decay(MSAMDecayIgnored)),
+    "sam": (
+        _dropped(SAMMomentumDropped),
+        _no_decay(SAMDecayIgnored),
+        _unperturbed(SAMPerturbationIgnored),
+    ),
+    "msam": (
+        _dropped(MSAMMomentumDropped),
+        _no_decay(MSAMDecayIgnored),
+        _unperturbed(MSAMPerturbationIgnored),
+    ),
     "adamw-msam": (
         _dropped(AdamWMSAMMomentsDropped, "m = s"),
         _no_decay(AdamWMSAMDecayIgnored),
+        _unperturbed(AdamWMSAMPerturbationIgnored),
     ),
 }  # fmt: skip
 
