@@ -16,6 +16,7 @@ cannot change the record.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -113,6 +114,15 @@ def run_step_function(
             except NotImplementedYet:
                 raise
             except Exception as err:  # a broken step is a failed case, not a crash
-                return recorder.trajectory(), f"{type(err).__name__}: {err}"
+                return recorder.trajectory(), f"{type(err).__name__}: {err}{_where(err)}"
             recorder.end_step(w)
     return recorder.trajectory(), None
+
+
+def _where(err: BaseException) -> str:
+    """`` (at FILE:LINE, in FUNCTION)``: the innermost line that raised, for the message."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (at {last.filename}:{last.lineno}, in {last.name})"

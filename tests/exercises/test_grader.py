@@ -153,3 +153,13 @@ def test_json_line_is_plain_data():
     assert data["pitfalls"] == ["missing_epsilon"]
     assert data["first_divergence"]["abs_diff"] == "inf" and data["cases_passed"] == 0
     assert data["first_divergence"]["got"] == "nan"  # strict JSON: no NaN literal
+
+
+def test_an_exception_in_the_step_names_the_line_that_raised():
+    def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+        return w["no such key"], v
+
+    result = grade("msam", msam_step)
+    assert not result.passed
+    assert "KeyError" in result.message
+    assert f"{__file__}:" in result.message and "in msam_step" in result.message
