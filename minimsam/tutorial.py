@@ -26,6 +26,8 @@ from minimsam.optim.base import EPS
 
 __all__ = [
     "SADDLE",
+    "STRICT_CLAIMS_VARIABLE",
+    "expect",
     "basin_panels",
     "final_points",
     "local_maxima",
@@ -35,6 +37,32 @@ __all__ = [
     "well_bars",
     "which_well",
 ]
+
+#: Set to ``1`` (the tests do) to turn a claim that does not hold into an ``AssertionError``.
+STRICT_CLAIMS_VARIABLE = "MINIMSAM_STRICT_CLAIMS"
+
+
+def expect(holds: bool, claim: str, why_it_may_differ: str = "") -> bool:
+    """Check that the prose's ``claim`` holds for the numbers this run printed.
+
+    A reader who changes a setting (``EPOCHS = 30``, another seed) gets a note naming the
+    sentence that no longer holds and why it may not, and the notebook runs on. Under the
+    tests, where ``MINIMSAM_STRICT_CLAIMS=1``, a claim that does not hold fails the run, so
+    the committed prose and the committed settings can never drift apart.
+    """
+    import os
+
+    holds = bool(holds)
+    if holds:
+        return True
+    if os.environ.get(STRICT_CLAIMS_VARIABLE, "") == "1":
+        raise AssertionError(f"the text says: {claim}; this run does not show it")
+    note = f"Note: the text says {claim}, but this run differs."
+    if why_it_may_differ:
+        note += f" It may: {why_it_may_differ}."
+    print(note)
+    return False
+
 
 #: The saddle point between the two wells of the sharp-flat surface (on ``y = 0``).
 SADDLE = (-0.46764287618237907, 0.0)

@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Every claim a notebook checks with ``minimsam.tutorial.expect`` must hold under the tests
+# (the notebook kernels inherit this environment).
+os.environ["MINIMSAM_STRICT_CLAIMS"] = "1"
+
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
