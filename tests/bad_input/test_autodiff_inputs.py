@@ -58,7 +58,20 @@ GRAD_ROWS = [
     Row("grad: complex parameter", lambda: ms.grad(lambda p: p.sum())(arr([1j], complex)),
         TypeError, "cannot differentiate with respect to params, which has dtype complex128"),
     Row("grad: Python int parameter", lambda: ms.grad(lambda p: p["n"] * 2.0)({"n": 3}),
-        TypeError, "params['n'], which has type int"),
+        TypeError, "params['n'], which has type int: gradients need floating parameters; "
+        "pass a float, e.g. 3.0"),
+    Row("grad: bare Python int", lambda: ms.grad(lambda x: x * x)(3),
+        TypeError, "params, which has type int"),
+    Row("grad: bare Python float (issue 25 regression)", lambda: ms.grad(lambda x: x * x)(3.0),
+        expect=lambda g: float(ms.to_numpy(g)) == 6.0 or pytest.fail(repr(g))),
+    Row("value_and_grad: Python float beside an array", lambda: ms.value_and_grad(
+        lambda p: (p["s"] * p["w"]).sum())({"s": 2.0, "w": arr([1.0, 3.0])}),
+        expect=lambda out: (float(ms.to_numpy(out[0])) == 8.0
+                            and float(ms.to_numpy(out[1]["s"])) == 4.0) or pytest.fail(repr(out))),
+    Row("hvp: Python float params and v", lambda: ms.hvp(lambda x: x * x * x)(2.0, 1.0),
+        expect=lambda hv: float(ms.to_numpy(hv)) == 12.0 or pytest.fail(repr(hv))),
+    Row("grad: Python float, the function returns a string", lambda: ms.grad(lambda x: "x")(3.0),
+        TypeError, "must return a real scalar"),
     Row("grad: right result", lambda: ms.grad(sq)(two()),
         expect=equals({"a": [2.0, 4.0], "b": [18.0, 24.0]})),
     Row("grad: a constant gives zeros", lambda: ms.grad(lambda p: 3.0)(two()),
