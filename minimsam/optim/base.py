@@ -49,6 +49,8 @@ Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, th
 count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
 unless they are exactly what the previous step of the same optimizer returned, and
 checks each ``grad_fn`` result: a pair ``(loss, grads)`` with a real scalar loss.
+``eval_params``, the other method that reads a state, makes the same structural
+checks (no finiteness check, no host sync).
 """
 
 from __future__ import annotations
@@ -317,7 +319,11 @@ class Optimizer:
         return new_params, new_state, info
 
     def eval_params(self, params: Params, state: dict[str, Any]) -> Params:
-        """The unperturbed weights to evaluate (the params themselves unless overridden)."""
+        """The unperturbed weights to evaluate (the params themselves unless overridden).
+
+        Checks that ``state`` is a state of this optimizer, with these settings, for
+        ``params`` (as ``step`` does); an override calls this first."""
+        validation.check_read_inputs(self, params, state)
         return params
 
     def hyper(self, name: str, t: int) -> float:
