@@ -178,7 +178,7 @@ _require_number = validation.check_real_number
 def check_nonnegative(name: str, value: Any, schedulable: bool = False) -> Any:
     """Validate a finite value >= 0 (or, if ``schedulable``, a callable ``t -> value``)."""
     if schedulable and callable(value):
-        return value
+        return validation.check_schedule(name, value)
     value = _require_number(
         name, value, "a number or a schedule t -> value" if schedulable else "a number"
     )
@@ -331,7 +331,8 @@ class Optimizer:
         value = getattr(self, name)
         if not callable(value):
             return value
-        return check_nonnegative(f"{name} (schedule value at step {t})", value(t))
+        what = f"{name} (schedule value at step {t})"
+        return check_nonnegative(what, validation.call_schedule(what, value, t))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

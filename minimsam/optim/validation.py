@@ -20,6 +20,7 @@ only. The finiteness of an untrusted state is checked with the step's one host s
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import weakref
@@ -51,6 +52,34 @@ def check_real_number(name: str, value: Any, expected: str) -> float:
         return float(value)
     except OverflowError:
         raise ValueError(f"{name} must be finite, got a number too large for a float") from None
+
+
+def check_schedule(name: str, schedule: Any) -> Any:
+    """Refuse a callable that cannot be called as ``schedule(t)`` with the step count."""
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):  # a builtin without a signature: trust it
+        return schedule
+    try:
+        signature.bind(0)
+    except TypeError:
+        raise ValueError(
+            f"{name} is a function with the signature {signature}, but a schedule is called "
+            f"as {name}(t) with the step count t: write it as lambda t: ..., or pass a number"
+        ) from None
+    return schedule
+
+
+def call_schedule(what: str, schedule: Any, t: int) -> Any:
+    """``schedule(t)``, with an arithmetic error in it (``OverflowError`` of a huge power)
+    turned into one line naming the schedule and the step."""
+    try:
+        return schedule(t)
+    except ArithmeticError as err:
+        raise ValueError(
+            f"{what} could not be computed: {schedule!r} raised {type(err).__name__} "
+            f"({err.args[-1] if err.args else err}); make it give a finite number at every step"
+        ) from err
 
 
 def check_params(params: Any) -> None:
