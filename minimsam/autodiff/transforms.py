@@ -20,7 +20,10 @@ Conventions, stated once:
 * a parameter that does not influence the value gets an all-zero gradient;
 * a gradient has its parameter's dtype and shape;
 * ``hvp``'s ``v`` is matched to the params by key (dicts) and position (lists), and each
-  leaf must have its parameter's shape exactly: no broadcasting.
+  leaf must have its parameter's shape exactly: no broadcasting;
+* the transforms do not nest (gradients come back as plain arrays): ``grad`` of a
+  function that calls ``grad`` or ``hvp`` is a ``TypeError`` saying so. Second
+  derivatives: ``hvp``; higher ones: ``Tensor.backward(create_graph=True)`` repeatedly.
 """
 
 from __future__ import annotations
@@ -82,6 +85,19 @@ def tree_paths(tree: Any, prefix: str = "params") -> list[str]:
     return [prefix]
 
 
+def _refuse_traced(leaves: list[Any], params: Any, what: str = "params") -> None:
+    """A transform applied to the traced values of an outer one (``grad(grad(f))``, the
+    gradient of an ``hvp``) is not supported: say so, instead of a device mismatch."""
+    for i, x in enumerate(leaves):
+        if isinstance(x, Tensor):
+            raise TypeError(
+                f"{tree_paths(params, what)[i]} is a traced Tensor: a transform (grad, "
+                f"value_and_grad, hvp) was called inside another one, which is not supported; "
+                f"use ms.hvp(f)(params, v) for second derivatives, and for higher ones "
+                f"Tensor.backward(create_graph=True) repeatedly"
+            )
+
+
 def _float_leaves(leaves: list[Any], params: Any) -> list[Any]:
     """The leaves as floating arrays (a Python float becomes a 0-d float64 array); refuse
     any other leaf, naming the first: gradients are defined for floating leaves only."""
@@ -111,6 +127,7 @@ def _traced_call(fun: Callable, params: Any, args: tuple, kwargs: dict) -> tuple
     """Call ``fun`` with every leaf of ``params`` wrapped in a Tensor that requires grad."""
     backend = get_backend()
     leaves, structure = tree_flatten(params)
+    _refuse_traced(leaves, params)
     leaves = _float_leaves([backend.check(x, what="parameter") for x in leaves], params)
     inputs = [Tensor(x, requires_grad=True) for x in leaves]
     with enable_grad():
@@ -215,6 +232,7 @@ def _match_params(v: Any, params: Any, path: str = "") -> list[Any]:
         if not isinstance(v, (list, tuple)) or len(v) != len(params):
             raise ValueError(f"hvp: v{path} must be a sequence of {len(params)} like params{path}")
         return [x for i, p in enumerate(params) for x in _match_params(v[i], p, f"{path}[{i}]")]
+    _refuse_traced([v], v, f"hvp's v{path}")
     v = get_backend().check(v, what=f"hvp's v{path}")
     v_shape, p_shape = tuple(getattr(v, "shape", ())), tuple(getattr(params, "shape", ()))
     if v_shape != p_shape:

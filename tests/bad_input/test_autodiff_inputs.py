@@ -80,6 +80,39 @@ GRAD_ROWS = [
         expect=equals({"a": [2.0, 4.0]})),
 ]  # fmt: skip
 
+def third_derivative_by_backward(x0):
+    """d^3/dx^3 of sum(x**4) = 24 x, by three Tensor.backward calls (create_graph twice)."""
+    from minimsam.autodiff import Tensor
+
+    x = Tensor(arr(x0), requires_grad=True)
+    g = x
+    for create_graph in (True, True, False):
+        out = (g * g * g * g).sum() if g is x else g.sum()
+        x.grad = None
+        out.backward(create_graph=create_graph)
+        g = x.grad
+    return g
+
+
+def quartic(x):
+    return (x * x * x * x).sum()
+
+
+NESTED_ROWS = [
+    Row("grad of grad (nested transforms)", lambda: ms.grad(
+        lambda x: ms.grad(quartic)(x).sum())(arr([1.0, 2.0])),
+        TypeError, "params is a traced Tensor: a transform (grad, value_and_grad, hvp) was "
+        "called inside another one"),
+    Row("grad of hvp (a third derivative)", lambda: ms.grad(
+        lambda x: ms.hvp(quartic)(x, arr([1.0, 1.0])).sum())(arr([1.0, 2.0])),
+        TypeError, "use ms.hvp(f)(params, v) for second derivatives"),
+    Row("grad of hvp, traced v", lambda: ms.grad(
+        lambda x: ms.hvp(quartic)(arr([1.0, 1.0]), x).sum())(arr([1.0, 2.0])),
+        TypeError, "hvp's v is a traced Tensor"),
+    Row("third derivative by Tensor.backward", lambda: third_derivative_by_backward([1.0, 2.0]),
+        expect=lambda g: np.testing.assert_allclose(ms.to_numpy(g), [24.0, 48.0])),
+]  # fmt: skip
+
 HVP_ROWS = [
     Row("hvp: v keys in another order", lambda: ms.hvp(sq)(two(), {"b": arr([1.0, 0.0]),
         "a": arr([0.0, 1.0])}), expect=equals({"a": [0.0, 2.0], "b": [6.0, 0.0]})),
@@ -112,6 +145,6 @@ HVP_ROWS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("row", params(GRAD_ROWS + HVP_ROWS))
+@pytest.mark.parametrize("row", params(GRAD_ROWS + NESTED_ROWS + HVP_ROWS))
 def test_autodiff_input(backend, row):
     check(row)
