@@ -80,6 +80,7 @@ GRAD_ROWS = [
         expect=equals({"a": [2.0, 4.0]})),
 ]  # fmt: skip
 
+
 def third_derivative_by_backward(x0):
     """d^3/dx^3 of sum(x**4) = 24 x, by three Tensor.backward calls (create_graph twice)."""
     from minimsam.autodiff import Tensor
