@@ -185,7 +185,7 @@ DATA_ROWS = [
         installed_copy_and(idx_dir(tmp, ZEROS + 1)), normalize=False), tmp),
         expect=read_from_the_folder),
     Row("fit: summary.json records the folder the data came from", lambda tmp:
-        summary_of_a_run_on(idx_dir(tmp / "mine", RAMP), tmp / "run"),
+        summary_of_a_run_on(idx_dir((tmp / "mine").mkdir() or tmp / "mine", RAMP), tmp / "run"),
         expect=lambda out: out[0]["run"]["data"]["source"] == str(out[1]) or pytest.fail(out)),
     Row("load: unknown name", lambda tmp: load("cifar10"),
         ValueError, "unknown dataset 'cifar10'; valid names: mnist1d, fashion-mnist, mnist"),
