@@ -173,6 +173,30 @@ def test_a_state_goes_only_to_its_optimizer(tmp_path, saver, record, loader, fra
     assert_one_line(err.value, str(path), fragment)
 
 
+def _save_as(tmp, saver, recorded_as):
+    optim.save_state(tmp / "s.npz", saver.init(MODEL.init(0)), optimizer=recorded_as)
+    return optim.load_state(tmp / "s.npz", optimizer=recorded_as)
+
+
+SAVE_ROWS = [
+    Row("save_state: an MSAM(store_perturbed=True) state recorded as a default MSAM's",
+        lambda tmp: _save_as(tmp, optim.MSAM(0.1, store_perturbed=True), optim.MSAM(0.1)),
+        FileFormatError, "s.npz does not belong to MSAM: it holds ['momentum', 'scale', 'step']"),
+    Row("save_state: an SGD state recorded as AdamW's", lambda tmp: _save_as(
+        tmp, optim.SGD(0.1, momentum=0.9), optim.AdamW()), FileFormatError,
+        "does not belong to AdamW"),
+    Row("save_state: its own state", lambda tmp: _save_as(tmp, optim.AdamW(), optim.AdamW()),
+        expect=lambda state: state["step"] == 0 or pytest.fail(state)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", params(SAVE_ROWS))
+def test_save_state_records_only_a_state_of_its_optimizer(tmp_path, row):
+    check(row, tmp_path)
+    if row.error is not None:
+        assert not (tmp_path / "s.npz").exists()  # refused before writing
+
+
 # ----------------------------------------------------------------------------- atomic writes
 
 
