@@ -9,7 +9,9 @@ dataset downloads and caches) goes through :func:`atomic_write`::
 The data goes to a temporary file ``.<name>.<pid>.<random>.part`` in the same
 directory; on success it is flushed, ``fsync``-ed and renamed over ``<name>`` with
 ``os.replace`` (atomic on one file system). On any exception, a full disk included,
-the temporary file is removed and ``<name>`` keeps its previous content.
+the temporary file is removed and ``<name>`` keeps its previous content; an ``OSError``
+of the write (``ENOSPC``, a folder named ``<name>``, a missing folder) names ``<name>``,
+never the temporary file.
 
 A process killed with ``kill -9`` cannot remove its temporary file. The next
 :func:`atomic_write` to the same name, and :func:`remove_stale_parts` on the folder,
@@ -84,6 +86,15 @@ def _temporary(path: Path, suffix: str = "") -> Path:
     return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part{suffix}"
 
 
+def _naming_the_target(err: OSError, tmp: Path, path: Path) -> OSError:
+    """``err`` of a system call on the temporary file, retold about ``path``, the file
+    the caller asked for (the hidden ``.part`` name means nothing to them); ``err`` itself
+    if it is about something else (a download error, another file)."""
+    if err.errno is None or err.filename not in (None, str(tmp)):
+        return err
+    return OSError(err.errno, err.strerror, str(path))  # "[Errno 28] No space ...: 'path'"
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", fsync: bool = True) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
@@ -97,7 +108,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", fsync: bool = True) 
         raise ValueError(f"atomic_write mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
     tmp = _temporary(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:
+        raise _naming_the_target(err, tmp, path) from err
     try:
         encoding = "utf-8" if mode == "w" else None
         with os.fdopen(fd, mode, encoding=encoding) as f:
@@ -106,6 +120,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", fsync: bool = True) 
             if fsync:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, a folder in the way: named by the target
+        tmp.unlink(missing_ok=True)
+        raise _naming_the_target(err, tmp, path) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -126,6 +143,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _naming_the_target(err, tmp, path) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

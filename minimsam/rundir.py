@@ -54,8 +54,16 @@ def check_reuse(out: Path, resume: bool, overwrite: bool) -> None:
     """Refuse to start a new run over an old one unless ``resume`` or ``overwrite``.
 
     With ``overwrite`` the old run's files are deleted first, so a new run that stops
-    early never leaves the old checkpoint next to the new log.
+    early never leaves the old checkpoint next to the new log. A run file's name taken
+    by something that is not a file (a folder called ``checkpoint.npz``) is refused
+    first, before anything in the folder is written or deleted.
     """
+    for name in RUN_FILES:
+        if (out / name).exists() and not (out / name).is_file():
+            raise RunDirError(
+                f"{out / name} is a folder, not a file: a run writes its {name} there; "
+                f"move it away, or choose another output folder"
+            )
     present = [name for name in RUN_FILES if (out / name).exists()]
     if not present or resume:
         return
@@ -103,24 +111,31 @@ def _acquire(out: Path) -> dict:
         "token": secrets.token_hex(8),
     }
     tmp = out / f".{LOCK}.{os.getpid()}.{mine['token']}.part"
-    tmp.write_text(json.dumps(mine))
     try:
-        for _ in range(5):
-            try:
-                os.link(tmp, path)  # fails if the lock exists: no half-written lock is seen
-                return mine
-            except FileExistsError:
-                pass
-            info = _holder(path)
-            if _alive(info):
-                raise RunLockedError(
-                    f"{out} is in use by another run ({_describe(info, path)}): wait for it "
-                    f"to finish or choose another folder (if it is dead, remove {path})"
-                )
-            _take_over_stale(path, info)
-        raise RunLockedError(f"could not lock {out}: {path} keeps changing")
+        tmp.write_text(json.dumps(mine))
+        return _link_lock(out, path, tmp, mine)
+    except OSError as err:  # named by the lock, never by the hidden temporary file
+        raise RunDirError(f"cannot lock {out}: cannot create {path} ({err.strerror})") from err
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _link_lock(out: Path, path: Path, tmp: Path, mine: dict) -> dict:
+    """Link the complete ``tmp`` to ``path``, taking over a stale lock (up to 5 tries)."""
+    for _ in range(5):
+        try:
+            os.link(tmp, path)  # fails if the lock exists: no half-written lock is seen
+            return mine
+        except FileExistsError:
+            pass
+        info = _holder(path)
+        if _alive(info):
+            raise RunLockedError(
+                f"{out} is in use by another run ({_describe(info, path)}): wait for it "
+                f"to finish or choose another folder (if it is dead, remove {path})"
+            )
+        _take_over_stale(path, info)
+    raise RunLockedError(f"could not lock {out}: {path} keeps changing")
 
 
 def _take_over_stale(path: Path, seen: dict | None) -> None:

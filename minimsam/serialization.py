@@ -136,9 +136,12 @@ def save_state(path: str | os.PathLike, state: Mapping[str, Any], optimizer: Any
     """Write an optimizer state to ``path`` (an ``.npz`` file), atomically.
 
     With ``optimizer`` its class name is stored too, so :func:`load_state` can refuse
-    to hand the state to another optimizer. Host copies are written; the state on the
+    to hand the state to another optimizer; a state that is not one of ``optimizer``
+    (other buffers) is refused before anything is written. Host copies are written; the state on the
     device is not moved. A crash or a full disk while writing leaves the previous file.
     """
+    if optimizer is not None:  # the file will say whose state it is: make sure it is
+        check_state_for(optimizer, state, f"the state to save to {path}")
     flat = flatten_state(state)
     if optimizer is not None:
         flat[OPTIMIZER_KEY] = np.asarray(type(optimizer).__name__)

@@ -91,6 +91,27 @@ def _to_floats(values: list[Any]) -> np.ndarray:
     return np.asarray(to_numpy(xp.stack(values)), dtype=np.float64)
 
 
+def _check_finite_params(params: Params) -> None:
+    """Refuse weights holding NaN or inf, naming the first (one host sync)."""
+    xp = get_backend().xp
+    flags = _to_floats([xp.all(xp.isfinite(x)) for x in params.values()])
+    for name, ok in zip(params, flags):
+        if not ok:
+            raise FloatingPointError(
+                f"params[{name!r}] is not finite: the Hessian is only defined at finite "
+                f"weights (evaluate at the weights of an epoch before the run diverged)"
+            )
+
+
+def _check_finite_curvature(values: np.ndarray) -> None:
+    """Refuse a non-finite Hessian-vector product (finite weights, non-finite loss)."""
+    if not np.all(np.isfinite(values)):
+        raise FloatingPointError(
+            "the Hessian-vector product at these weights is not finite: the loss or its "
+            "derivatives are not finite there (check loss_fn at params, e.g. a log of 0)"
+        )
+
+
 def _flatten(tree: Mapping[str, Any]) -> Any:
     """All entries of ``tree`` as one device vector: keys in order, each raveled C-style."""
     xp = get_backend().xp
@@ -353,6 +374,7 @@ def hessian_dense(loss_fn: LossFn, params: Params) -> np.ndarray:
     Hessian-vector products, so only for small problems (tests, toy models). The flat
     order is the key order of ``params``, each array raveled C-style.
     """
+    _check_finite_params(params)
     xp = get_backend().xp
     flat = _flatten(params)
     hvp_fn, columns = hvp(loss_fn), []
@@ -404,6 +426,7 @@ def hessian_top_eigenvalues(
         raise ValueError(f"method must be 'lanczos' or 'power', got {method!r}")
     if iters is not None and (not isinstance(iters, (int, np.integer)) or iters < 1):
         raise ValueError(f"iters must be a positive integer, got {iters!r}")
+    _check_finite_params(params)
     hvp_fn = hvp(loss_fn)
 
     def matvec(x: Any) -> Any:
@@ -411,10 +434,11 @@ def hessian_top_eigenvalues(
 
     rng = np.random.default_rng(seed)
     dtype = _flatten(params).dtype
-    if method == "lanczos":
-        steps = min(n, max(int(iters or 100), k))
-        return _lanczos(matvec, n, dtype, k, steps, tol, rng)
-    return _power_deflation(matvec, n, dtype, k, int(iters or 1000), tol, rng)
+    with np.errstate(all="ignore"):  # every product's result is checked to be finite
+        if method == "lanczos":
+            steps = min(n, max(int(iters or 100), k))
+            return _lanczos(matvec, n, dtype, k, steps, tol, rng)
+        return _power_deflation(matvec, n, dtype, k, int(iters or 1000), tol, rng)
 
 
 def _random_unit(rng: np.random.Generator, n: int, dtype: Any, basis: Any = None) -> Any:
@@ -442,7 +466,8 @@ def _lanczos(matvec, n, dtype, k, steps, tol, rng) -> np.ndarray:
         for _ in range(2):  # project out span(q_0..q_j), which includes alpha q_j, beta q_{j-1}
             w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
         beta = xp.sqrt(xp.sum(w * w))
-        a, b = _to_floats([alpha, beta])
+        a, b = values = _to_floats([alpha, beta])
+        _check_finite_curvature(values)
         alphas.append(float(a))
         size = max(size, abs(a), b)
         if j + 1 < steps and b <= max(tol, 100 * np.finfo(dtype).eps) * size:
@@ -481,7 +506,9 @@ def _power_iteration(op, x, iters, tol) -> tuple[float, float, Any]:
         mu_dev = xp.sum(x * y)
         y_norm = xp.sqrt(xp.sum(y * y))
         residual = xp.sqrt(xp.sum((y - mu_dev * x) ** 2))
-        mu, ny, res = (float(v) for v in _to_floats([mu_dev, y_norm, residual]))
+        values = _to_floats([mu_dev, y_norm, residual])
+        _check_finite_curvature(values)
+        mu, ny, res = (float(v) for v in values)
         if res <= tol * abs(mu) or ny == 0.0 or i + 1 == iters:
             break
         x = y / y_norm

@@ -283,7 +283,40 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not params or "step" not in state:
         raise FileFormatError(f"{what} is not a minimsam checkpoint: no params or no step count")
     stats = {k: ms.asarray(x) for k, x in groups["stats"].items()}
+    if isinstance(meta.get("run"), dict):  # written by fit: it records some things twice
+        _check_consistent(what, epoch, meta, params, state["step"])
     return Checkpoint(params, state, epoch, meta, stats)
+
+
+def _params_dtype(params: Mapping[str, Any]) -> str:
+    """The dtype entry of :meth:`RunConfig.signature`: the params' dtypes, sorted, joined."""
+    return ",".join(sorted({str(getattr(v, "dtype", type(v).__name__)) for v in params.values()}))
+
+
+def _check_consistent(what: str, epoch: int, meta: Mapping, params: Mapping, step: Any) -> None:
+    """Refuse a checkpoint of :func:`fit` whose duplicated records disagree (a hand-edited
+    or mixed-up file would resume a different run than the one it records).
+
+    Checked: the epoch count against the history's length and numbering, the optimizer's
+    step count against the steps the last epoch record logged, the params' dtypes against
+    the run's recorded dtype, and the seed against the run's recorded seed."""
+    history, run = meta["history"], meta["run"]
+    found = []
+    numbers = [r.get("epoch") if isinstance(r, dict) else None for r in history]
+    if numbers != list(range(1, len(history) + 1)) or epoch != len(history):
+        found.append(f"epoch {epoch}, but its history holds epochs {numbers}")
+    logged = history[-1].get("steps") if history and isinstance(history[-1], dict) else 0
+    if step != logged:
+        found.append(f"the optimizer state is at step {step}, but the history logged {logged}")
+    if "dtype" in run and _params_dtype(params) != run["dtype"]:
+        found.append(f"the params are {_params_dtype(params)}, but the run was {run['dtype']}")
+    if "seed" in run and "seed" in meta and meta["seed"] != run["seed"]:
+        found.append(f"seed {meta['seed']}, but the run records seed {run['seed']}")
+    if found:
+        raise FileFormatError(
+            f"{what} contradicts itself: {'; '.join(found)} (edited by hand or mixed up? "
+            "resume from an unedited checkpoint, or start afresh with overwrite=True)"
+        )
 
 
 # ----------------------------------------------------------------------------- the run
@@ -337,9 +370,7 @@ class RunConfig:
         return {
             "model": repr(model),
             "optimizer": optimizer_spec(optimizer, schedule_steps),
-            "dtype": ",".join(
-                sorted({str(getattr(v, "dtype", type(v).__name__)) for v in params.values()})
-            ),
+            "dtype": _params_dtype(params),
             "data": data_fingerprint(data),
             "batch_size": int(self.batch_size),
             "seed": int(self.seed),
@@ -371,8 +402,10 @@ def optimizer_spec(optimizer: optim.Optimizer, steps: int) -> dict[str, Any]:
 
 
 def data_fingerprint(data: Any) -> dict[str, Any]:
-    """The dataset by content: name plus dtype, shape and SHA-256 of each of its 4 arrays."""
-    found = {"name": getattr(data, "name", None)}
+    """The dataset by content: name plus dtype, shape and SHA-256 of each of its 4 arrays,
+    and ``source``, where :func:`minimsam.data.load` read it (recorded, not compared: the
+    same data moved to another folder resumes)."""
+    found = {"name": getattr(data, "name", None), "source": getattr(data, "source", None)}
     for key in ("x_train", "y_train", "x_test", "y_test"):
         x = np.asarray(getattr(data, key))
         found[key] = f"{x.dtype}{list(x.shape)} sha256:{_sha256(x)}"
@@ -394,7 +427,7 @@ def _flat_items(tree: Mapping, prefix: str = "") -> dict[str, Any]:
 
 
 #: Signature entries that describe but do not decide (the comparison uses the values).
-_NOT_COMPARED = ("schedule_steps", ".schedule")
+_NOT_COMPARED = ("schedule_steps", ".schedule", "data.source")
 
 
 def _check_same_run(saved: Mapping, current: Mapping, path: Path) -> None:
@@ -672,7 +705,8 @@ class _Training:
             hooks(params, state, stats, xb, yb)
             grad_fn = _grad_fn(self.model, loss_fn, stats, xb, yb, run.label_smoothing)
             try:
-                params, state, info = optimizer.step(params, state, grad_fn)
+                with np.errstate(all="ignore"):  # the losses are checked: one line, no warning
+                    params, state, info = optimizer.step(params, state, grad_fn)
             except FloatingPointError as err:  # the optimizer's own per-step check
                 raise TrainingDiverged(
                     f"training diverged in epoch {epoch + 1}, step {step} of the epoch: {err}"
@@ -723,12 +757,13 @@ class _Training:
         stats = self.eval_stats(params, state, stats, epoch)
         model = self.model.eval_with(stats) if _has_stats(self.model) else self.model
         record: dict[str, Any] = {"train_loss": None, "train_acc": None}
-        if self.run.eval_train:
-            record["train_loss"], record["train_acc"] = evaluate(
-                model, w, data.x_train, data.y_train, size
-            )
-        record["test_loss"], record["test_acc"] = evaluate(model, w, data.x_test,
-                                                           data.y_test, size)  # fmt: skip
+        with np.errstate(all="ignore"):  # the losses are checked below: one line, no warning
+            if self.run.eval_train:
+                record["train_loss"], record["train_acc"] = evaluate(
+                    model, w, data.x_train, data.y_train, size
+                )
+            record["test_loss"], record["test_acc"] = evaluate(model, w, data.x_test,
+                                                               data.y_test, size)  # fmt: skip
         record["eval_time"] = time.perf_counter() - start
         for key in ("train_loss", "test_loss"):
             if record[key] is not None and not math.isfinite(record[key]):

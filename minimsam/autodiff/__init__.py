@@ -8,6 +8,13 @@ Layout: :mod:`.tensor` (the tape), :mod:`.shapes`, :mod:`.elementwise`,
 :mod:`.reductions`, :mod:`.nn_ops`, :mod:`.normalization` (the ops, forward and
 backward side by side), :mod:`.transforms` (``value_and_grad``, ``grad``, ``hvp``),
 :mod:`.check` (gradient checker).
+
+Inputs of ``grad``, ``value_and_grad`` and ``hvp``: the parameters are floating arrays
+(float32 or float64) or Python floats, alone or in a nested dict / list / tuple. A
+Python float is treated as a 0-d float64 array, so ``grad(lambda x: x * x)(3.0)`` is
+``6.0``. Integer, boolean and complex parameters are refused with a ``TypeError``,
+Python ints included (``grad(f)(3)``: pass ``3.0``), because a gradient has its
+parameter's dtype and an integer one would be truncated. Details in :mod:`.transforms`.
 """
 
 from minimsam.autodiff import operators as _operators

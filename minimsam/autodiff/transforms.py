@@ -11,12 +11,19 @@ Conventions, stated once:
   ``ValueError`` naming the shape (use ``has_aux=True`` to return extras alongside), a
   tuple without ``has_aux=True`` is a ``ValueError`` saying so, and a string, ``None``
   or other non-number a ``TypeError``;
-* every parameter (leaf) is a floating array or a Python float: an integer, boolean or
-  complex leaf is a ``TypeError`` naming it (cast it first, e.g. ``x.astype(np.float64)``);
+* every parameter (leaf) is a floating array or a Python float; a Python float is
+  differentiated as a 0-d float64 array of the active backend, so its gradient is one
+  (``grad(lambda x: x * x)(3.0)`` is ``6.0``). An integer, boolean or complex leaf is a
+  ``TypeError`` naming it, a Python int (``grad(f)(3)``) included, as in JAX: the
+  gradient has its parameter's dtype, and an integer gradient would be truncated (pass
+  ``3.0``, or cast an array first, e.g. ``x.astype(np.float64)``);
 * a parameter that does not influence the value gets an all-zero gradient;
 * a gradient has its parameter's dtype and shape;
 * ``hvp``'s ``v`` is matched to the params by key (dicts) and position (lists), and each
-  leaf must have its parameter's shape exactly: no broadcasting.
+  leaf must have its parameter's shape exactly: no broadcasting;
+* the transforms do not nest (gradients come back as plain arrays): ``grad`` of a
+  function that calls ``grad`` or ``hvp`` is a ``TypeError`` saying so. Second
+  derivatives: ``hvp``; higher ones: ``Tensor.backward(create_graph=True)`` repeatedly.
 """
 
 from __future__ import annotations
@@ -78,26 +85,50 @@ def tree_paths(tree: Any, prefix: str = "params") -> list[str]:
     return [prefix]
 
 
-def _check_float_leaves(leaves: list[Any], params: Any) -> None:
-    """Gradients are defined for floating leaves only: refuse others, naming the first."""
+def _refuse_traced(leaves: list[Any], params: Any, what: str = "params") -> None:
+    """A transform applied to the traced values of an outer one (``grad(grad(f))``, the
+    gradient of an ``hvp``) is not supported: say so, instead of a device mismatch."""
     for i, x in enumerate(leaves):
+        if isinstance(x, Tensor):
+            raise TypeError(
+                f"{tree_paths(params, what)[i]} is a traced Tensor: a transform (grad, "
+                f"value_and_grad, hvp) was called inside another one, which is not supported; "
+                f"use ms.hvp(f)(params, v) for second derivatives, and for higher ones "
+                f"Tensor.backward(create_graph=True) repeatedly"
+            )
+
+
+def _float_leaves(leaves: list[Any], params: Any) -> list[Any]:
+    """The leaves as floating arrays (a Python float becomes a 0-d float64 array); refuse
+    any other leaf, naming the first: gradients are defined for floating leaves only."""
+    xp = get_backend().xp
+    out = []
+    for i, x in enumerate(leaves):
+        if isinstance(x, float):
+            x = xp.asarray(x, dtype=xp.float64)
         dtype = getattr(x, "dtype", None)
-        kind = dtype.kind if dtype is not None else ("f" if isinstance(x, float) else "?")
-        if kind != "f":
+        if dtype is None or dtype.kind != "f":
             where = tree_paths(params)[i]
             what = f"dtype {dtype}" if dtype is not None else f"type {type(x).__name__}"
+            fix = (
+                f"pass a float, e.g. {float(x)!r}"
+                if isinstance(x, numbers.Integral) and not isinstance(x, bool)
+                else "cast it first, e.g. x.astype(np.float64)"
+            )
             raise TypeError(
                 f"cannot differentiate with respect to {where}, which has {what}: gradients "
-                f"need floating parameters; cast it first, e.g. x.astype(np.float64)"
+                f"need floating parameters; {fix}"
             )
+        out.append(x)
+    return out
 
 
 def _traced_call(fun: Callable, params: Any, args: tuple, kwargs: dict) -> tuple:
     """Call ``fun`` with every leaf of ``params`` wrapped in a Tensor that requires grad."""
     backend = get_backend()
     leaves, structure = tree_flatten(params)
-    leaves = [backend.check(x, what="parameter") for x in leaves]
-    _check_float_leaves(leaves, params)
+    _refuse_traced(leaves, params)
+    leaves = _float_leaves([backend.check(x, what="parameter") for x in leaves], params)
     inputs = [Tensor(x, requires_grad=True) for x in leaves]
     with enable_grad():
         out = fun(tree_unflatten(structure, inputs), *args, **kwargs)
@@ -201,6 +232,7 @@ def _match_params(v: Any, params: Any, path: str = "") -> list[Any]:
         if not isinstance(v, (list, tuple)) or len(v) != len(params):
             raise ValueError(f"hvp: v{path} must be a sequence of {len(params)} like params{path}")
         return [x for i, p in enumerate(params) for x in _match_params(v[i], p, f"{path}[{i}]")]
+    _refuse_traced([v], v, f"hvp's v{path}")
     v = get_backend().check(v, what=f"hvp's v{path}")
     v_shape, p_shape = tuple(getattr(v, "shape", ())), tuple(getattr(params, "shape", ()))
     if v_shape != p_shape:

@@ -18,12 +18,19 @@ MNIST-1D is left as generated.
 Labels are int64 and checked to lie in ``[0, num_classes)``, also for a
 :class:`Dataset` built by hand.
 
-Where the IDX files are looked for, in order (:func:`search_dirs`):
+A ``data_dir`` the caller names is the only place looked in: it is used, or refused
+with one line naming what is missing, never replaced by another installed copy. It
+must exist; for MNIST and Fashion-MNIST it holds all four files, or none of them (then,
+with ``download=True``, they are downloaded into it); a folder with some but not all
+four is refused (it is never completed from elsewhere). For MNIST-1D it holds the cache,
+which is read from or generated into it. ``Dataset.source`` records the folder (or
+cache file) the data was actually read from.
 
-1. ``data_dir``, if given (the directory that holds the four files);
-2. ``$MINIMSAM_DATA/<name>``, if the variable is set;
-3. the user cache, ``$XDG_CACHE_HOME/minimsam/<name>`` (default ``~/.cache/minimsam/<name>``);
-4. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist`` (Debian package
+Without ``data_dir`` the IDX files are looked for, in order (:func:`search_dirs`):
+
+1. ``$MINIMSAM_DATA/<name>``, if the variable is set;
+2. the user cache, ``$XDG_CACHE_HOME/minimsam/<name>`` (default ``~/.cache/minimsam/<name>``);
+3. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist`` (Debian package
    ``dataset-fashion-mnist``).
 
 Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``).
@@ -183,7 +190,8 @@ class Dataset:
     ``[0, num_classes)``; the same for the test split. ``mean``/``std``: the
     standardisation applied (see the module docstring). ``y_train_clean``: the training
     labels before ``label_noise`` (``None`` without noise). ``train_indices``: the rows of
-    the full training split kept by ``n_train``, in order.
+    the full training split kept by ``n_train``, in order. ``source``: the folder (or
+    cache file) :func:`load` read the data from (``None`` for a dataset built by hand).
     """
 
     name: str
@@ -198,6 +206,7 @@ class Dataset:
     std: float = 1.0
     y_train_clean: np.ndarray | None = None
     train_indices: np.ndarray | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         for split in ("train", "test"):
@@ -233,12 +242,13 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Pa
     """The directories where dataset ``name`` is looked for, in order (module docstring).
 
     The first entry is also where downloads and the MNIST-1D cache are written; the
-    Debian directory, when the dataset has one, is always last.
+    Debian directory, when the dataset has one, is always last. A ``data_dir`` is the
+    only entry: a folder the caller names is never replaced by another.
     """
     name = canonical_name(name)
-    dirs = []
     if data_dir is not None:
-        dirs.append(Path(data_dir).expanduser())
+        return [Path(data_dir).expanduser()]
+    dirs = []
     env = os.environ.get(ENV_DATA)
     if env:
         dirs.append(Path(env).expanduser() / name)
@@ -379,13 +389,49 @@ def _fetch(url: str, dest: Path, sha256: str) -> None:
 # ----------------------------------------------------------------------------- raw arrays
 
 
+def _named_folder(data_dir) -> Path:
+    """The caller's ``data_dir``, which must be an existing folder."""
+    folder = Path(data_dir).expanduser()
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DatasetNotFoundError(
+            f"data_dir {folder} {what}: fix the path, create the folder, or leave data_dir "
+            f"out to use the usual places (${ENV_DATA}, {cache_dir()})"
+        )
+    return folder
+
+
+def _idx_files_in_named_folder(name: str, folder: Path, allow_download: bool) -> dict[str, Path]:
+    """The four IDX files of the caller's folder: all there, or none and downloaded there."""
+    files = _find_idx_files(folder)
+    if files is not None:
+        return files
+    missing = [f"{stem}(.gz)" for stem in IDX_FILES.values()
+               if not any((folder / n).is_file() for n in (stem, f"{stem}.gz"))]  # fmt: skip
+    title = _SOURCES[name].title
+    if len(missing) < len(IDX_FILES):
+        raise DatasetNotFoundError(
+            f"data_dir {folder} lacks {', '.join(missing)} of the four {title} files: add "
+            f"{'it' if len(missing) == 1 else 'them'} (a folder is never completed from elsewhere)"
+        )
+    if not allow_download:
+        raise DatasetNotFoundError(
+            f"data_dir {folder} holds none of the four {title} files: put them there, or "
+            f"pass download=True to download them into it"
+        )
+    return download(name, folder)
+
+
 def _load_idx_dataset(name: str, data_dir, allow_download: bool) -> dict[str, Any]:
-    dirs = search_dirs(name, data_dir)
-    files = next((f for f in map(_find_idx_files, dirs) if f is not None), None)
-    if files is None:
-        if not allow_download:
-            raise DatasetNotFoundError(_how_to_get(name, dirs))
-        files = download(name, dirs[0])
+    if data_dir is not None:
+        files = _idx_files_in_named_folder(name, _named_folder(data_dir), allow_download)
+    else:
+        dirs = search_dirs(name)
+        files = next((f for f in map(_find_idx_files, dirs) if f is not None), None)
+        if files is None:
+            if not allow_download:
+                raise DatasetNotFoundError(_how_to_get(name, dirs))
+            files = download(name, dirs[0])
     x_train, y_train = read_idx_pair(files["train_images"], files["train_labels"])
     x_test, y_test = read_idx_pair(files["test_images"], files["test_labels"])
     source = _SOURCES[name]
@@ -399,6 +445,7 @@ def _load_idx_dataset(name: str, data_dir, allow_download: bool) -> dict[str, An
         "num_classes": len(source.class_names),
         "class_names": source.class_names,
         "scale": 255.0,  # uint8 pixels -> [0, 1]
+        "source": str(files["train_images"].parent),
     }
 
 
@@ -565,6 +612,8 @@ def _read_mnist1d_cache(path: Path, overrides: Mapping[str, Any]) -> dict[str, n
 
 
 def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    if data_dir is not None:
+        data_dir = _named_folder(data_dir)
     dirs = search_dirs("mnist1d", data_dir)
     fname = _mnist1d_cache_name(overrides)
     arrays = None
@@ -577,8 +626,11 @@ def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
                 warnings.warn(f"ignoring MNIST-1D cache {path}: {err}; regenerating", stacklevel=3)
     if arrays is None:
         arrays = _generate_mnist1d(overrides)
-        _write_cache(dirs[0] / fname, arrays, _fingerprint(arrays, overrides))
+        path = dirs[0] / fname
+        if not _write_cache(path, arrays, _fingerprint(arrays, overrides)):
+            path = f"generated by mnist1d {_mnist1d_version()} (not cached)"
     return {
+        "source": str(path),
         "x_train": arrays["x"],
         "y_train": arrays["y"].astype(np.int64),
         "x_test": arrays["x_test"],
@@ -589,13 +641,16 @@ def _load_mnist1d(data_dir, overrides: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_cache(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+def _write_cache(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> bool:
+    """Write the cache file; False (with a warning) if it cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as f:
             np.savez(f, **arrays, meta=np.array(json.dumps(meta, sort_keys=True)))
     except OSError as err:  # a read-only cache costs a regeneration next time, nothing more
         warnings.warn(f"could not cache MNIST-1D at {path} ({err})", stacklevel=3)
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------- subset and noise
@@ -660,7 +715,8 @@ def load(
         name: ``"mnist1d"`` (default; 4000 train / 1000 test signals of length 40),
             ``"fashion-mnist"`` or ``"mnist"`` (60000 / 10000 images of 28x28); 10 classes each.
             Spellings are normalised by :func:`canonical_name` (``"fashion_mnist"`` works too).
-        data_dir: a directory to look in first (see :func:`search_dirs`).
+        data_dir: the folder to read the data from, and no other (module docstring): it
+            is used, or refused with a :class:`DatasetNotFoundError` naming what is missing.
         n_train: keep this many training samples, chosen by ``seed`` (:func:`subset_indices`).
         label_noise: fraction of TRAINING labels replaced by a different class, chosen by
             ``seed`` (:func:`flip_labels`); the test labels are never changed.
@@ -731,4 +787,5 @@ def load(
         std=std,
         y_train_clean=y_clean,
         train_indices=train_indices,
+        source=raw["source"],
     )

@@ -49,6 +49,8 @@ Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, th
 count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
 unless they are exactly what the previous step of the same optimizer returned, and
 checks each ``grad_fn`` result: a pair ``(loss, grads)`` with a real scalar loss.
+``eval_params``, the other method that reads a state, makes the same structural
+checks (no finiteness check, no host sync).
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ _require_number = validation.check_real_number
 def check_nonnegative(name: str, value: Any, schedulable: bool = False) -> Any:
     """Validate a finite value >= 0 (or, if ``schedulable``, a callable ``t -> value``)."""
     if schedulable and callable(value):
-        return value
+        return validation.check_schedule(name, value)
     value = _require_number(
         name, value, "a number or a schedule t -> value" if schedulable else "a number"
     )
@@ -317,7 +319,11 @@ class Optimizer:
         return new_params, new_state, info
 
     def eval_params(self, params: Params, state: dict[str, Any]) -> Params:
-        """The unperturbed weights to evaluate (the params themselves unless overridden)."""
+        """The unperturbed weights to evaluate (the params themselves unless overridden).
+
+        Checks that ``state`` is a state of this optimizer, with these settings, for
+        ``params`` (as ``step`` does); an override calls this first."""
+        validation.check_read_inputs(self, params, state)
         return params
 
     def hyper(self, name: str, t: int) -> float:
@@ -325,7 +331,8 @@ class Optimizer:
         value = getattr(self, name)
         if not callable(value):
             return value
-        return check_nonnegative(f"{name} (schedule value at step {t})", value(t))
+        what = f"{name} (schedule value at step {t})"
+        return check_nonnegative(what, validation.call_schedule(what, value, t))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -134,6 +134,7 @@ class MSAM(Optimizer):
 
     def eval_params(self, params, state):
         """The unperturbed ``w_t``: the params, or ``wp_t + scale_t * v_t`` if stored perturbed."""
+        params = super().eval_params(params, state)  # checks the state's form first
         if not self.store_perturbed:
             return params
         return axpy(state["scale"], state["momentum"], params)

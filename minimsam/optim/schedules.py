@@ -57,10 +57,25 @@ def step_decay(value: float, milestones: Sequence[int], gamma: float = 0.1) -> S
     milestones = [_steps("each milestone", m, minimum=0) for m in milestones]
     if milestones != sorted(milestones):
         raise ValueError(f"milestones must be increasing, got {milestones}")
+    _check_finite_power(value, gamma, len(milestones))
     return Schedule(
         lambda t: value * gamma ** sum(m <= t for m in milestones),
         f"step_decay({value}, milestones={milestones}, gamma={gamma})",
     )
+
+
+def _check_finite_power(value: float, gamma: float, k: int) -> None:
+    """Refuse a step decay whose value after all ``k`` milestones, ``value * gamma**k``,
+    is not a finite float (the largest value when ``gamma > 1``)."""
+    try:
+        last = value * gamma**k
+    except OverflowError:
+        last = math.inf
+    if not math.isfinite(last):
+        raise ValueError(
+            f"step_decay reaches value * gamma**{k} = {value} * {gamma}**{k} after its "
+            f"{k} milestones, which overflows a float: lower gamma or use fewer milestones"
+        )
 
 
 def _half_cosine(t: int, start: float, final: float, length: int) -> float:

@@ -20,6 +20,7 @@ only. The finiteness of an untrusted state is checked with the step's one host s
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import weakref
@@ -35,6 +36,7 @@ __all__ = [
     "cast_like",
     "check_grad_result",
     "check_params",
+    "check_read_inputs",
     "check_real_number",
     "check_step_inputs",
     "describe_non_finite",
@@ -50,6 +52,34 @@ def check_real_number(name: str, value: Any, expected: str) -> float:
         return float(value)
     except OverflowError:
         raise ValueError(f"{name} must be finite, got a number too large for a float") from None
+
+
+def check_schedule(name: str, schedule: Any) -> Any:
+    """Refuse a callable that cannot be called as ``schedule(t)`` with the step count."""
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):  # a builtin without a signature: trust it
+        return schedule
+    try:
+        signature.bind(0)
+    except TypeError:
+        raise ValueError(
+            f"{name} is a function with the signature {signature}, but a schedule is called "
+            f"as {name}(t) with the step count t: write it as lambda t: ..., or pass a number"
+        ) from None
+    return schedule
+
+
+def call_schedule(what: str, schedule: Any, t: int) -> Any:
+    """``schedule(t)``, with an arithmetic error in it (``OverflowError`` of a huge power)
+    turned into one line naming the schedule and the step."""
+    try:
+        return schedule(t)
+    except ArithmeticError as err:
+        raise ValueError(
+            f"{what} could not be computed: {schedule!r} raised {type(err).__name__} "
+            f"({err.args[-1] if err.args else err}); make it give a finite number at every step"
+        ) from err
 
 
 def check_params(params: Any) -> None:
@@ -158,8 +188,11 @@ def _check_layout(state: Mapping[str, Any], layout: Mapping[str, bool], owner: s
     if set(names) != set(layout) or any(
         isinstance(state[k], Mapping) != sized for k, sized in layout.items()
     ):
+        hint = ""
+        if set(names) ^ set(layout) == {"scale"}:  # MSAM's two storage forms
+            hint = " (only MSAM(store_perturbed=True) keeps 'scale'; use the same setting)"
         raise ValueError(
-            f"state has entries {names}, but {owner} keeps {list(layout)}: was it made by "
+            f"state has entries {names}, but {owner} keeps {list(layout)}{hint}: was it made by "
             f"another optimizer or with other settings? Make it with this optimizer's init(params)"
         )
 
@@ -239,12 +272,28 @@ def check_step_inputs(opt: Any, params: Any, state: Any) -> tuple[int, list[Any]
     fused finiteness check. Per-optimizer memory lives here, in weak dictionaries, so
     that the optimizer object, its ``vars`` and its ``repr`` stay as the user built them.
     """
-    trusted = _TRUSTED.get(opt)
     unchecked: list[Any] = []
-    if trusted is None or not trusted.trusts(params, state):
+    if not _trusted(opt, params, state):
         check_params(params)
         unchecked = check_state(state, params, buffer_layout(opt), type(opt).__name__)
     return _check_step_count(state), unchecked
+
+
+def check_read_inputs(opt: Any, params: Any, state: Any) -> None:
+    """What every public method that reads a state (``eval_params``) checks first: the
+    params, and a state of this very optimizer and settings for them (a state of
+    ``MSAM(store_perturbed=True)`` read by a default ``MSAM`` is refused, as ``step``
+    refuses it). Structure only: nothing is synced to the host. Skipped for the last
+    step's own output."""
+    if not _trusted(opt, params, state):
+        check_params(params)
+        check_state(state, params, buffer_layout(opt), type(opt).__name__)
+        _check_step_count(state)
+
+
+def _trusted(opt: Any, params: Any, state: Any) -> bool:
+    trusted = _TRUSTED.get(opt)
+    return trusted is not None and trusted.trusts(params, state)
 
 
 def finish_step(opt: Any, params: Mapping[str, Any], new_params: dict, buffers: dict, t: int):

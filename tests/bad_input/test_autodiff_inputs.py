@@ -58,13 +58,60 @@ GRAD_ROWS = [
     Row("grad: complex parameter", lambda: ms.grad(lambda p: p.sum())(arr([1j], complex)),
         TypeError, "cannot differentiate with respect to params, which has dtype complex128"),
     Row("grad: Python int parameter", lambda: ms.grad(lambda p: p["n"] * 2.0)({"n": 3}),
-        TypeError, "params['n'], which has type int"),
+        TypeError, "params['n'], which has type int: gradients need floating parameters; "
+        "pass a float, e.g. 3.0"),
+    Row("grad: bare Python int", lambda: ms.grad(lambda x: x * x)(3),
+        TypeError, "params, which has type int"),
+    Row("grad: bare Python float (issue 25 regression)", lambda: ms.grad(lambda x: x * x)(3.0),
+        expect=lambda g: float(ms.to_numpy(g)) == 6.0 or pytest.fail(repr(g))),
+    Row("value_and_grad: Python float beside an array", lambda: ms.value_and_grad(
+        lambda p: (p["s"] * p["w"]).sum())({"s": 2.0, "w": arr([1.0, 3.0])}),
+        expect=lambda out: (float(ms.to_numpy(out[0])) == 8.0
+                            and float(ms.to_numpy(out[1]["s"])) == 4.0) or pytest.fail(repr(out))),
+    Row("hvp: Python float params and v", lambda: ms.hvp(lambda x: x * x * x)(2.0, 1.0),
+        expect=lambda hv: float(ms.to_numpy(hv)) == 12.0 or pytest.fail(repr(hv))),
+    Row("grad: Python float, the function returns a string", lambda: ms.grad(lambda x: "x")(3.0),
+        TypeError, "must return a real scalar"),
     Row("grad: right result", lambda: ms.grad(sq)(two()),
         expect=equals({"a": [2.0, 4.0], "b": [18.0, 24.0]})),
     Row("grad: a constant gives zeros", lambda: ms.grad(lambda p: 3.0)(two()),
         expect=equals({"a": [0.0, 0.0], "b": [0.0, 0.0]})),
     Row("grad: has_aux=True with a pair", lambda: ms.grad(lambda p: (sq(p), "aux"), True)(two()),
         expect=equals({"a": [2.0, 4.0]})),
+]  # fmt: skip
+
+
+def third_derivative_by_backward(x0):
+    """d^3/dx^3 of sum(x**4) = 24 x, by three Tensor.backward calls (create_graph twice)."""
+    from minimsam.autodiff import Tensor
+
+    x = Tensor(arr(x0), requires_grad=True)
+    g = x
+    for create_graph in (True, True, False):
+        out = (g * g * g * g).sum() if g is x else g.sum()
+        x.grad = None
+        out.backward(create_graph=create_graph)
+        g = x.grad
+    return g
+
+
+def quartic(x):
+    return (x * x * x * x).sum()
+
+
+NESTED_ROWS = [
+    Row("grad of grad (nested transforms)", lambda: ms.grad(
+        lambda x: ms.grad(quartic)(x).sum())(arr([1.0, 2.0])),
+        TypeError, "params is a traced Tensor: a transform (grad, value_and_grad, hvp) was "
+        "called inside another one"),
+    Row("grad of hvp (a third derivative)", lambda: ms.grad(
+        lambda x: ms.hvp(quartic)(x, arr([1.0, 1.0])).sum())(arr([1.0, 2.0])),
+        TypeError, "use ms.hvp(f)(params, v) for second derivatives"),
+    Row("grad of hvp, traced v", lambda: ms.grad(
+        lambda x: ms.hvp(quartic)(arr([1.0, 1.0]), x).sum())(arr([1.0, 2.0])),
+        TypeError, "hvp's v is a traced Tensor"),
+    Row("third derivative by Tensor.backward", lambda: third_derivative_by_backward([1.0, 2.0]),
+        expect=lambda g: np.testing.assert_allclose(ms.to_numpy(g), [24.0, 48.0])),
 ]  # fmt: skip
 
 HVP_ROWS = [
@@ -99,6 +146,6 @@ HVP_ROWS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("row", params(GRAD_ROWS + HVP_ROWS))
+@pytest.mark.parametrize("row", params(GRAD_ROWS + NESTED_ROWS + HVP_ROWS))
 def test_autodiff_input(backend, row):
     check(row)

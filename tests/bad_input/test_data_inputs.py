@@ -108,6 +108,40 @@ ZEROS = np.zeros((5, 28, 28), np.uint8)
 RAMP = ZEROS + np.arange(5, dtype=np.uint8)[:, None, None]  # image i is all i
 
 
+def installed_copy_and(folder):
+    """A complete MNIST copy in the user cache, and ``folder`` as the caller names it."""
+    installed = datasets.cache_dir() / "mnist"
+    installed.mkdir(parents=True)
+    idx_dir(installed, RAMP)
+    return folder
+
+
+def lacking_test_labels(root):
+    folder = idx_dir(root, ZEROS + 1)
+    next(folder.glob("t10k-labels*")).unlink()
+    return folder
+
+
+def read_from_the_folder(result):
+    """The folder's images (all 1/255), not the installed copy's (image i is all i/255)."""
+    ds, folder = result
+    assert ds.source == str(folder), ds.source
+    np.testing.assert_array_equal(ds.x_train, np.float32(1 / 255))
+
+
+def summary_of_a_run_on(folder, out):
+    """summary.json of a one-epoch run on the MNIST files of ``folder``."""
+    import json
+
+    from minimsam import optim, train
+
+    ds = load("mnist", data_dir=installed_copy_and(folder))
+    model = nn.MLP([784, 10])
+    train.fit(model, model.init(0), optim.SGD(0.1), ds, 1, batch_size=5, out_dir=out,
+              progress=False)  # fmt: skip
+    return json.loads((out / "summary.json").read_text()), folder
+
+
 def finite_inputs(ds):
     assert np.all(np.isfinite(ds.x_train)) and np.all(np.isfinite(ds.x_test))
 
@@ -132,6 +166,27 @@ DATA_ROWS = [
     Row("load: 'fashion_mnist' is 'fashion-mnist'", lambda tmp: load(
         "fashion_mnist", data_dir=idx_dir(tmp, RAMP)),
         expect=lambda ds: ds.name == "fashion-mnist" or pytest.fail(ds.name)),
+    # A folder the caller names is used or refused, never replaced by an installed copy.
+    Row("load: data_dir lacks the test labels", lambda tmp: load("mnist", data_dir=
+        installed_copy_and(lacking_test_labels(tmp))), datasets.DatasetNotFoundError,
+        "lacks t10k-labels-idx1-ubyte(.gz) of the four MNIST files: add it"),
+    Row("load: data_dir does not exist", lambda tmp: load("mnist", data_dir=installed_copy_and(
+        tmp / "typo")), datasets.DatasetNotFoundError, "typo does not exist: fix the path"),
+    Row("load: data_dir is a file", lambda tmp: load("mnist", data_dir=installed_copy_and(
+        write_idx(tmp / "f.gz", RAMP) or tmp / "f.gz")), datasets.DatasetNotFoundError,
+        "f.gz is a file, not a folder"),
+    Row("load: empty data_dir, download=False", lambda tmp: load("mnist", download=False,
+        data_dir=installed_copy_and(tmp)), datasets.DatasetNotFoundError,
+        "holds none of the four MNIST files: put them there, or pass download=True"),
+    Row("load: mnist1d, data_dir does not exist", lambda tmp: pytest.importorskip("mnist1d")
+        and load("mnist1d", data_dir=tmp / "typo"), datasets.DatasetNotFoundError,
+        "does not exist"),
+    Row("load: source is the named folder", lambda tmp: (load("mnist", data_dir=
+        installed_copy_and(idx_dir(tmp, ZEROS + 1)), normalize=False), tmp),
+        expect=read_from_the_folder),
+    Row("fit: summary.json records the folder the data came from", lambda tmp:
+        summary_of_a_run_on(idx_dir((tmp / "mine").mkdir() or tmp / "mine", RAMP), tmp / "run"),
+        expect=lambda out: out[0]["run"]["data"]["source"] == str(out[1]) or pytest.fail(out)),
     Row("load: unknown name", lambda tmp: load("cifar10"),
         ValueError, "unknown dataset 'cifar10'; valid names: mnist1d, fashion-mnist, mnist"),
     Row("load: name not a string", lambda tmp: load(3), ValueError, "must be a string"),

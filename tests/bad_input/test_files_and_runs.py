@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ from minimsam.data import Dataset
 from minimsam.data.idx import write_idx
 from minimsam.optim import schedules
 from minimsam.serialization import FileFormatError
+
+from ._library_table import Row, check, params
 
 MODEL = nn.MLP([6, 8, 3])
 DEAD_PID = 2**30  # above Linux's pid_max: never a running process
@@ -170,6 +173,30 @@ def test_a_state_goes_only_to_its_optimizer(tmp_path, saver, record, loader, fra
     assert_one_line(err.value, str(path), fragment)
 
 
+def _save_as(tmp, saver, recorded_as):
+    optim.save_state(tmp / "s.npz", saver.init(MODEL.init(0)), optimizer=recorded_as)
+    return optim.load_state(tmp / "s.npz", optimizer=recorded_as)
+
+
+SAVE_ROWS = [
+    Row("save_state: an MSAM(store_perturbed=True) state recorded as a default MSAM's",
+        lambda tmp: _save_as(tmp, optim.MSAM(0.1, store_perturbed=True), optim.MSAM(0.1)),
+        FileFormatError, "s.npz does not belong to MSAM: it holds ['momentum', 'scale', 'step']"),
+    Row("save_state: an SGD state recorded as AdamW's", lambda tmp: _save_as(
+        tmp, optim.SGD(0.1, momentum=0.9), optim.AdamW()), FileFormatError,
+        "does not belong to AdamW"),
+    Row("save_state: its own state", lambda tmp: _save_as(tmp, optim.AdamW(), optim.AdamW()),
+        expect=lambda state: state["step"] == 0 or pytest.fail(state)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", params(SAVE_ROWS))
+def test_save_state_records_only_a_state_of_its_optimizer(tmp_path, row):
+    check(row, tmp_path)
+    if row.error is not None:
+        assert not (tmp_path / "s.npz").exists()  # refused before writing
+
+
 # ----------------------------------------------------------------------------- atomic writes
 
 
@@ -249,8 +276,11 @@ def test_a_full_disk_leaves_the_previous_file_intact(tmp_path, full_disk, writer
     write(path, 1)
     before = path.read_bytes()
     full_disk(limit=4096)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as err:
         write(path, 2)
+    assert err.value.errno == errno.ENOSPC
+    assert_one_line(err.value, str(path))  # the file, not the hidden .part (issue 25)
+    assert ".part" not in str(err.value)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no .part left behind
 
@@ -262,6 +292,173 @@ def test_an_exception_mid_write_keeps_the_old_file(tmp_path):
         f.write("half of the new")
         raise RuntimeError("killed (simulated)")
     assert path.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+# ------------------------------------------------------- messages name the target (issue 25)
+
+
+def _failing(monkeypatch, target, name, err):
+    """Make ``target.name`` raise ``err`` (an OSError about a hidden temporary file)."""
+
+    def fail(*args, **kwargs):
+        raise err
+
+    monkeypatch.setattr(target, name, fail)
+
+
+def _part(tmp, name):
+    return str(tmp / f".{name}.{os.getpid()}.0123abcd.part")
+
+
+def _lock_in(tmp, monkeypatch, target, name, code):
+    err = OSError(code, os.strerror(code), _part(tmp, rundir.LOCK), str(tmp / rundir.LOCK))
+    _failing(monkeypatch, target, name, err)
+    with rundir.lock(tmp):
+        pass
+
+
+def _no_part_named(fragment):
+    def check(message):
+        assert fragment in message and ".part" not in message, message
+
+    return check
+
+
+TARGET_ROWS = [
+    Row("atomic write into a missing folder", lambda tmp, mp: atomic.write_text(
+        tmp / "no" / "summary.json", "{}"), FileNotFoundError, "no/summary.json'"),
+    Row("atomic write onto a folder", lambda tmp, mp: atomic.write_text(
+        (tmp / "d").mkdir() or tmp / "d", "{}"), IsADirectoryError, "Is a directory: '"),
+    Row("atomic_path onto a folder", lambda tmp, mp: _gif((tmp / "a.gif").mkdir() or
+        tmp / "a.gif"), IsADirectoryError, "a.gif'"),
+    Row("run.lock: no hard links on this file system", lambda tmp, mp: _lock_in(
+        tmp, mp, rundir.os, "link", errno.EPERM), rundir.RunDirError,
+        "cannot create {tmp}/run.lock (Operation not permitted)"),
+    Row("run.lock: a full disk", lambda tmp, mp: _lock_in(
+        tmp, mp, Path, "write_text", errno.ENOSPC), rundir.RunDirError,
+        "cannot create {tmp}/run.lock (No space left on device)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", params(TARGET_ROWS))
+def test_an_error_names_the_target_not_the_temporary_file(tmp_path, monkeypatch, row):
+    with pytest.raises(row.error) as err:
+        row.call(tmp_path, monkeypatch)
+    assert_one_line(err.value, row.match.format(tmp=tmp_path))
+    assert ".part" not in str(err.value)
+    assert not [p for p in tmp_path.rglob("*.part")]
+
+
+# ------------------------------------------------------ hand-edited checkpoints (issue 25)
+
+
+def _edited(out, edit, epochs=2):
+    """A run of ``epochs`` epochs whose checkpoint is then edited: ``edit(arrays, meta)``."""
+    run_fit(out, epochs=epochs)
+    path = out / "checkpoint.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    edit(arrays, meta)
+    arrays["meta"] = np.asarray(json.dumps(meta))
+    np.savez(path, **arrays)
+    return out
+
+
+def _resume(out, epochs=3):
+    return run_fit(out, epochs=epochs, resume=True).summary
+
+
+def _set(key, value):
+    return lambda arrays, meta: arrays.__setitem__(key, np.asarray(value))
+
+
+def _params_to_float64(arrays, meta):
+    for k in [k for k in arrays if k.startswith("params/")]:
+        arrays[k] = arrays[k].astype(np.float64)
+
+
+CHECKPOINT_ROWS = [
+    Row("state step 0 with a history of 2 epochs", lambda tmp: _resume(_edited(
+        tmp, _set("state/step", 0))), FileFormatError,
+        "contradicts itself: the optimizer state is at step 0, but the history logged 4"),
+    Row("float64 params in a float32 run", lambda tmp: _resume(_edited(tmp, _params_to_float64)),
+        FileFormatError, "the params are float64, but the run was float32"),
+    Row("epoch 3 with a history of 2", lambda tmp: _resume(_edited(tmp, _set("epoch", 3))),
+        FileFormatError, "epoch 3, but its history holds epochs [1, 2]"),
+    Row("history cut to 1 epoch", lambda tmp: _resume(_edited(
+        tmp, lambda a, meta: meta["history"].pop())), FileFormatError,
+        "epoch 2, but its history holds epochs [1]"),
+    Row("seed edited in one of its two places", lambda tmp: _resume(_edited(
+        tmp, lambda a, meta: meta.update(seed=5))), FileFormatError,
+        "seed 5, but the run records seed 0"),
+    Row("unedited checkpoint resumes", lambda tmp: _resume(_edited(tmp, lambda a, meta: None)),
+        expect=lambda summary: summary["epochs"] == 3 or pytest.fail(summary)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", params(CHECKPOINT_ROWS))
+def test_a_checkpoint_that_contradicts_itself_is_refused(tmp_path, row):
+    check(row, tmp_path)
+    if row.error is not None:  # refused before the run wrote anything
+        assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 2
+
+
+def _run_file_is_a_folder(out, name, **kwargs):
+    """A finished 2-epoch run whose ``name`` is then a folder; the next run's error and
+    the log before and after it."""
+    run_fit(out, epochs=2)
+    log = (out / "log.jsonl").read_text()
+    (out / name).unlink()
+    (out / name).mkdir()
+    with pytest.raises(rundir.RunDirError) as err:
+        run_fit(out, epochs=3, **kwargs)
+    after = (out / "log.jsonl").read_text() if (out / "log.jsonl").is_file() else None
+    return str(err.value), log, after, sorted(p.name for p in out.iterdir())
+
+
+def _nothing_lost(name):
+    def check_result(result):
+        message, log, after, files = result
+        assert f"{name} is a folder, not a file" in message and "\n" not in message, message
+        assert after == log or name == "log.jsonl"  # log.jsonl: 2 lines, kept
+        assert files == sorted(["checkpoint.npz", "log.jsonl", "summary.json"]), files
+
+    return check_result
+
+
+FOLDER_ROWS = [
+    Row(f"{name} is a folder, {how}", lambda tmp, n=name, k=kwargs: _run_file_is_a_folder(
+        tmp, n, **k), expect=_nothing_lost(name))
+    for name in rundir.RUN_FILES
+    for how, kwargs in [("resume", {"resume": True}), ("overwrite", {"overwrite": True}),
+                        ("fresh", {})]
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", params(FOLDER_ROWS))
+def test_a_run_file_that_is_a_folder_loses_no_data(tmp_path, row):
+    check(row, tmp_path)
+
+
+def _diverge(out, optimizer):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning printed first would raise here
+        run_fit(out, optimizer, epochs=2)
+
+
+DIVERGENCE_ROWS = [
+    Row(f"{name}(lr=1e30): no RuntimeWarning before the error", lambda tmp, o=make: _diverge(
+        tmp, o()), train.TrainingDiverged, "training diverged in epoch 1")
+    for name, make in [("SGD", lambda: optim.SGD(lr=1e30)),
+                       ("MSAM", lambda: optim.MSAM(lr=1e30, rho=0.3)),
+                       ("sam, unchecked steps", lambda: train.make_optimizer("sam", lr=1e30))]
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", params(DIVERGENCE_ROWS))
+def test_divergence_is_one_line_without_runtime_warnings(tmp_path, row):
+    check(row, tmp_path)
 
 
 # ----------------------------------------------------------------------------- stale .part files

@@ -13,6 +13,7 @@ import pytest
 
 import minimsam as ms
 from minimsam import optim
+from minimsam.optim import schedules
 
 from ._library_table import Row, check, params
 
@@ -253,8 +254,84 @@ STATE_ROWS = [
 ]  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- schedules (issue 25)
+
+
+def step_sgd(lr, steps=3):
+    return run(optim.SGD(lr), {"w": arr(W["w"])}, steps=steps)
+
+
+def _all_float64(result):
+    new_params, state = result
+    assert dtypes(new_params) == {"w": "float64"} and state["step"] == 3
+
+
+SCHEDULE_ROWS = [
+    Row("step_decay: gamma**4 overflows", lambda: schedules.step_decay(0.1, [1, 2, 3, 4], 1e100),
+        ValueError, "step_decay reaches value * gamma**4 = 0.1 * 1e+100**4 after its 4 "
+        "milestones, which overflows a float: lower gamma"),
+    Row("step_decay: gamma**2 overflows to inf", lambda: schedules.step_decay(2.0, [1, 2], 1e154),
+        ValueError, "overflows a float"),
+    Row("step_decay: a huge gamma that stays finite", lambda: step_sgd(
+        schedules.step_decay(1e-300, [1, 2], 1e100)), expect=_all_float64),
+    Row("schedule that overflows inside SGD.step", lambda: step_sgd(lambda t: 10.0 ** (400 - t)),
+        ValueError, "lr (schedule value at step 0) could not be computed"),
+    Row("schedule without the step argument", lambda: optim.SGD(lr=lambda: 0.1),
+        ValueError, "lr is a function with the signature (), but a schedule is called as lr(t)"),
+    Row("rho schedule of two arguments", lambda: optim.MSAM(0.1, rho=lambda t, epoch: 0.3),
+        ValueError, "rho is a function with the signature (t, epoch)"),
+    Row("schedule with a default for t", lambda: step_sgd(lambda t=0: 0.1),
+        expect=_all_float64),
+]  # fmt: skip
+
+
+# ----------------------------------------------------------------- eval_params reads a state too
+
+# A maker whose state has another form than each optimizer's (issue 25).
+OTHER_FORM = {"SGD": "AdamW", "NAG": "AdamW", "SAM": "AdamWMSAM", "MSAM": "MSAM-stored",
+              "MSAM-stored": "MSAM", "AdamW": "SGD", "AdamWMSAM": "MSAM"}  # fmt: skip
+
+
+def eval_with(name, state_of=None, params_=None, **edits):
+    """``eval_params`` of optimizer ``name`` with the init state of ``state_of`` (edited)."""
+    p = {"w": arr(W["w"])}
+    state = {**MAKERS[state_of or name]().init(params_ or p), **edits}
+    return MAKERS[name]().eval_params(p, state)
+
+
+def _the_params(w):
+    np.testing.assert_array_equal(ms.to_numpy(w["w"]), W["w"])
+
+
+EVAL_ROWS = [
+    row
+    for name in MAKERS
+    for row in (
+        Row(f"{name}.eval_params: state of {OTHER_FORM[name]}",
+            lambda n=name: eval_with(n, OTHER_FORM[n]), ValueError, "keeps"),
+        Row(f"{name}.eval_params: state for other params", lambda n=name: eval_with(
+            n, params_={"v": arr([0.0, 0.0])}), ValueError, "does not match the params"),
+        Row(f"{name}.eval_params: state step -1", lambda n=name: eval_with(n, step=-1),
+            ValueError, "state['step'] must be a non-negative int"),
+        Row(f"{name}.eval_params: its own init state", lambda n=name: eval_with(n),
+            expect=_the_params),
+    )
+] + [
+    Row("MSAM.eval_params: a store_perturbed=True state says so",
+        lambda: eval_with("MSAM", "MSAM-stored"), ValueError,
+        "only MSAM(store_perturbed=True) keeps 'scale'"),
+    Row("MSAM.eval_params: params not a dict", lambda: optim.MSAM(0.1).eval_params(
+        [arr(W["w"])], {"step": 0}), ValueError, "params must be a non-empty dict"),
+    Row("MSAM-stored.eval_params: float32 params, no scale", lambda: MAKERS["MSAM-stored"]()
+        .eval_params({"w": arr(W["w"], np.float32)}, {"step": 1, "momentum": {
+            "w": arr([1.0, 1.0], np.float32)}}), ValueError, "MSAM keeps ['momentum', 'scale']"),
+]  # fmt: skip
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("row", params(DTYPE_ROWS + PARAMS_ROWS + GRAD_FN_ROWS + STATE_ROWS))
+@pytest.mark.parametrize(
+    "row", params(DTYPE_ROWS + PARAMS_ROWS + GRAD_FN_ROWS + STATE_ROWS + SCHEDULE_ROWS + EVAL_ROWS)
+)
 def test_optimizer_input(backend, row):
     check(row)
 

@@ -42,12 +42,13 @@ def no_debian(monkeypatch, tmp_path):
 def test_search_order_with_everything_set(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIMSAM_DATA", str(tmp_path / "env"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert search_dirs("fashion-mnist", tmp_path / "explicit") == [
-        tmp_path / "explicit",
+    assert search_dirs("fashion-mnist") == [
         tmp_path / "env" / "fashion-mnist",
         tmp_path / "xdg" / "minimsam" / "fashion-mnist",
         DEBIAN_FASHION,
     ]
+    # A folder the caller names is the only place looked in (issue 25).
+    assert search_dirs("fashion-mnist", tmp_path / "explicit") == [tmp_path / "explicit"]
 
 
 def test_search_order_defaults_to_the_home_cache(isolated_env, monkeypatch):
@@ -72,7 +73,7 @@ def test_empty_minimsam_data_is_ignored(isolated_env, monkeypatch):
 @pytest.mark.parametrize("name", ["fashion-mnist", "mnist", "mnist1d"])
 def test_debian_dir_is_last_and_only_for_fashion(tmp_path, monkeypatch, name):
     monkeypatch.setenv("MINIMSAM_DATA", str(tmp_path))
-    dirs = search_dirs(name, tmp_path / "x")
+    dirs = search_dirs(name)
     assert (DEBIAN_FASHION in dirs) == (name == "fashion-mnist")
     if name == "fashion-mnist":
         assert dirs[-1] == DEBIAN_FASHION
@@ -96,14 +97,33 @@ def test_unknown_name(isolated_env):
 
 def test_first_complete_directory_wins(isolated_env, tmp_path, monkeypatch, make_idx_files):
     monkeypatch.setenv("MINIMSAM_DATA", str(tmp_path / "env"))
-    explicit = tmp_path / "explicit"
-    make_idx_files(explicit, seed=1)
-    (explicit / GZ_NAMES[3]).unlink()  # incomplete: skipped
-    from_env = make_idx_files(tmp_path / "env" / "mnist", seed=2)
+    incomplete_env = make_idx_files(tmp_path / "env" / "mnist", seed=2)
+    (tmp_path / "env" / "mnist" / GZ_NAMES[3]).unlink()  # incomplete: skipped
+    in_cache = make_idx_files(isolated_env.xdg / "minimsam" / "mnist", seed=3)
+    ds = load("mnist", normalize=False, dtype=np.float64)
+    np.testing.assert_array_equal(ds.y_train, in_cache["train_labels"])
+    assert not np.array_equal(ds.y_train, incomplete_env["train_labels"])
+    np.testing.assert_array_equal(ds.x_test, in_cache["test_images"].reshape(12, 784) / 255)
+    assert ds.source == str(isolated_env.xdg / "minimsam" / "mnist")
+
+
+def test_a_named_folder_is_used_or_refused_never_replaced(
+    isolated_env, tmp_path, monkeypatch, make_idx_files
+):
+    """An incomplete data_dir is refused even though complete copies are installed."""
+    monkeypatch.setenv("MINIMSAM_DATA", str(tmp_path / "env"))
+    make_idx_files(tmp_path / "env" / "mnist", seed=2)
     make_idx_files(isolated_env.xdg / "minimsam" / "mnist", seed=3)
+    explicit = tmp_path / "explicit"
+    mine = make_idx_files(explicit, seed=1)
     ds = load("mnist", data_dir=explicit, normalize=False, dtype=np.float64)
-    np.testing.assert_array_equal(ds.y_train, from_env["train_labels"])
-    np.testing.assert_array_equal(ds.x_test, from_env["test_images"].reshape(12, 784) / 255)
+    np.testing.assert_array_equal(ds.y_train, mine["train_labels"])
+    assert ds.source == str(explicit)
+    (explicit / GZ_NAMES[3]).unlink()
+    with pytest.raises(DatasetNotFoundError, match="lacks t10k-labels-idx1-ubyte"):
+        load("mnist", data_dir=explicit)
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        load("mnist", data_dir=tmp_path / "typo")
 
 
 def test_cache_is_searched_after_the_environment(isolated_env, make_idx_files):
@@ -181,9 +201,9 @@ def test_dtype_must_be_floating(tmp_path, make_idx_files, dtype):
 def test_not_found_error_says_where_and_how(isolated_env, tmp_path, monkeypatch):
     no_debian(monkeypatch, tmp_path)
     with pytest.raises(DatasetNotFoundError) as err:
-        load("fashion-mnist", data_dir=tmp_path / "mine", download=False)
+        load("fashion-mnist", download=False)
     message = str(err.value)
-    for directory in search_dirs("fashion-mnist", tmp_path / "mine"):
+    for directory in search_dirs("fashion-mnist"):
         assert str(directory) in message
     assert "apt-get install dataset-fashion-mnist" in message
     assert "$MINIMSAM_DATA" in message and "train-images-idx3-ubyte.gz" in message
