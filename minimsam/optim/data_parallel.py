@@ -125,6 +125,8 @@ class Shards:
         scale: the loss scale the gradients arrive multiplied by (1: none).
         collectives: counts the all-reduces.
         on_evaluation: ``(point, loss, grads)`` per shard evaluation, e.g. a recorder.
+        check_finite: skip the step on an inf or NaN (False: let it reach the weights,
+            the ``non_finite_not_skipped`` pitfall of the cross-check).
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class Shards:
         scale: float = 1.0,
         collectives: Collectives | None = None,
         on_evaluation: Callable | None = None,
+        check_finite: bool = True,
     ):
         if len(grad_fns) % workers:
             raise ValueError(f"{len(grad_fns)} shards do not split evenly over {workers} workers")
@@ -141,6 +144,7 @@ class Shards:
         self.micro_batches = len(grad_fns) // workers
         self.collectives = collectives or Collectives()
         self.on_evaluation = on_evaluation
+        self.check_finite = check_finite
         self.first_loss = self.last_loss = None
 
     def worker_of(self, shard: int) -> int:
@@ -184,7 +188,11 @@ class Shards:
         for s in shards:
             grads.append(self.local(s, point))
             losses.append(self.last_loss)
-        return float(np.mean(losses)), _finite(self.mean(grads, shards))
+        return float(np.mean(losses)), self.finite(self.mean(grads, shards))
+
+    def finite(self, tree: dict) -> dict:
+        """``tree``, or :class:`_NonFinite` if an entry is inf or NaN (and checks are on)."""
+        return _finite(tree) if self.check_finite else tree
 
     def per_worker_groups(self) -> list[list[int]]:
         """The shards of each worker: an ascent per worker, accumulated but not all-reduced."""
@@ -216,19 +224,24 @@ def step(
     state: dict,
     shards: Shards,
     sam_ascent: str = "global",
+    *,
+    groups: list[list[int]] | None = None,
+    norm_scale: float = 1.0,
 ) -> tuple[dict, dict, ParallelStep]:
     """One step of ``optimizer`` on the batch that ``shards`` cover; ``(params, state, info)``.
 
     A skipped step (an inf or NaN in either pass) returns ``params`` and ``state``
-    themselves. ``sam_ascent`` ('global' or 'local') matters for :class:`SAM` only.
+    themselves. ``sam_ascent`` ('global' or 'local') matters for :class:`SAM` only;
+    ``groups`` (the shards sharing one ascent) and ``norm_scale`` override it, for
+    the cross-check's pitfalls (:func:`sam_step`).
     """
     if sam_ascent not in ASCENTS:
         raise ValueError(f"sam_ascent must be one of {ASCENTS}, got {sam_ascent!r}")
     before = shards.collectives.all_reduces
     try:
         if isinstance(optimizer, SAM):
-            groups = ascent_groups(len(shards.grad_fns), sam_ascent)
-            params_next, state_next = sam_step(optimizer, params, state, shards, groups)
+            groups = groups or ascent_groups(len(shards.grad_fns), sam_ascent)
+            params_next, state_next = sam_step(optimizer, params, state, shards, groups, norm_scale)
         else:
             params_next, state_next, _ = optimizer.step(params, state, shards.global_grad)
     except (_NonFinite, FloatingPointError):
@@ -267,13 +280,13 @@ def sam_step(
     first = {s: shards.local(s, w) for group in groups for s in group}
     perturbed = {}
     for group in groups:
-        g1 = _finite(shards.mean([first[s] for s in group], group))
+        g1 = shards.finite(shards.mean([first[s] for s in group], group))
         coef = rho / (norm_scale * global_norm(g1) + EPS)
         point = axpy(coef, g1, w)  # w + e_G
         perturbed.update({s: point for s in group})
     order = sorted(perturbed)
     second = [shards.local(s, perturbed[s]) for s in order]
-    g2 = _finite(shards.mean(second, order))
+    g2 = shards.finite(shards.mean(second, order))
     d = axpy(opt.weight_decay, w, g2)  # d = g + lam w, decay at the unperturbed w
     v_next = axpy(mu, state["momentum"], d)
     w_next = axpy(-lr, v_next, w)
