@@ -221,6 +221,21 @@ def _launch(world_size, port, args, timeout) -> None:
                 process.kill()
 
 
+def _launch_on_a_free_port(world_size, port, args, timeout, notes) -> None:
+    """:func:`_launch`; if the port is taken before the rendezvous binds it, once more on
+    another free port."""
+    chosen, note = choose_port(port)
+    for attempt in range(2):
+        if note and notes is not None:
+            notes.append(note)
+        try:
+            return _launch(world_size, chosen, args, timeout)
+        except WorkerFailed as err:
+            if attempt or "address already in use" not in str(err).lower():
+                raise
+            chosen, note = free_port(), f"port {chosen} was taken; retried on another"
+
+
 def _gather(case: Case, per_rank: list[list[dict]]) -> tuple[Trajectory, str | None]:
     """One trajectory: the i-th evaluation of each worker, worker by worker; the params of
     worker 0 (an error if another worker's differ)."""
@@ -277,11 +292,8 @@ def check_parallel(
         write_cases(cases, cases_dir)
         out_dir = Path(tmp) / "out"
         out_dir.mkdir()
-        chosen, note = choose_port(port)
-        if note and notes is not None:
-            notes.append(note)
-        args = ([c.name for c in cases], impl, adapter, str(out_dir), os.getcwd())
-        _launch(world_size, chosen, (str(cases_dir), *args), timeout)
+        args = (str(cases_dir), [c.name for c in cases], impl, adapter, str(out_dir), os.getcwd())
+        _launch_on_a_free_port(world_size, port, args, timeout, notes)
         import torch
 
         ranks = [torch.load(out_dir / f"rank{r}.pt", weights_only=False) for r in range(world_size)]
@@ -308,3 +320,45 @@ def _usable(cases: list[Case], optimizer: str, world_size: int) -> list[Case]:
             f"{world_size}; export them again with --world-size {world_size}"
         )
     return cases
+
+
+# ----------------------------------------------------------------------------- the commands
+
+
+def export_command(args) -> int:
+    """``crosscheck export --world-size N --out DIR``: the data-parallel cases."""
+    from minimsam.crosscheck.parallel_cases import build_parallel_cases
+
+    cases = build_parallel_cases(args.world_size, args.optimizer)
+    manifest = write_cases(cases, args.out)
+    print(f"wrote {len(cases)} data-parallel cases for {args.world_size} workers to {args.out}")
+    return 0 if manifest.exists() else 1
+
+
+def torch_command(args, finish) -> int:
+    """``crosscheck torch --world-size N``: export (unless ``--cases``), run, report."""
+    from minimsam.crosscheck.parallel_cases import build_parallel_cases, validate_world_size
+
+    validate_world_size(args.world_size)
+    notes: list[str] = []
+    cases = args.cases or build_parallel_cases(args.world_size, [args.optimizer])
+    try:
+        report = check_parallel(
+            cases,
+            args.optimizer,
+            args.impl,
+            args.adapter,
+            world_size=args.world_size,
+            names=args.case,
+            atol=args.atol,
+            rtol=args.rtol,
+            timeout=args.timeout,
+            port=args.port,
+            notes=notes,
+        )
+    except WorkerFailed as err:
+        print(f"minimsam crosscheck: error: {err}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return finish(report, args)
