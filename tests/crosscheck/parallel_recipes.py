@@ -64,7 +64,7 @@ class StepPerMicroBatch(StepRecipe):
         for j in range(self.micro_batches):
             saved, finite = self.snapshot(), []
 
-            def closure(j=j):
+            def closure(j=j, finite=finite):
                 self.zero_grad()
                 loss = self.forward(j) * self.micro_batches  # one micro-batch's mean loss
                 loss.backward()
