@@ -375,5 +375,7 @@ def check_parallel_case(
         delta = max_difference(got, trajectory)
         if delta < nearest_diff:
             nearest, nearest_diff = f"{bug.name}, max |diff| {delta:.2e}", delta
+    if not result.diagnoses and nearest_diff >= result.max_diff:  # no pitfall is nearer
+        nearest = f"the reference itself, max |diff| {result.max_diff:.2e}; no pitfall is nearer"
     result.nearest = None if result.diagnoses else nearest
     return result

@@ -254,8 +254,9 @@ def _gather(case: Case, per_rank: list[list[dict]]) -> tuple[Trajectory, str | N
         for r, steps in enumerate(per_rank[1:], start=1):
             other = steps[t]["params"]
             same = all(np.array_equal(params[k], other[k], equal_nan=True) for k in names)
-            if error is None and not same:
-                error = f"worker {r}'s params differ from worker 0's after step {t}"
+            if error is None and not same:  # replicas must stay identical, bit for bit
+                gap = max(float(np.nanmax(np.abs(params[k] - other[k]))) for k in names)
+                error = f"worker {r}'s params differ from worker 0's after step {t} (by {gap:.1e})"
         recorder.end_step(params)
     return recorder.trajectory(), error
 
