@@ -54,6 +54,7 @@ __all__ = [
     "is_parallel",
     "parallel_bugs",
     "run_parallel_reference",
+    "shard_batches",
     "validate_world_size",
 ]
 
@@ -146,7 +147,8 @@ def validate_world_size(world_size: int, batch: int = BATCH) -> None:
         )
 
 
-def _shard_batches(case: Case) -> list[dict]:
+def shard_batches(case: Case) -> list[dict]:
+    """``{"x": (T, B/S, in), "y": (T, B/S)}`` of each of the case's ``S`` shards, worker-major."""
     spec = case.model["parallel"]
     slices = dp.shard_slices(BATCH, spec["workers"], spec["micro_batches"])
     return [{"x": case.batches["x"][:, s], "y": case.batches["y"][:, s]} for s in slices]
@@ -198,7 +200,7 @@ class _ShardFn:
 
     def __init__(self, case: Case, t: int, shard: int, log: _StepLog):
         spec = case.model["parallel"]
-        self.fn = problems.grad_fn(case.model, _shard_batches(case)[shard], t)
+        self.fn = problems.grad_fn(case.model, shard_batches(case)[shard], t)
         self.overflow = case.batches.get("overflow")
         self.worker = shard // spec["micro_batches"]
         self.t, self.shard, self.scale, self.log, self.calls = t, shard, _scale_at(case, t), log, 0

@@ -86,14 +86,14 @@ class _WorkerRun:
         import torch
         from torch.nn.parallel import DistributedDataParallel
 
-        from minimsam.crosscheck.parallel_cases import _shard_batches
+        from minimsam.crosscheck.parallel_cases import shard_batches
         from minimsam.crosscheck.torch_runner import build_model, constructor_kwargs
 
         spec = case.model["parallel"]
         self.case, self.k = case, spec["micro_batches"]
         module, self.named, _ = build_model(case)
         self.ddp = DistributedDataParallel(module)
-        shards = _shard_batches(case)[rank * self.k : (rank + 1) * self.k]
+        shards = shard_batches(case)[rank * self.k : (rank + 1) * self.k]
         self.x = [torch.as_tensor(s["x"]) for s in shards]
         self.y = [torch.as_tensor(s["y"]) for s in shards]
         self.first_shard = rank * self.k
@@ -282,8 +282,15 @@ def check_parallel(
     """
     import torch  # noqa: F401  (fail early, in the caller, if torch is missing)
 
+    from minimsam.crosscheck.parallel_adapters import RECIPES
+
     if not isinstance(impl, str) or not isinstance(adapter, str):
         raise ValueError("the data-parallel runner takes impl and adapter as 'module:Name'")
+    if adapter != "auto" and adapter not in RECIPES and ":" not in adapter:
+        raise ValueError(
+            f"unknown recipe {adapter!r} for --world-size; use auto, {', '.join(RECIPES)} "
+            "or module:Class (a subclass of minimsam.crosscheck.parallel_adapters.ParallelRecipe)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         if isinstance(cases, (str, Path)):
             cases = load_cases(cases, optimizer=optimizer, names=names)

@@ -106,3 +106,8 @@ def test_a_world_size_larger_than_the_batch_is_one_line(capsys):
     assert crosscheck_main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "larger than the batch of 8" in err
+
+
+def test_an_unknown_recipe_is_refused_before_any_worker_starts(cases):
+    with pytest.raises(ValueError, match="unknown recipe 'move-back-up' for --world-size"):
+        check_parallel(cases, "sam", "minimsam.torch:SAM", "move-back-up", 2)
