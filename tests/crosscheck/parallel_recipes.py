@@ -104,3 +104,20 @@ def sam_dying_on_worker_0(params, **kwargs):
 
     opt.step = dying
     return opt
+
+
+def sam_hanging_on_worker_0(params, **kwargs):
+    """minimsam.torch.SAM whose worker 0 stops responding at the second step."""
+    import time
+
+    opt = SAM(params, **kwargs)
+    step, count = opt.step, []
+
+    def hanging(*args, **kw):
+        count.append(1)
+        if dist.get_rank() == 0 and len(count) == 2:
+            time.sleep(3600)
+        return step(*args, **kw)
+
+    opt.step = hanging
+    return opt

@@ -111,3 +111,18 @@ def test_a_world_size_larger_than_the_batch_is_one_line(capsys):
 def test_an_unknown_recipe_is_refused_before_any_worker_starts(cases):
     with pytest.raises(ValueError, match="unknown recipe 'move-back-up' for --world-size"):
         check_parallel(cases, "sam", "minimsam.torch:SAM", "move-back-up", 2)
+
+
+def test_a_hanging_worker_is_stopped_at_the_timeout(cases):
+    start = time.monotonic()
+    with pytest.raises(WorkerFailed, match="did not finish within 30 s; every worker was stopped"):
+        check_parallel(
+            cases,
+            "sam",
+            f"{RECIPES}:sam_hanging_on_worker_0",
+            "step",
+            2,
+            ["dp-sam-global"],
+            timeout=30,
+        )
+    assert time.monotonic() - start < 60
