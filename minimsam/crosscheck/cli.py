@@ -6,6 +6,7 @@
     minimsam crosscheck torch --optimizer msam --impl minimsam.torch:MSAM [--cases golden/]
                               [--adapter auto|step|two-step|move-back-up|module:Class]
                               [--case NAME ...] [--atol 1e-10] [--rtol 1e-8] [--json report.json]
+                              [--world-size N [--timeout 300] [--port 0]]
     minimsam crosscheck compare --cases golden/ --trajectory mine.npz [--optimizer msam]
     minimsam crosscheck jax --optimizer msam --impl minimsam.jax:msam [--calls-per-step 1]
 
@@ -39,6 +40,10 @@ __all__ = ["add_subparser", "main"]
 def _export(args: argparse.Namespace) -> int:
     from minimsam.crosscheck import export
 
+    if args.world_size is not None:  # data parallel: minimsam.crosscheck.parallel_runner
+        from minimsam.crosscheck.parallel_runner import export_command
+
+        return export_command(args)
     manifest = export(args.out, optimizers=args.optimizer, with_mutants=args.with_mutants)
     data = json.loads(manifest.read_text())
     extra = f" and {len(data['mutants'])} mutants" if args.with_mutants else ""
@@ -69,6 +74,10 @@ def _torch(args: argparse.Namespace) -> int:
 
     if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
         sys.path.insert(0, os.getcwd())
+    if args.world_size is not None:  # data parallel: minimsam.crosscheck.parallel_runner
+        from minimsam.crosscheck.parallel_runner import torch_command
+
+        return torch_command(args, _finish)
 
     with tempfile.TemporaryDirectory() as tmp:
         cases = args.cases
@@ -120,6 +129,22 @@ def _tolerances(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", help="also write the report as JSON to this file")
 
 
+def _data_parallel_options(parser: argparse.ArgumentParser) -> None:
+    """``--world-size`` and its companions (minimsam.crosscheck.parallel_runner)."""
+    parser.add_argument(
+        "--world-size",
+        type=int,
+        help="run the data-parallel cases in this many gloo processes (recipes as --adapter: "
+        "auto, step, two-step or module:Class)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="stop every worker after this many s"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="rendezvous port (default 0: a free one)"
+    )
+
+
 def _add_commands(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_help(parser))
     commands = parser.add_subparsers(
@@ -138,6 +163,11 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         "--with-mutants",
         action="store_true",
         help="also write every mutant's trajectories (mutants/<optimizer>/<mutant>.npz)",
+    )
+    export.add_argument(
+        "--world-size",
+        type=int,
+        help="write the data-parallel cases for this many workers instead",
     )
     export.set_defaults(func=_export)
 
@@ -168,6 +198,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("--case", nargs="+", help="only these cases, by name")
     _tolerances(check)
+    _data_parallel_options(check)
     check.set_defaults(func=_torch)
 
     jax = commands.add_parser("jax", help="check a JAX/optax transformation on the golden cases")
