@@ -141,15 +141,14 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hidden", type=_int_list, default=[256, 256],
                    help="MLP hidden sizes, e.g. 256,256 (default)")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                   help="precision of the data, weights and optimizer state (default float32; "
-                   "float64 is about twice as slow)")
+                   help="precision of the data, weights and optimizer state (default float32)")
     g = p.add_argument_group("optimization")
     g.add_argument("--lr", type=float, help="learning rate (peak value under a schedule)")
     g.add_argument("--momentum", type=float, help="momentum (SGD family)")
     g.add_argument("--rho", type=float, help="perturbation radius (SAM, MSAM, AdamW-MSAM)")
     g.add_argument("--weight-decay", type=float,
-                   help="L2 weight decay added to the gradient (coupled, as torch.optim.SGD; "
-                   "decoupled for adamw); default per optimizer, see below")
+                   help="weight decay lambda (default per optimizer, see below; "
+                   "docs/optimizers.md says where each optimizer applies it)")
     g.add_argument("--schedule", choices=train.SCHEDULES, default="cosine",
                    help="learning-rate schedule over the whole run (default cosine)")
     g.add_argument("--warmup-epochs", type=_int_at_least(0), default=0,

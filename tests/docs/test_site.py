@@ -58,7 +58,7 @@ MSAM_TUTORIAL = "tutorials/04_msam.html"
 #: TeX that MathJax should have replaced: \( \[ $$ or $x$ in the visible text.
 RAW_MATH = re.compile(r"\\\(|\\\[|\$\$|(?<![\w\\$])\$[^\s$][^$\n]{0,200}?(?<![\s\\])\$(?![\w$])")
 
-#: Waits until MathJax (if the page loads it) has typeset everything, then reports.
+#: Waits until MathJax (if the page loads it) has loaded and typeset everything, then reports.
 PAGE_REPORT_JS = r"""
 const done = arguments[arguments.length - 1];
 function report(mathjax) {
@@ -78,16 +78,30 @@ function report(mathjax) {
     links: Array.from(document.querySelectorAll("a[href]")).map((a) => a.href),
   });
 }
-if (window.MathJax && window.MathJax.Hub) {
-  // Braces: a hook that returns MathJax's queue entry would make startup wait for it.
-  MathJax.Hub.Register.StartupHook("End", () => {
-    MathJax.Hub.Queue(() => {
-      report(true);
+// MathJax.js loads asynchronously: until it has run, window.MathJax is only the page's
+// configuration object, with no Hub. Wait for it (up to MATHJAX_WAIT_MS), then for the
+// end of its start-up typesetting, so that the report never races the typesetting.
+const MATHJAX_WAIT_MS = 30000;
+const started = Date.now();
+function whenTypeset() {
+  const mathjax = window.MathJax;
+  const loads = document.querySelector('script[src*="MathJax.js"], script[src*="mathjax"]');
+  if (mathjax && mathjax.startup && mathjax.startup.promise) {  // MathJax 3
+    mathjax.startup.promise.then(() => report(true), () => report(false));
+  } else if (mathjax && mathjax.Hub && mathjax.Hub.Register) {  // MathJax 2
+    // Braces: a hook that returns MathJax's queue entry would make startup wait for it.
+    mathjax.Hub.Register.StartupHook("End", () => {
+      mathjax.Hub.Queue(() => {
+        report(true);
+      });
     });
-  });
-} else {
-  report(false);
+  } else if (loads && Date.now() - started < MATHJAX_WAIT_MS) {
+    setTimeout(whenTypeset, 50);
+  } else {
+    report(false);
+  }
 }
+whenTypeset();
 """
 
 
