@@ -129,10 +129,17 @@ def test_cosine_figure_is_drawn_from_the_experiment_results():
     assert spec.data_file == ROOT / "experiments" / "results" / "cosine.json"
 
 
-def test_readme_cosine_caption_agrees_with_the_data():
-    # the README caption under momentum_gradient_cosine.png states these, in words
-    readme = (ROOT / "README.md").read_text()
-    caption = readme.split("![momentum-gradient cosine]")[0].rsplit("\n\n", 2)[-2]
+FIGURES_PAGE = ROOT / "docs" / "figures.md"
+
+
+def _caption_before(image: str) -> str:
+    """The paragraph just above ``![image]`` on the figures page."""
+    return FIGURES_PAGE.read_text().split(f"![{image}]")[0].rsplit("\n\n", 2)[-2]
+
+
+def test_cosine_caption_agrees_with_the_data():
+    # the caption above momentum_gradient_cosine.png on docs/figures.md states these
+    caption = _caption_before("momentum-gradient cosine")
     s = mnist1d.cosine_summary(load("momentum_gradient_cosine"))
     assert "slightly negative" in caption and -0.1 < s["mean"] < 0  # "slightly negative"
     assert "most steps" in caption and s["frac_negative"] > 0.5
@@ -145,6 +152,29 @@ def test_readme_cosine_caption_agrees_with_the_data():
     last = s["epochs"]  # late: frozen (no replacement) negative and about training's
     assert frozen[last] < 0 < independent[last] and abs(frozen[last] - training[last]) < 0.02
     assert "does not by itself show" in caption  # no claim about the loss along -v
+
+
+def test_comparison_caption_agrees_with_the_data():
+    # "the four end within about 0.01 of each other (means A to B), less than the range
+    # of the seeds of NAG, SAM or MSAM alone (C to D), so this figure shows no difference"
+    caption = _caption_before("MNIST-1D comparison")
+    runs = mnist1d._default_runs(load("mnist1d_comparison"))
+    finals = {label: [h[-1]["test_acc"] for h in hs] for label, hs in runs.items()}
+    means = {label: sum(f) / len(f) for label, f in finals.items()}
+    ranges = {label: max(f) - min(f) for label, f in finals.items()}
+    low, high = min(means.values()), max(means.values())
+    assert f"means {low:.3f} to {high:.3f}" in caption
+    others = [ranges[label] for label in ("NAG", "SAM", "MSAM")]
+    assert f"({min(others):.3f} to {max(others):.3f})" in caption
+    assert high - low < min(others) and "shows no difference" in caption
+    assert round(high - low, 2) == 0.01  # "within about 0.01"
+
+
+def test_figures_page_names_the_machine_of_the_stored_data():
+    made_on = load("mnist1d_comparison")["made_on"]
+    page = FIGURES_PAGE.read_text()
+    assert made_on["blas"]["architecture"] in page and "one thread" in page
+    assert made_on["blas"]["num_threads"] == 1
 
 
 # ----------------------------------------------------------------------------- legibility
