@@ -21,12 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 TOLERANCE = 0.002  #: "it may differ by up to 0.002", in README.md's words
 NUMBER = re.compile(r"-?\d+\.\d+")
-BLOCK = re.compile(r"```python\n(.*?)```\n\n(?:(?!```).*\n)*?```text\n(.*?)```", re.DOTALL)
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
 def examples() -> list[tuple[str, str]]:
-    """``(code, expected output)`` of every python block followed by a text block."""
-    return BLOCK.findall(README.read_text())
+    """``(code, expected output)``: every python block whose next block is a text block."""
+    blocks = FENCE.findall(README.read_text())
+    return [
+        (code, output)
+        for (language, code), (next_language, output) in zip(blocks, blocks[1:])
+        if language == "python" and next_language == "text"
+    ]
 
 
 def test_the_readme_states_the_tolerance_and_has_examples():
