@@ -224,12 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one model", epilog=_defaults_text(),
                        formatter_class=fmt)  # fmt: skip
-    p.add_argument("--optimizer", choices=list(train.OPTIMIZERS), default="msam",
-                   help="default msam")
+    p.add_argument(
+        "--optimizer", choices=list(train.OPTIMIZERS), default="msam", help="default msam"
+    )
     p.add_argument("--seed", type=_int_at_least(0), default=0,
                    help="initialisation and batch-order seed")  # fmt: skip
-    p.add_argument("--out", help="write log.jsonl, summary.json and checkpoint.npz here, so "
-                   "that --resume can continue the run (default: none, nothing is saved)")
+    p.add_argument(
+        "--out",
+        help="write log.jsonl, summary.json and checkpoint.npz here, so "
+        "that --resume can continue the run (default: none, nothing is saved)",
+    )
     _add_training_options(p)
     p.set_defaults(func=cmd_train)
 

@@ -242,7 +242,9 @@ def draw_comparison(data: dict) -> Any:
         )
     viz.legend_outside(by_epoch, labels=labels, ncols=1)
     n = len(setting["seeds"])
-    by_epoch.set_title(f"test accuracy: mean of {n} seeds, shaded: their range\n(legend: final value)")
+    by_epoch.set_title(
+        f"test accuracy: mean of {n} seeds, shaded: their range\n(legend: final value)"
+    )
     by_cost.set_title("the same, against gradient evaluations (cost)")
     viz.legend_outside(by_cost, ncols=4)
     _rho_panel(by_rho, data)
