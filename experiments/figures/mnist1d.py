@@ -5,7 +5,7 @@ Both train MLPs for minutes, so each is drawn from data computed by the same cod
 - ``mnist1d_comparison.png`` from :func:`comparison_data` (committed as
   ``figures/data/mnist1d_comparison.json``, with the machine and BLAS kernel that made it);
 - ``momentum_gradient_cosine.png`` from the output of ``python -m experiments.cosine``
-  (``experiments/results/cosine.json``), so that the README figure shows exactly the
+  (``experiments/results/cosine.json``), so that the figure shows exactly the
   numbers of the experiment's report.
 """
 
@@ -262,7 +262,7 @@ COSINE_RUN = "cosine lr 0.2"  # experiments.cosine's main run: the setting of th
 
 
 def cosine_summary(data: dict) -> dict[str, Any]:
-    """The numbers the README caption rests on, from the cosine experiment's data."""
+    """The numbers the caption on docs/figures.md rests on, from the cosine experiment's data."""
     main = data["runs"][COSINE_RUN]
     epochs = data["setting"]["epochs"]
     marks = sorted(int(e) for e in main[0]["frozen"]["without"])
