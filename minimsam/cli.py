@@ -710,7 +710,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     config = {k: v for k, v in vars(args).items() if k != "func"}
     report = {"description": header, "config": config, "seeds": seeds, "results": rows}
     write_text(out / "comparison.json", json.dumps(report, indent=2) + "\n")
-    plot_comparison(rows, out / "comparison.png", title=f"{ds.name}: test accuracy")
+    spread = f"mean of {len(seeds)} seeds, shaded: ± 1 std" if len(seeds) > 1 else "one seed"
+    plot_comparison(rows, out / "comparison.png", title=f"{ds.name}: test accuracy ({spread})")
     print(f"wrote {out / 'comparison.md'}, comparison.json, comparison.png")
     return 0
 
