@@ -12,7 +12,7 @@ what SGD costs while SAM costs twice as much. Below the table, each target of th
 step-overhead issue is printed with the measured ratio and whether it was met.
 
 Run: ``python benchmarks/bench_optim.py [--batch-sizes 128 512] [--rounds 30] [--backend numpy]``.
-``--markdown`` prints only the markdown (table and targets), as the README quotes it.
+``--markdown`` prints only the markdown (table and targets), as docs/benchmarks.md quotes it.
 """
 
 from __future__ import annotations

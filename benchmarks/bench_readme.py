@@ -1,9 +1,9 @@
-"""Regenerate the README's CPU benchmark section in one command.
+"""Regenerate the CPU section of the benchmarks page (docs/benchmarks.md) in one command.
 
 Runs ``bench_optim.py`` (optimizer step vs the hand-written floor, with the targets)
 and ``bench_epoch.py`` (Fashion-MNIST epoch vs torch CPU, peak memory), keeps their full
 output in ``benchmarks/results/cpu_bench_optim.md`` and ``cpu_bench_epoch.md``, and
-rewrites the part of README.md between ``<!-- benchmarks:start -->`` and
+rewrites the part of docs/benchmarks.md between ``<!-- benchmarks:start -->`` and
 ``<!-- benchmarks:end -->`` from them (atomically).
 
 Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_readme.py [--note "quiet machine"]``;
@@ -27,6 +27,7 @@ except ImportError:  # run as a script from the benchmarks/ folder
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+PAGE = ROOT / "docs" / "benchmarks.md"  #: the site's benchmarks page
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 
@@ -81,13 +82,12 @@ def main(argv: list[str] | None = None) -> None:
         write_text(optim_file, _captured(bench_optim.main, []))
         write_text(epoch_file, _captured(bench_epoch.main, []))
     text = section(optim_file.read_text(), epoch_file.read_text(), args.note)
-    readme = ROOT / "README.md"
-    old = readme.read_text()
+    old = PAGE.read_text()
     before, _, rest = old.partition(START)
     _, _, after = rest.partition(END)
     if not rest:
-        raise SystemExit(f"README.md has no {START} marker")
-    write_text(readme, f"{before}{START}\n{text}{END}{after}")
+        raise SystemExit(f"{PAGE} has no {START} marker")
+    write_text(PAGE, f"{before}{START}\n{text}{END}{after}")
     print(text)
 
 

@@ -7,7 +7,7 @@
     python -m experiments.compare      # SGD, NAG, SAM, MSAM on MNIST-1D and Fashion-MNIST
     python -m experiments.sharpness    # sharpness and Hessian eigenvalues (Fig. 4, Tab. A.1)
     python -m experiments.ablation     # MSAM -> unnormalized -> lr-scaled -> NAG (Fig. A.1)
-    python -m experiments.report       # results/*.md -> RESULTS.md and the README section
+    python -m experiments.report       # results/*.md -> RESULTS.md and docs/results.md
     python -m experiments.all          # all of the above, in order
     python -m experiments.figures      # the figures of figures/ (see its --help)
 

@@ -1,9 +1,9 @@
 """Run all six experiments, then the report: ``python -m experiments.all [--quick] [--out DIR]``.
 
 Without ``--out`` the results go to ``experiments/results/`` and the report updates
-``experiments/RESULTS.md`` and the README section; with ``--out DIR`` (or ``--quick``,
+``experiments/RESULTS.md`` and docs/results.md; with ``--out DIR`` (or ``--quick``,
 which defaults to a new temporary folder) everything goes to ``DIR``, including
-``DIR/RESULTS.md``, and the README is left alone. Measured: 685 s on the 2-core CPU.
+``DIR/RESULTS.md``, and docs/results.md is left alone. Measured: 685 s on the 2-core CPU.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.main([])
     else:
         report.main(["--results", str(out), "--output", str(out / "RESULTS.md"),
-                     "--readme", "none"])  # fmt: skip
+                     "--page", "none"])  # fmt: skip
     print(f"all experiments: {time.perf_counter() - start:.0f} s, results in {out}")
     return 0
 

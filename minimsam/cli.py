@@ -7,7 +7,10 @@
     minimsam landscape --surface sharp-flat --optimizers sgd,nag,sam,msam --out traj.png
     minimsam exercise check msam my_msam.py [--json]
 
-Also ``python -m minimsam ...``. Every error the user can cause (a bad argument, a
+Also ``python -m minimsam ...``. ``train`` and ``compare`` run the BLAS with one thread
+unless told otherwise (``--blas-threads``): their models are small, and more threads only
+add synchronisation (``minimsam compare`` on a busy 2-core Xeon: 1155 s with two threads,
+33 to 60 s with one). Every error the user can cause (a bad argument, a
 missing dataset, an unavailable backend, a diverging run) ends the command with a
 non-zero status and one line ``minimsam: error: ...`` on stderr, without a traceback.
 Plots use matplotlib's object-oriented API (no pyplot, no global backend switch),
@@ -22,6 +25,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,7 +34,7 @@ from typing import Any
 import numpy as np
 
 import minimsam as ms
-from minimsam import data, nn, train
+from minimsam import data, nn, rundir, train
 from minimsam.atomic import atomic_write, write_text
 from minimsam.data import datasets, landscapes
 
@@ -136,27 +140,75 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="mlp (any dataset) or cnn (28x28 images only); default mlp")
     g.add_argument("--hidden", type=_int_list, default=[256, 256],
                    help="MLP hidden sizes, e.g. 256,256 (default)")
-    g.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="precision of the data, weights and optimizer state (default float32)")
     g = p.add_argument_group("optimization")
     g.add_argument("--lr", type=float, help="learning rate (peak value under a schedule)")
     g.add_argument("--momentum", type=float, help="momentum (SGD family)")
     g.add_argument("--rho", type=float, help="perturbation radius (SAM, MSAM, AdamW-MSAM)")
-    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--weight-decay", type=float,
+                   help="weight decay lambda (default per optimizer, see below; "
+                   "docs/optimizers.md says where each optimizer applies it)")
     g.add_argument("--schedule", choices=train.SCHEDULES, default="cosine",
                    help="learning-rate schedule over the whole run (default cosine)")
     g.add_argument("--warmup-epochs", type=_int_at_least(0), default=0,
                    help="linear warm-up epochs (with --schedule warmup-cosine)")
     g.add_argument("--epochs", type=_int_at_least(0), default=30, help="default 30")
     g.add_argument("--batch-size", type=_int_at_least(1), default=128, help="default 128")
-    g.add_argument("--label-smoothing", type=float, default=0.0)
+    g.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="cross-entropy with label smoothing eps: the target puts 1 - eps on "
+                   "the label and eps spread evenly over all classes (default 0)")
     g = p.add_argument_group("running")
     _add_backend_option(g)
+    g.add_argument("--blas-threads", type=_blas_threads, default="auto", metavar="{auto,N}",
+                   help="threads of NumPy's BLAS. auto (default): 1, which is fastest for "
+                   "models this small, unless OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or "
+                   "MKL_NUM_THREADS is set (then that is used); N: exactly N")
     g.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     g.add_argument("--resume", action="store_true",
-                   help="continue from the checkpoint in --out (bitwise the same trajectory)")
+                   help="continue from the checkpoint in --out (bitwise the same trajectory); "
+                   "an error if --out holds no checkpoint")
     g.add_argument("--force", action="store_true",
                    help="replace a run already in --out (default: refuse)")
     # fmt: on
+
+
+def _blas_threads(text: str) -> str | int:
+    """``--blas-threads``: ``auto`` or a positive integer."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    return _int_at_least(1)(text)
+
+
+#: Environment variables through which a user sets the BLAS thread count themselves.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def blas_thread_count(option: str | int, environ: os._Environ | dict = os.environ) -> int | None:
+    """The BLAS threads a command runs with: ``N`` for ``--blas-threads N``; for ``auto``,
+    1 unless one of :data:`BLAS_THREAD_VARIABLES` is set (None: leave the BLAS as the
+    environment configured it)."""
+    if option != "auto":
+        return int(option)
+    if any(environ.get(name, "").strip() for name in BLAS_THREAD_VARIABLES):
+        return None
+    return 1
+
+
+@contextlib.contextmanager
+def _blas_limit(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` BLAS threads (threadpoolctl); None: unchanged."""
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError(
+            'setting the BLAS threads needs threadpoolctl: pip install "minimsam[cli]"'
+        ) from None
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 def _add_backend_option(p) -> None:
@@ -172,10 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one model", epilog=_defaults_text(),
                        formatter_class=fmt)  # fmt: skip
-    p.add_argument("--optimizer", choices=list(train.OPTIMIZERS), default="msam")
+    p.add_argument(
+        "--optimizer", choices=list(train.OPTIMIZERS), default="msam", help="default msam"
+    )
     p.add_argument("--seed", type=_int_at_least(0), default=0,
                    help="initialisation and batch-order seed")  # fmt: skip
-    p.add_argument("--out", help="write log.jsonl, summary.json, checkpoint.npz here")
+    p.add_argument(
+        "--out",
+        help="write log.jsonl, summary.json and checkpoint.npz here, so "
+        "that --resume can continue the run (default: none, nothing is saved)",
+    )
     _add_training_options(p)
     p.set_defaults(func=cmd_train)
 
@@ -193,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         default="runs/compare",
-        help="comparison.md/.json/.png and one folder per run (default runs/compare)",
+        help="comparison.md/.json/.png and one folder per run (default runs/compare); a "
+        "second comparison into the same folder needs --force (replace) or --resume",
     )
     _add_training_options(p)
     p.set_defaults(func=cmd_compare)
@@ -219,18 +278,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="landscape.png", help="the figure (default landscape.png)")
     p.set_defaults(func=cmd_landscape)
 
-    p = sub.add_parser("figures", add_help=False, help="moved: the repository's figures are "
-                       "drawn by `python -m experiments.figures` in a checkout")  # fmt: skip
-    p.add_argument("figure_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_figures, backend="numpy")
-
     from minimsam.crosscheck import cli as crosscheck_cli  # torch is imported only on use
 
     crosscheck_cli.add_subparser(sub)
     from minimsam.exercises import cli as exercises_cli
 
     exercises_cli.add_subparser(sub)
+    _plain_descriptions(parser)
     return parser
+
+
+def _plain(text: str | None) -> str | None:
+    """``text`` without reST inline markup (````x````, ``:role:`x```, a ``::`` line end),
+    for ``--help``: descriptions taken from docstrings read as plain text."""
+    if not text:
+        return text
+    text = re.sub(r":[a-z:]+:`~?([^`]+)`", r"\1", text)
+    text = text.replace("``", "")
+    return re.sub(r"::$", ":", text, flags=re.MULTILINE)
+
+
+def _plain_descriptions(parser: argparse.ArgumentParser) -> None:
+    """Strip reST markup from the description of ``parser`` and every subcommand's."""
+    parser.description = _plain(parser.description)
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        for choice in getattr(action, "choices", {}).values():
+            if isinstance(choice, argparse.ArgumentParser):
+                _plain_descriptions(choice)
+        for choice in getattr(action, "_choices_actions", ()):
+            choice.help = _plain(choice.help)
 
 
 #: Subcommands with a --backend option; the others run on NumPy by design.
@@ -258,20 +334,64 @@ def _backend_name(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = None
     try:
         if argv[:1] == ["figures"]:  # moved out of the package; say where
             return cmd_figures(argparse.Namespace(figure_args=argv[1:]))
         args = build_parser().parse_args(argv)
         ms.set_backend(_backend_name(args))
-        return args.func(args)
+        threads = getattr(args, "blas_threads", None)
+        with _blas_limit(None if threads is None else blas_thread_count(threads)):
+            return args.func(args)
     except KeyboardInterrupt:
-        print("minimsam: interrupted (continue a run with --resume)", file=sys.stderr)
+        print(_interrupted(args), file=sys.stderr)
         return 130
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError,
             ms.BackendUnavailableError) as err:  # fmt: skip
         message = " ".join(_message(err).split()) or type(err).__name__
         print(f"minimsam: error: {message}", file=sys.stderr)
         return 1
+
+
+def _interrupted(args: argparse.Namespace | None) -> str:
+    """The one line after Ctrl-C: whether anything was saved that --resume can continue."""
+    command = getattr(args, "command", None)
+    if command not in ("train", "compare"):
+        return "minimsam: interrupted"
+    if not args.out:
+        return "minimsam: interrupted; nothing was saved (give --out DIR to keep checkpoints)"
+    if not _checkpoints(args):
+        return f"minimsam: interrupted before the first epoch ended; nothing saved in {args.out}"
+    return (
+        f"minimsam: interrupted; the finished epochs are saved in {args.out}: continue with "
+        "the same command and --resume"
+    )
+
+
+def _checkpoints(args: argparse.Namespace) -> list[Path]:
+    """The checkpoints under ``--out``: its own (train), its runs' (compare)."""
+    out = Path(args.out)
+    pattern = train.CHECKPOINT if args.command == "train" else f"*/{train.CHECKPOINT}"
+    return sorted(out.glob(pattern)) if out.is_dir() else []
+
+
+def _check_out_folder(args: argparse.Namespace, runs: Sequence[Path]) -> None:
+    """Refuse, in terms of the command's options, what ``train.fit`` would refuse or do
+    silently: --resume without a checkpoint, a new run over an old one."""
+    if args.resume and not _checkpoints(args):
+        raise ValueError(
+            f"--resume: no checkpoint in {args.out}, so there is nothing to continue; check "
+            "the folder's name, or start a new run without --resume"
+        )
+    if args.resume or args.force:
+        return
+    used = [run for run in runs if any((run / f).exists() for f in rundir.RUN_FILES)]
+    if used:
+        what = "a run" if args.command == "train" else f"a comparison ({used[0].name}, ...)"
+        raise ValueError(
+            f"{args.out} already holds {what}: add --force to replace it, --resume to "
+            "continue it, or give another folder with --out"
+        )
 
 
 def _message(err: BaseException) -> str:
@@ -283,8 +403,7 @@ def _message(err: BaseException) -> str:
 
 FIGURES_MOVED = (
     "minimsam: error: `minimsam figures` has moved: the figures are drawn from a checkout "
-    "of the repository with `python -m experiments.figures` (see README, 'Tutorials and "
-    "figures')"
+    "of the repository with `python -m experiments.figures` (see docs/figures.md)"
 )
 
 
@@ -384,13 +503,22 @@ def _run(args, name: str, seed: int, ds: data.Dataset, out: Path | None, echo) -
 
 
 def _write(line: str) -> None:
-    """Print ``line`` to stdout without breaking a progress bar on stderr."""
+    """Print ``line`` to stdout at once (also into a pipe) without breaking a progress bar
+    on stderr."""
     try:
         from tqdm.auto import tqdm
     except ImportError:
         print(line, flush=True)
     else:
         tqdm.write(line)
+        sys.stdout.flush()
+
+
+def _threads_text(args: argparse.Namespace) -> str:
+    threads = blas_thread_count(args.blas_threads)
+    if threads is None:
+        return "BLAS threads from the environment"
+    return f"{threads} BLAS thread{'s' if threads > 1 else ''}, --blas-threads to change"
 
 
 def _epoch_line(r: dict, epochs: int) -> str:
@@ -406,6 +534,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``minimsam train``: one run, a line per epoch, a summary at the end."""
     if args.resume and not args.out:
         raise ValueError("--resume needs --out (the folder holding checkpoint.npz)")
+    if args.out:
+        _check_out_folder(args, [Path(args.out)])
     _check_optimizers(args, [args.optimizer])
     ds = _load_data(args)
     echo = None if args.quiet else (lambda r, *_: _write(_epoch_line(r, args.epochs)))
@@ -539,10 +669,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1 for a comparison, got {args.epochs}")
     _check_optimizers(args, args.optimizers)
-    out = _writable_folder(Path(args.out), "--out")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    folder = Path(args.out)
+    _check_out_folder(args, [folder / f"{n}-seed{s}" for n in args.optimizers for s in seeds])
+    out = _writable_folder(folder, "--out")
     _figure_formats()
     ds = _load_data(args)
-    seeds = list(range(args.seed, args.seed + args.seeds))
+    if not args.quiet:
+        _write(
+            f"{len(args.optimizers)} optimizers x {len(seeds)} seeds, {args.epochs} epochs "
+            f"each, on {ds.name} ({_threads_text(args)}); a line after each run"
+        )
     rows = []
     for name in args.optimizers:
         hyper = _hyperparameters(args, name)
@@ -573,7 +710,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     config = {k: v for k, v in vars(args).items() if k != "func"}
     report = {"description": header, "config": config, "seeds": seeds, "results": rows}
     write_text(out / "comparison.json", json.dumps(report, indent=2) + "\n")
-    plot_comparison(rows, out / "comparison.png", title=f"{ds.name}: test accuracy")
+    spread = f"mean of {len(seeds)} seeds, shaded: ± 1 std" if len(seeds) > 1 else "one seed"
+    plot_comparison(rows, out / "comparison.png", title=f"{ds.name}: test accuracy ({spread})")
     print(f"wrote {out / 'comparison.md'}, comparison.json, comparison.png")
     return 0
 
@@ -636,18 +774,22 @@ def _figure(**kwargs: Any):
 
 def plot_comparison(rows: list[dict], path: str | Path, title: str = "") -> None:
     """Test accuracy per epoch: for each optimizer the mean over seeds and a +-1 std band."""
-    fig = _figure(figsize=(6.4, 4.2), layout="constrained")
+    from minimsam import viz
+
+    fig = _figure(figsize=(6.4, 4.6), layout="constrained")
     ax = fig.subplots()
-    for row in rows:
+    for index, row in enumerate(rows):
         curves = np.array([run["test_acc_curve"] for run in row["runs"]], dtype=float)
         epochs = np.arange(1, curves.shape[1] + 1)
         mean, std = curves.mean(axis=0), curves.std(axis=0)
-        (line,) = ax.plot(epochs, mean, label=row["optimizer"])
+        style = viz.optimizer_style(row["optimizer"], index)
+        every = max(1, len(epochs) // 6)
+        ax.plot(epochs, mean, label=row["optimizer"], markevery=(index % every, every), **style)
         if len(curves) > 1:
-            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+            ax.fill_between(epochs, mean - std, mean + std, color=style["color"], alpha=0.2)
     ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    viz.legend_outside(ax, ncols=min(len(rows), 4))
     _save(fig, path)
 
 

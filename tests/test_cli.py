@@ -110,6 +110,8 @@ def test_train_help_documents_the_defaults(capsys):
         (["train", "--optimizer", "sgd", "--rho", "0.1"], 1, ["--rho", "sgd"]),
         (["train", "--model", "cnn"], 1, ["cnn"]),
         (["train", "--resume"], 1, ["--out"]),
+        (["train", "--blas-threads", "0"], 2, ["--blas-threads", "'0'"]),
+        (["compare", "--blas-threads", "many"], 2, ["--blas-threads", "'many'"]),
         (["landscape", "--steps", "0"], 2, ["--steps"]),
         (["landscape", "--optimizers", "msam", "--rho", "-1"], 1, ["rho"]),
     ],
@@ -253,3 +255,137 @@ def test_figures_says_where_the_command_moved(capsys):
     assert len(err.splitlines()) == 1 and "python -m experiments.figures" in err
     assert cli.main(["figures", "--help"]) == 0
     assert "python -m experiments.figures" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- traps
+
+
+def test_help_lists_no_moved_command_and_every_option_has_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    top = capsys.readouterr().out
+    assert "figures" not in top and "train" in top and "exercise" in top
+    parser = cli.build_parser()
+    for name in ("train", "compare"):
+        sub = parser._subparsers._group_actions[0].choices[name]
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings} has no help"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "nothing is saved" in text  # train without --out
+    assert "--blas-threads" in text and "auto (default): 1" in text
+
+
+def test_crosscheck_help_names_pytorch_jax_and_trajectory_files(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["crosscheck", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "PyTorch" in text and "JAX" in text and "trajectory file" in text
+
+
+@pytest.mark.parametrize(
+    "option, environ, expected",
+    [("auto", {}, 1), ("auto", {"OPENBLAS_NUM_THREADS": "4"}, None),
+     ("auto", {"OMP_NUM_THREADS": "2"}, None), ("auto", {"OPENBLAS_NUM_THREADS": ""}, 1),
+     (3, {}, 3), (2, {"OPENBLAS_NUM_THREADS": "1"}, 2)],
+)  # fmt: skip
+def test_blas_threads_auto_is_one_unless_the_environment_says(option, environ, expected):
+    assert cli.blas_thread_count(option, environ) == expected
+
+
+def test_train_runs_the_blas_with_the_chosen_threads(capsys, monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]:
+        pytest.skip("NumPy's BLAS is not visible to threadpoolctl")
+    for name in cli.BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    seen = []
+
+    def record(args):
+        info = threadpoolctl.threadpool_info()
+        seen.append({i["num_threads"] for i in info if i["user_api"] == "blas"})
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_train", record)
+    assert cli.main(["train"]) == 0
+    assert cli.main(["train", "--blas-threads", "2"]) == 0
+    assert seen == [{1}, {2}]
+
+
+def test_compare_twice_names_the_options_that_resolve_it(capsys, tmp_path, mnist1d_dir):
+    argv = ["compare", "--optimizers", "sgd", "--seeds", "1", "--epochs", "1",
+            "--data-dir", mnist1d_dir, *TINY, "--out", tmp_path, "--quiet"]  # fmt: skip
+    status, out, err = run(capsys, *argv)
+    assert status == 0, err
+    status, out, err = run(capsys, *argv)
+    assert status == 1
+    assert_one_error_line(err, str(tmp_path), "--force", "--resume", "--out")
+    assert "=True" not in err  # command-line flags, not Python arguments
+
+
+def test_resume_on_a_folder_without_a_checkpoint_is_an_error(capsys, tmp_path, mnist1d_dir):
+    argv = ["train", "--data-dir", mnist1d_dir, *TINY, "--out", tmp_path / "typo", "--resume"]
+    status, out, err = run(capsys, *argv)
+    assert status == 1
+    assert_one_error_line(err, "--resume", "no checkpoint in", str(tmp_path / "typo"))
+    assert not (tmp_path / "typo").exists()  # and nothing was started
+
+
+@pytest.mark.parametrize(
+    "argv, expected, unexpected",
+    [(["train"], "nothing was saved", "--resume"),
+     (["train", "--out", "{tmp}/run"], "before the first epoch ended", "--resume"),
+     (["train", "--out", "{tmp}/done", "--resume"], "--resume", "nothing")],
+)  # fmt: skip
+def test_ctrl_c_says_what_was_saved(capsys, tmp_path, monkeypatch, argv, expected, unexpected):
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / train.CHECKPOINT).write_bytes(b"")  # an epoch was saved
+    argv = [a.format(tmp=tmp_path) for a in argv]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_check_optimizers", interrupted)
+    status, out, err = run(capsys, *argv)
+    assert status == 130
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minimsam: interrupted")
+    assert expected in lines[0] and unexpected not in lines[0]
+
+
+def test_compare_lines_reach_a_pipe_before_the_first_run_ends(monkeypatch, tmp_path, mnist1d_dir):
+    import io
+
+    raw = io.BytesIO()
+    piped = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=False)  # as a pipe: buffered
+    monkeypatch.setattr(sys, "stdout", piped)
+    seen_before_training = []
+    real_run = cli._run
+
+    def first_run(*args, **kwargs):
+        seen_before_training.append(raw.getvalue().decode())
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_run", first_run)
+    argv = ["compare", "--optimizers", "sgd", "--seeds", "2", "--epochs", "1",
+            "--data-dir", mnist1d_dir, *TINY, "--out", tmp_path]  # fmt: skip
+    assert cli.main([str(a) for a in argv]) == 0
+    assert "1 optimizers x 2 seeds" in seen_before_training[0]
+    assert "sgd        seed 0: test_acc" in seen_before_training[1]  # flushed after run 1
+
+
+def test_comparison_plot_uses_the_optimizer_palette(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from minimsam import viz
+
+    drawn = []
+    monkeypatch.setattr(cli, "_save", lambda fig, path: drawn.append(fig))
+    rows = [{"optimizer": name, "runs": [{"test_acc_curve": [0.1, 0.5, 0.6]}] * 2}
+            for name in ("sgd", "nag", "sam", "msam")]  # fmt: skip
+    cli.plot_comparison(rows, tmp_path / "c.png")
+    (ax,) = drawn[0].axes
+    for line in ax.lines:
+        style = viz.optimizer_style(line.get_label())
+        assert line.get_color() == style["color"] and line.get_marker() == style["marker"]
+    assert {line.get_label() for line in ax.lines} == {"sgd", "nag", "sam", "msam"}

@@ -167,7 +167,7 @@ def test_report_replaces_only_the_marked_section(tmp_path):
     readme.write_text(README)
     output = tmp_path / "experiments" / "RESULTS.md"
     args = ["--results", str(tmp_path / "results"), "--output", str(output)]
-    assert report.main([*args, "--readme", str(readme)]) == 0
+    assert report.main([*args, "--page", str(readme)]) == 0
     text = readme.read_text()
     head, rest = text.split(report.START)
     body, tail = rest.split(report.END)
@@ -180,7 +180,7 @@ def test_report_replaces_only_the_marked_section(tmp_path):
     results = output.read_text()
     assert "![cosine](../results/cosine.png)" in results
     assert "| a |" in results and "**Result.** Zeta result." in results
-    report.main([*args, "--readme", str(readme)])
+    report.main([*args, "--page", str(readme)])
     assert readme.read_text() == text  # idempotent
 
 
@@ -190,19 +190,19 @@ def test_report_without_markers_leaves_the_readme_alone(tmp_path):
     readme.write_text("# Project\n\nno markers here\n")
     output = tmp_path / "RESULTS.md"
     report.main(["--results", str(tmp_path / "results"), "--output", str(output),
-                 "--readme", str(readme)])  # fmt: skip
+                 "--page", str(readme)])  # fmt: skip
     assert readme.read_text() == "# Project\n\nno markers here\n"
     assert "Cosine title" in output.read_text()
 
 
-def test_report_on_a_copy_of_the_real_readme(tmp_path, quick_results):
-    original = report.README.read_text()
+def test_report_on_a_copy_of_the_real_results_page(tmp_path, quick_results):
+    original = report.PAGE.read_text()
     if report.START not in original:
-        pytest.fail("README.md lacks the results markers")
+        pytest.fail("docs/results.md lacks the results markers")
     readme = tmp_path / "README.md"
     readme.write_text(original)
     report.main(["--results", str(quick_results), "--output", str(tmp_path / "RESULTS.md"),
-                 "--readme", str(readme)])  # fmt: skip
+                 "--page", str(readme)])  # fmt: skip
     text = readme.read_text()
     assert text.split(report.START)[0] == original.split(report.START)[0]
     assert text.split(report.END)[1] == original.split(report.END)[1]

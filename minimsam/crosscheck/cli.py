@@ -1,4 +1,5 @@
-"""The crosscheck command: export golden cases, or check a PyTorch optimizer on them.
+"""The crosscheck command: export golden cases, and check against them a PyTorch optimizer,
+a JAX/optax transformation, or a trajectory file recorded in any framework.
 
 ::
 

@@ -34,8 +34,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
+try:
+    import jax
+    import jax.numpy as jnp
+except ModuleNotFoundError as err:
+    if err.name not in ("jax", "jax.numpy", "jaxlib"):
+        raise  # JAX is there but broken: its own error says more
+    raise ModuleNotFoundError(
+        'minimsam.jax needs JAX, which is not installed: pip install "minimsam[jax]"',
+        name="jax",
+    ) from None
 
 __all__ = ["EPS", "Transformation", "adamw_msam", "msam", "sam"]
 

@@ -1,6 +1,6 @@
 """What ``Optimizer.step`` accepts, checked once, with a one-line error naming the fix.
 
-The dtype policy (also in docs: README "The optimizers"):
+The dtype policy (also in README.md, "Using it"):
 
 - params are real floating arrays of the active backend, float32 or float64 (wider
   floats too); each keeps its own dtype, also when float32 and float64 params are

@@ -15,10 +15,13 @@ statistics are handled the reference way with :mod:`minimsam.torch.batchnorm`.
 try:
     import torch  # noqa: F401
     from torch.optim import Optimizer  # noqa: F401  (a real torch, not a stray namespace dir)
-except ImportError as err:
-    raise ImportError(
-        "minimsam.torch needs PyTorch, which is not installed: pip install 'minimsam[torch]'"
-    ) from err
+except ModuleNotFoundError as err:
+    if err.name not in ("torch", "torch.optim"):
+        raise  # torch is there but broken: its own error says more
+    raise ModuleNotFoundError(
+        'minimsam.torch needs PyTorch, which is not installed: pip install "minimsam[torch]"',
+        name="torch",
+    ) from None
 
 from minimsam.torch._common import EPS, global_norm
 from minimsam.torch.adamw_msam import AdamWMSAM

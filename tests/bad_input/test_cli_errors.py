@@ -122,7 +122,13 @@ ROWS = {
                            "total_steps=4"]),
     "an existing run without --resume": (["train", "--data-dir", "{data}", *TINY, "--out",
                                           "{run}"], {}, ["{run}", "already holds a run",
-                                                         "--resume", "--force"]),
+                                                         "--resume", "--force", "--out"]),
+    "--resume on a folder without a checkpoint": (
+        ["train", "--data-dir", "{data}", *TINY, "--out", "{tmp}/typo", "--resume"], {},
+        ["--resume", "no checkpoint in {tmp}/typo", "nothing to continue"]),
+    "compare --resume on a folder without runs": (
+        ["compare", "--data-dir", "{data}", *TINY, "--out", "{tmp}/typo", "--resume"], {},
+        ["--resume", "no checkpoint in {tmp}/typo"]),
     "--resume --dtype float64 on a float32 run": (
         ["train", "--data-dir", "{data}", *TINY, "--out", "{run}", "--resume", "--dtype",
          "float64"], {}, ["cannot resume", "dtype: checkpoint 'float32', now 'float64'"]),
@@ -207,8 +213,10 @@ def test_resume_and_fresh_start_are_announced(tmp_path, capsys, cli_env, cli_dat
     base = ["train", "--data-dir", cli_data_dir, "--n-train", "128", "--hidden", "8",
             "--batch-size", "64", "--schedule", "constant", "--out", tmp_path / "run"]  # fmt: skip
     status, out, err = main(capsys, [*base, "--epochs", "1", "--resume"])
+    assert status == 1  # nothing to resume: a mistyped folder must not start a fresh run
+    assert f"--resume: no checkpoint in {tmp_path / 'run'}" in err
+    status, out, err = main(capsys, [*base, "--epochs", "1"])
     assert status == 0, err
-    assert f"no checkpoint in {tmp_path / 'run'}: starting fresh" in out
     status, out, err = main(capsys, [*base, "--epochs", "2", "--resume"])
     assert status == 0, err
     assert "resuming from epoch 1" in out and "epoch   2/2" in out
@@ -232,14 +240,15 @@ def test_landscape_checks_its_output_before_computing(tmp_path, capsys, cli_env,
 
 HELP = [["--help"], ["train", "--help"], ["compare", "--help"], ["landscape", "--help"],
         ["figures", "--help"], ["crosscheck", "--help"], ["crosscheck", "export", "--help"],
-        ["crosscheck", "torch", "--help"]]  # fmt: skip
+        ["crosscheck", "torch", "--help"], ["exercise", "--help"],
+        ["exercise", "check", "--help"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("argv", HELP, ids=" ".join)
 def test_help_texts_have_no_sphinx_markup(argv, capsys):
     status, out, err = main(capsys, argv)
     assert status == 0 and out
-    for markup in ("``", ":class:", ":func:", ":mod:", ":meth:", ":data:"):
+    for markup in ("``", ":class:", ":func:", ":mod:", ":meth:", ":data:", "::\n"):
         assert markup not in out, markup
 
 

@@ -117,12 +117,12 @@ def test_the_example_module_replays_msam_exactly(golden_dir, tmp_path):
 
 
 def test_the_readme_example_records_a_trajectory_that_passes(tmp_path, monkeypatch):
-    """The NumPy snippet of README.md ("Any framework"), run as printed."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    """The NumPy snippet of docs/crosscheck.md ("Any framework"), run as printed."""
+    readme = (Path(__file__).parents[2] / "docs" / "crosscheck.md").read_text()
     start = readme.index("**Any framework.**")
     snippet = readme[readme.index("```python\n", start) + 10 : readme.index("```\n", start + 30)]
     crosscheck.export(tmp_path / "cases", optimizers=["msam"])
     monkeypatch.chdir(tmp_path)
-    exec(compile(snippet, "README.md", "exec"), {})
+    exec(compile(snippet, "docs/crosscheck.md", "exec"), {})
     report = crosscheck.check_trajectory_file(tmp_path / "cases", tmp_path / "mine.npz")
     assert report.passed and report.results[0].max_diff < 1e-13

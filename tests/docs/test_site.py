@@ -10,9 +10,9 @@ from ``file://``, and screenshots of both are saved to ``docs/_build/screenshots
 
 The build executes every tutorial notebook and fails on a failing cell; in CI this is
 where the tutorials run (``tutorials/conftest.py`` keeps nbmake from running them a
-second time). Needs ``pip install -e ".[docs]"`` and ``apt-get install chromium
-chromium-driver libjs-mathjax`` (CI installs them, .ci/run); without them the tests fail
-in CI and are skipped elsewhere.
+second time). Needs the ``docs`` extra (part of the ``test`` extra) and ``apt-get
+install chromium chromium-driver libjs-mathjax`` (CI installs them, .ci/run); without
+them the tests fail in CI and are skipped elsewhere.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ MSAM_TUTORIAL = "tutorials/04_msam.html"
 #: TeX that MathJax should have replaced: \( \[ $$ or $x$ in the visible text.
 RAW_MATH = re.compile(r"\\\(|\\\[|\$\$|(?<![\w\\$])\$[^\s$][^$\n]{0,200}?(?<![\s\\])\$(?![\w$])")
 
-#: Waits until MathJax (if the page loads it) has typeset everything, then reports.
+#: Waits until MathJax (if the page loads it) has loaded and typeset everything, then reports.
 PAGE_REPORT_JS = r"""
 const done = arguments[arguments.length - 1];
 function report(mathjax) {
@@ -78,16 +78,30 @@ function report(mathjax) {
     links: Array.from(document.querySelectorAll("a[href]")).map((a) => a.href),
   });
 }
-if (window.MathJax && window.MathJax.Hub) {
-  // Braces: a hook that returns MathJax's queue entry would make startup wait for it.
-  MathJax.Hub.Register.StartupHook("End", () => {
-    MathJax.Hub.Queue(() => {
-      report(true);
+// MathJax.js loads asynchronously: until it has run, window.MathJax is only the page's
+// configuration object, with no Hub. Wait for it (up to MATHJAX_WAIT_MS), then for the
+// end of its start-up typesetting, so that the report never races the typesetting.
+const MATHJAX_WAIT_MS = 30000;
+const started = Date.now();
+function whenTypeset() {
+  const mathjax = window.MathJax;
+  const loads = document.querySelector('script[src*="MathJax.js"], script[src*="mathjax"]');
+  if (mathjax && mathjax.startup && mathjax.startup.promise) {  // MathJax 3
+    mathjax.startup.promise.then(() => report(true), () => report(false));
+  } else if (mathjax && mathjax.Hub && mathjax.Hub.Register) {  // MathJax 2
+    // Braces: a hook that returns MathJax's queue entry would make startup wait for it.
+    mathjax.Hub.Register.StartupHook("End", () => {
+      mathjax.Hub.Queue(() => {
+        report(true);
+      });
     });
-  });
-} else {
-  report(false);
+  } else if (loads && Date.now() - started < MATHJAX_WAIT_MS) {
+    setTimeout(whenTypeset, 50);
+  } else {
+    report(false);
+  }
 }
+whenTypeset();
 """
 
 
@@ -101,9 +115,20 @@ def _need(program: str) -> str:
     return path
 
 
+def _need_mathjax() -> None:
+    """Debian's MathJax, which the build copies into the site (docs/conf.py)."""
+    folder = Path(os.environ.get("MINIMSAM_MATHJAX_DIR", "/usr/share/javascript/mathjax"))
+    if not (folder / "MathJax.js").is_file():
+        reason = f"MathJax not found in {folder}: apt-get install libjs-mathjax"
+        if _in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def site() -> Path:
     """The site, built with the documented command (an unchanged tree rebuilds in seconds)."""
+    _need_mathjax()
     env = dict(
         os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1", MINIMSAM_STRICT_CLAIMS="1"
     )
