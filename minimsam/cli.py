@@ -127,7 +127,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    metavar="{" + ",".join(data.DATASETS) + "}",
                    help="default: mnist1d (4000 train / 1000 test signals, generated locally); "
                    "also fashion_mnist, mnist-1d as in data.load")
-    g.add_argument("--data-dir", help="look for the dataset files here first")
+    g.add_argument("--data-dir", help="read the dataset from this folder only (refused, never "
+                   "replaced, if files are missing); default: the installed copies")
     g.add_argument("--no-download", action="store_true",
                    help="fail instead of downloading Fashion-MNIST/MNIST")
     g.add_argument("--n-train", type=_int_at_least(1),
