@@ -94,3 +94,23 @@ def test_draw_rates_reports_predicted_and_measured_rates():
     for predicted, measured in rates.values():
         assert measured == pytest.approx(predicted, rel=1e-2)
     assert rates["NAG"][0] < rates["SGD"][0] < rates["GD"][0]
+
+
+@pytest.mark.parametrize("momentum, rho", [(0.0, 0.0), (0.9, 0.0), (0.9, 0.1), (0.9, 0.3)])
+def test_many_sam_runs_at_once_equal_optim_sam(momentum, rho):
+    rng = np.random.default_rng(1)
+    starts = np.stack([rng.uniform(-2.5, 2.5, 6), rng.uniform(-1.8, 1.8, 6)], axis=1)
+    # 30 steps: near the saddle rounding differences grow about 10x per 3 steps (chaos)
+    at_once = tutorial.sam_final_points(starts, 0.05, momentum, rho, 30)
+
+    def make():
+        return optim.SAM(lr=0.05, momentum=momentum, rho=rho)
+
+    one_by_one = tutorial.final_points(make, starts, 30, tutorial.sharp_flat_grad_fn())
+    np.testing.assert_allclose(at_once, one_by_one, rtol=0, atol=1e-8)
+
+
+def test_sharp_flat_grads_is_the_pointwise_gradient():
+    points = np.array([[-1.0, 0.1], [0.3, -0.7], [1.2, 0.4]])
+    expected = np.array([tutorial.sharp_flat_grad(p)[1] for p in points])
+    np.testing.assert_allclose(tutorial.sharp_flat_grads(points), expected, rtol=1e-13)
