@@ -114,3 +114,21 @@ def test_sharp_flat_grads_is_the_pointwise_gradient():
     points = np.array([[-1.0, 0.1], [0.3, -0.7], [1.2, 0.4]])
     expected = np.array([tutorial.sharp_flat_grad(p)[1] for p in points])
     np.testing.assert_allclose(tutorial.sharp_flat_grads(points), expected, rtol=1e-13)
+
+
+def test_rate_explorer_draws_the_static_figure_without_a_live_kernel(monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minimsam import widgets
+
+    monkeypatch.setenv("MINIMSAM_STATIC_FIGURES", "1")
+    lr, mu, rate = tutorial.tuned_heavy_ball(*CURVATURES)
+    fig, rates = widgets.rate_explorer(lr, mu)
+    plt.close(fig)
+    assert rates["SGD"][0] == pytest.approx(rate)
+    assert rates["SGD"][1] == pytest.approx(rate, rel=0.02)  # t s^t at the double root
+    assert rates["GD"][0] > 1 and rates["NAG"][0] > 1  # both diverge at heavy ball's lr
