@@ -284,7 +284,7 @@ def draw_rates(
     ax_run.set_ylim(max(1e-16, ax_run.get_ylim()[0]), min(1e6, ax_run.get_ylim()[1]))
     ax_run.set(xlabel="step $t$", ylabel=r"$\|w_t - w^*\|$",
                title=f"lr {lr:.4g}, momentum {momentum:.2f}")  # fmt: skip
-    viz.legend_outside(ax_run, "below", ncols=2, fontsize=8)
+    viz.legend_outside(ax_run, "below", ncols=1)
     mus = np.linspace(0.0, 0.99, 100)
     grid = np.linspace(0.0, 0.9, 7)
     for name in ("SGD", "NAG"):
@@ -304,11 +304,11 @@ def draw_rates(
     ax_mu.axvline(momentum, color="grey", linewidth=0.8)
     ax_mu.set(xlabel=r"momentum $\mu$", ylabel="rate: factor per step (lower is faster)",
               ylim=(0.0, 1.2), title=f"rate against momentum at lr {lr:.4g}")  # fmt: skip
-    viz.legend_outside(ax_mu, "below", ncols=2, fontsize=8)
+    viz.legend_outside(ax_mu, "below", ncols=1)
     return out
 
 
-def rate_explorer(lr: float, momentum: float, figsize: tuple[float, float] = (9.0, 5.2),
+def rate_explorer(lr: float, momentum: float, figsize: tuple[float, float] = (9.0, 7.0),
                   **kwargs: Any) -> Any:  # fmt: skip
     """Sliders for ``lr`` and ``momentum`` over :func:`draw_rates`, or one static figure.
 
