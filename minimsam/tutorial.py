@@ -246,3 +246,136 @@ def well_legend_handles() -> list[Any]:
             ("elsewhere", "..", 0.4),
         )
     ]
+
+
+# ----------------------------------------------------------------------------- rates on a quadratic
+# Notebook 02 derives these; tests/test_tutorial_theory.py checks them against runs of
+# optim.SGD and optim.NAG.
+
+
+def step_matrix(method: str, lr: float, momentum: float, curvature: float) -> np.ndarray:
+    """The 2x2 matrix ``M`` with ``(z_{t+1}, v_{t+1}) = M (z_t, v_t)`` along one eigen-direction.
+
+    On ``L(w) = w^T H w / 2`` a coordinate ``z`` along an eigenvector of ``H`` with
+    eigenvalue ``lam`` (the ``curvature``) has the gradient ``lam z``, and with
+    ``eta = lr``, ``mu = momentum``:
+
+        heavy ball ("SGD", "GD" = momentum 0):  v' = mu v + lam z,              z' = z - eta v'
+        NAG (look-ahead a = z - eta mu v):      v' = mu v + lam (z - eta mu v),  z' = z - eta v'
+    """
+    eta, mu, lam = float(lr), float(momentum), float(curvature)
+    if method.upper() == "NAG":
+        shrink = 1.0 - eta * lam  # the factor (1 - eta lam) that the look-ahead puts on v
+        return np.array([[shrink, -eta * mu * shrink], [lam, mu * shrink]])
+    if method.upper() not in ("SGD", "GD"):
+        raise ValueError(f"unknown method {method!r}; valid: 'GD', 'SGD' (heavy ball), 'NAG'")
+    return np.array([[1.0 - eta * lam, -eta * mu], [lam, mu]])
+
+
+def direction_rates(
+    method: str, lr: float, momentum: float, curvatures: Sequence[float]
+) -> np.ndarray:
+    """The rate ``max |eigenvalue of M|`` (:func:`step_matrix`) for each curvature: after
+    many steps the distance along that eigen-direction shrinks by this factor per step."""
+    return np.array(
+        [np.abs(np.linalg.eigvals(step_matrix(method, lr, momentum, c))).max() for c in curvatures]
+    )
+
+
+def quadratic_rate(method: str, lr: float, momentum: float, curvatures: Sequence[float]) -> float:
+    """The predicted rate of a run: the largest (slowest) of its :func:`direction_rates`."""
+    return float(direction_rates(method, lr, momentum, curvatures).max())
+
+
+def tuned_gradient_descent(largest: float, smallest: float) -> tuple[float, float]:
+    """``(lr, rate)`` of the best gradient descent, ``lr = 2 / (L + m)``, with the rate
+    ``(k - 1) / (k + 1)``; ``L`` is the largest, ``m`` the smallest curvature, ``k = L / m``."""
+    kappa = largest / smallest
+    return 2.0 / (largest + smallest), (kappa - 1.0) / (kappa + 1.0)
+
+
+def tuned_heavy_ball(largest: float, smallest: float) -> tuple[float, float, float]:
+    """``(lr, momentum, rate)`` of the best heavy ball on a quadratic (Polyak)::
+
+    lr = 4 / (sqrt(L) + sqrt(m))^2,  momentum = ((sqrt(k) - 1) / (sqrt(k) + 1))^2,
+    rate = sqrt(momentum) = (sqrt(k) - 1) / (sqrt(k) + 1)
+    """
+    root_kappa = np.sqrt(largest / smallest)
+    rate = (root_kappa - 1.0) / (root_kappa + 1.0)
+    return 4.0 / (np.sqrt(largest) + np.sqrt(smallest)) ** 2, rate**2, rate
+
+
+def measured_rate(distances: Sequence[float], first: int, last: int) -> float:
+    """The per-step factor ``exp(slope)`` of a least-squares line through ``log distances[t]``
+    for ``first <= t < last``: the rate a run shows, to compare with :func:`quadratic_rate`."""
+    t = np.arange(first, last)
+    logs = np.log(np.asarray(distances, dtype=float)[first:last])
+    return float(np.exp(np.polyfit(t, logs, 1)[0]))
+
+
+def quadratic_grad_fn(curvatures: Sequence[float]) -> Callable[[dict], tuple[Any, dict]]:
+    """A ``grad_fn`` for ``L(w) = sum_i c_i w_i^2 / 2`` in closed form: ``g = c * w`` (fast)."""
+    c = np.asarray(curvatures, dtype=float)
+
+    def grad_fn(params: dict) -> tuple[Any, dict]:
+        w = ms.to_numpy(params["w"])
+        return ms.asarray(0.5 * float(c @ (w * w))), {"w": ms.asarray(c * w)}
+
+    return grad_fn
+
+
+def distances_to_minimum(
+    opt: Any, grad_fn: Callable, start: Sequence[float], num_steps: int
+) -> np.ndarray:
+    """``||w_t||`` for ``t = 0 .. num_steps`` of a run of ``opt`` from ``start`` (minimum at 0)."""
+    params = {"w": ms.asarray(np.asarray(start, dtype=float))}
+    state = opt.init(params)
+    out = [float(np.linalg.norm(start))]
+    for _ in range(num_steps):
+        params, state, _ = opt.step(params, state, grad_fn)
+        out.append(float(np.linalg.norm(ms.to_numpy(params["w"]))))
+    return np.array(out)
+
+
+# ------------------------------------------------------------------------ many SAM runs at once
+
+
+def sharp_flat_grads(points: np.ndarray) -> np.ndarray:
+    """:func:`sharp_flat_grad`'s gradient at each row of ``points`` (shape ``(n, 2)``) at once."""
+    w = np.asarray(points, dtype=float)
+    grad = _land.BOWL * w
+    for center, width, amplitude in (
+        (_land.SHARP_CENTER, _land.SHARP_WIDTH, _land.SHARP_AMPLITUDE),
+        (_land.FLAT_CENTER, _land.FLAT_WIDTH, _land.FLAT_AMPLITUDE),
+    ):
+        r = w - np.asarray(center)
+        e = amplitude * np.exp(-np.sum(r * r, axis=1, keepdims=True) / (2 * width**2))
+        grad = grad + e * r / width**2
+    return grad
+
+
+def sam_final_points(
+    starts: np.ndarray, lr: float, momentum: float, rho: float, num_steps: int
+) -> np.ndarray:
+    """``w_T`` of SAM (SGD-momentum base) on the sharp-flat surface from every start at once.
+
+    Each row is its own run, with the update of ``optim.SAM``::
+
+        e = rho g(w) / (||g(w)|| + EPS),  v <- mu v + g(w + e),  w <- w - lr v
+
+    ``rho = 0`` is SGD with momentum, and also ``momentum = 0`` gradient descent. The tests
+    check it against :func:`final_points` with ``optim.SAM`` over 30 steps. Its sums are
+    ordered differently, so over hundreds of steps a run that passes close to the saddle
+    can end in the other well than ``optim.SAM``'s run (rounding, amplified). It exists so
+    a notebook can count hundreds of starts in a fraction of a second.
+    """
+    w = np.array(starts, dtype=float)
+    v = np.zeros_like(w)
+    for _ in range(num_steps):
+        g = sharp_flat_grads(w)
+        if rho:
+            w_tilde = w + rho * g / (np.linalg.norm(g, axis=1, keepdims=True) + EPS)
+            g = sharp_flat_grads(w_tilde)
+        v = momentum * v + g
+        w = w - lr * v
+    return w

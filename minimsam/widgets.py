@@ -228,3 +228,114 @@ def _log10(x: float) -> float:
     import math
 
     return math.log10(x)
+
+
+# ----------------------------------------------------------------------------- rates on a quadratic
+
+
+def draw_rates(
+    fig: Any,
+    lr: float,
+    momentum: float,
+    *,
+    curvatures: Sequence[float] = (landscapes.QUADRATIC_A, landscapes.QUADRATIC_B),
+    start: Sequence[float] = (-1.5, 2.5),
+    num_steps: int = 120,
+) -> dict[str, tuple[float, float]]:
+    """Predicted against measured rates of GD, heavy ball and NAG on ``sum c_i w_i^2 / 2``.
+
+    ``fig`` (a Figure, cleared) gets two panels: the distance ``||w_t - w*||`` of runs of
+    ``optim.SGD(lr)`` (GD), ``optim.SGD(lr, momentum)`` (heavy ball) and
+    ``optim.NAG(lr, momentum)``, each with its predicted slope ``||w_0|| rate^t`` (dashed);
+    and the predicted rate against the momentum at this ``lr`` (lines) with measured rates
+    (markers). Returns ``{name: (predicted, measured)}``; measured over the last two thirds
+    of the run (``nan`` where a run overflows).
+    """
+    import numpy as np
+
+    from minimsam import tutorial
+
+    fig.clear()
+    ax_run, ax_mu = fig.subplots(1, 2)
+    grad_fn = tutorial.quadratic_grad_fn(curvatures)
+    first = num_steps // 3
+    runs = {"GD": ("SGD", 0.0), "SGD": ("SGD", momentum), "NAG": ("NAG", momentum)}
+
+    def measure(method: str, mu: float) -> tuple[np.ndarray, float]:
+        opt = optim.NAG(lr=lr, momentum=mu) if method == "NAG" else optim.SGD(lr=lr, momentum=mu)
+        with np.errstate(over="ignore", invalid="ignore"):
+            dist = tutorial.distances_to_minimum(opt, grad_fn, start, num_steps)
+            ok = np.all(np.isfinite(dist)) and dist.max() < 1e150 and dist.min() > 0
+        return dist, tutorial.measured_rate(dist, first, num_steps + 1) if ok else float("nan")
+
+    out = {}
+    for name, (method, mu) in runs.items():
+        dist, rate = measure(method, mu)
+        predicted = tutorial.quadratic_rate(method, lr, mu, curvatures)
+        out[name] = (predicted, rate)
+        style = {**viz.optimizer_style(name), "markevery": 10} if name != "GD" else {
+            "color": "k", "marker": "x", "linestyle": ":", "markevery": 10}  # fmt: skip
+        label = "GD" if name == "GD" else ("heavy ball" if name == "SGD" else "NAG")
+        ax_run.semilogy(dist, label=f"{label}: measured {rate:.3f}", **style)
+        t = np.arange(num_steps + 1)
+        with np.errstate(over="ignore"):
+            ax_run.semilogy(t, dist[0] * predicted**t, color=style["color"], linestyle="--",
+                            linewidth=0.9, label=f"{label}: predicted {predicted:.3f}")  # fmt: skip
+    ax_run.set_ylim(max(1e-16, ax_run.get_ylim()[0]), min(1e6, ax_run.get_ylim()[1]))
+    ax_run.set(xlabel="step $t$", ylabel=r"$\|w_t - w^*\|$",
+               title=f"lr {lr:.4g}, momentum {momentum:.2f}")  # fmt: skip
+    viz.legend_outside(ax_run, "below", ncols=1)
+    mus = np.linspace(0.0, 0.99, 100)
+    grid = np.linspace(0.0, 0.9, 7)
+    for name in ("SGD", "NAG"):
+        style = viz.optimizer_style(name)
+        label = "heavy ball" if name == "SGD" else "NAG"
+        ax_mu.plot(mus, [tutorial.quadratic_rate(name, lr, m, curvatures) for m in mus],
+                   color=style["color"], linestyle=style["linestyle"],
+                   label=f"{label}, predicted")  # fmt: skip
+        ax_mu.plot(grid, [measure(name, m)[1] for m in grid], linestyle="none",
+                   marker=style["marker"], color=style["color"], mec="k",
+                   label=f"{label}, measured")  # fmt: skip
+    largest, smallest = max(curvatures), min(curvatures)
+    ax_mu.axhline(tutorial.tuned_gradient_descent(largest, smallest)[1], color="k", linestyle=":",
+                  label="best GD (any lr)")  # fmt: skip
+    ax_mu.axhline(tutorial.tuned_heavy_ball(largest, smallest)[2], color="grey", linestyle="-.",
+                  label="best heavy ball (any lr, momentum)")  # fmt: skip
+    ax_mu.axvline(momentum, color="grey", linewidth=0.8)
+    ax_mu.set(xlabel=r"momentum $\mu$", ylabel="rate: factor per step (lower is faster)",
+              ylim=(0.0, 1.2), title=f"rate against momentum at lr {lr:.4g}")  # fmt: skip
+    viz.legend_outside(ax_mu, "below", ncols=1)
+    return out
+
+
+def rate_explorer(lr: float, momentum: float, figsize: tuple[float, float] = (9.0, 7.0),
+                  **kwargs: Any) -> Any:  # fmt: skip
+    """Sliders for ``lr`` and ``momentum`` over :func:`draw_rates`, or one static figure.
+
+    Like :func:`step_explorer`: with ipywidgets and a live kernel it returns the
+    ``ipywidgets.interact`` function; otherwise it draws the figure for the given values
+    and returns ``(figure, rates)`` with ``rates`` as :func:`draw_rates` returns them.
+    ``lr`` ranges over ``[lr / 10, 10 lr]`` on a log scale, ``momentum`` over ``[0, 0.99]``.
+    """
+    import matplotlib.pyplot as plt
+
+    def draw(lr: float, momentum: float) -> tuple[Any, dict]:
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        return fig, draw_rates(fig, lr, momentum, **kwargs)
+
+    widgets = _ipywidgets()
+    if widgets is None or not _live_kernel():
+        return draw(lr, momentum)
+
+    def update(lr: float, momentum: float) -> None:
+        draw(lr, momentum)
+        plt.show()
+
+    return widgets.interact(
+        update,
+        lr=widgets.FloatLogSlider(value=lr, base=10, min=_log10(lr / 10), max=_log10(10 * lr),
+                                  step=0.05, description="lr", continuous_update=False,
+                                  readout_format=".4f"),
+        momentum=widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01,
+                                     description="momentum", continuous_update=False),
+    )  # fmt: skip
