@@ -506,6 +506,7 @@ def draw_step(
     parts: Iterable[str] = ("perturbation", "momentum", "gradient"),
     colors: Mapping[str, str] | None = None,
     width: float = 2.6,
+    separation: float | None = None,
 ) -> dict[str, Any]:
     """Draw the parts of one traced step; returns ``{part: artist}`` for what was drawn.
 
@@ -522,7 +523,10 @@ def draw_step(
       taken, and the same vector, thinner and dotted, from the end of the momentum part
       to ``w_{t+1}``, where it is applied (``"gradient_applied"``).
 
-    ``width`` is the line width of the arrows (points). Colours and line styles come
+    ``width`` is the line width of the arrows (points). Two arrows along one line (MSAM's
+    perturbation and momentum part, SAM's perturbation and gradient part) are drawn
+    ``separation`` points to either side of it (default ``0.7 * width``; more when one
+    arrow is nearly as long as the other and would hide it). Colours and line styles come
     from :data:`PART_STYLE` (``colors`` overrides colours). The update ``w_t -> w_{t+1}``
     itself is the trajectory (see :func:`trajectory`); :func:`label_step` names the
     points.
@@ -536,7 +540,7 @@ def draw_step(
     segments = {"perturbation": (w, p), "gradient": (p, p + descent)}
     if m is not None:
         segments.update(momentum=(w, m), gradient_applied=(m, w_next))
-    shift = _side_shifts(segments, 0.7 * width)
+    shift = _side_shifts(segments, 0.7 * width if separation is None else separation)
     halo = _halo(width)
     if "perturbation" in parts:
         if "w_perturbed" in step.points and np.any(step.points["w_perturbed"] != w):

@@ -13,11 +13,21 @@ steps (:func:`minimsam.viz.draw_step`) into a matplotlib Figure (two panels: the
 path, and a zoom on the chosen steps) or into one Axes (path and arrows). It needs no
 widgets and is what the tests call.
 
-:func:`step_explorer` builds an ``ipywidgets.interact`` UI with sliders for ``lr``,
-``momentum`` and (for SAM and MSAM) ``rho`` that calls :func:`redraw` on every change,
-when ipywidgets is installed and a live Jupyter kernel runs the code. Otherwise (a
-script, a static rendering, ipywidgets missing) it draws one static figure with the
-given values and returns it. Install the widgets with ``pip install "minimsam[tutorials]"``.
+:func:`step_explorer` shows sliders for ``lr``, ``momentum`` and (for SAM and MSAM)
+``rho`` above the figure, and redraws the figure in place (:func:`redraw`) when a slider
+is released, when ipywidgets is installed and a live Jupyter kernel runs the code.
+Otherwise (a script, a static rendering, ipywidgets missing) it draws one static figure
+with the given values and returns it. Install the widgets with
+``pip install "minimsam[tutorials]"``.
+
+Why not ``ipywidgets.interact``: ``interact`` prints its figure into an ``Output`` widget.
+A notebook run in batch (``jupyter nbconvert --execute``, nbmake, myst-nb: all nbclient)
+then imitates the front end's Output widget and sends each captured output back to the
+kernel on the shell channel while it waits on that same channel for the cell's reply.
+On a loaded machine that reply can sit unread in the socket until the cell's timeout
+(for ever without one): the hangs seen with live sliders. The explorer therefore shows
+the figure with ``IPython.display.display(fig, display_id=True)`` and replaces it with
+``handle.update(...)``; the batch client has nothing to send back.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from typing import Any
 from minimsam import optim, viz
 from minimsam.data import landscapes
 
-__all__ = ["OPTIMIZERS", "StepPlot", "make_optimizer", "redraw", "step_explorer"]
+__all__ = ["OPTIMIZERS", "Explorer", "StepPlot", "make_optimizer", "redraw", "step_explorer"]
 
 #: The optimizers the explorer knows, by lower-case name, with their display names.
 OPTIMIZERS = {"sgd": "SGD", "nag": "NAG", "sam": "SAM", "msam": "MSAM"}
@@ -71,6 +81,25 @@ class StepPlot:
     steps: list
     axes: list
     arrows: list = field(default_factory=list)
+
+
+@dataclass
+class Explorer:
+    """The live step explorer that :func:`step_explorer` shows in a Jupyter kernel.
+
+    widget: the ``ipywidgets.VBox`` of the sliders (its ``children``).
+    sliders: ``{"lr": slider, "momentum": slider[, "rho": slider]}``.
+    handle: the ``IPython.display.DisplayHandle`` of the figure below the sliders.
+    redraw: draws the figure for the sliders' current values and updates ``handle``.
+    """
+
+    widget: Any
+    sliders: dict[str, Any]
+    handle: Any
+    redraw: Any
+
+    def __repr__(self) -> str:
+        return f"Explorer(sliders: {', '.join(self.sliders)})"
 
 
 def _window(steps: Sequence[Any], surface: Any) -> Any:
@@ -179,8 +208,8 @@ def step_explorer(
 ) -> Any:
     """Sliders for ``lr``, ``momentum`` and ``rho`` over :func:`redraw`, or one static figure.
 
-    With ipywidgets and a live kernel: returns the ``ipywidgets.interact`` function
-    (its ``.widget`` holds the sliders); ``lr`` ranges over ``[lr / 10, max_lr]``
+    With ipywidgets and a live kernel: displays the sliders and the figure and returns an
+    :class:`Explorer` (its ``.widget`` holds the sliders); ``lr`` ranges over ``[lr / 10, max_lr]``
     (default ``10 * lr``) on a log scale, ``momentum`` over ``[0, 0.99]``, ``rho``
     over ``[0, 1]`` (SAM and MSAM only; SGD and NAG have no ``rho``). Otherwise: draws
     the figure for the given values and returns the matplotlib Figure. ``kwargs`` go
@@ -199,11 +228,6 @@ def step_explorer(
     widgets = _ipywidgets()
     if widgets is None or not _live_kernel():
         return draw(lr, momentum, rho)
-
-    def update(lr: float, momentum: float, rho: float = rho) -> None:
-        draw(lr, momentum, rho)
-        plt.show()
-
     top = max_lr if max_lr is not None else 10 * lr
     sliders: dict[str, Any] = {
         "lr": widgets.FloatLogSlider(
@@ -215,13 +239,37 @@ def step_explorer(
             continuous_update=False,
         ),
     }  # fmt: skip
-    if key in ("sam", "msam"):
+    if key in ("sam", "msam"):  # SGD and NAG have no rho: no slider
         sliders["rho"] = widgets.FloatSlider(
             value=rho, min=0.0, max=1.0, step=0.05, description="rho", continuous_update=False
         )
-    else:
-        sliders["rho"] = widgets.fixed(rho)  # SGD and NAG have no rho: no slider
-    return widgets.interact(update, **sliders)
+    return _show_live(widgets, sliders, draw)
+
+
+def _show_live(widgets: Any, sliders: dict[str, Any], draw: Any) -> Explorer:
+    """Display the sliders, then the figure; a released slider replaces the figure in place.
+
+    The figure is an ordinary display output with a display id (no ``Output`` widget), so
+    a batch run of the notebook has no widget output to send back to the kernel.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    def figure() -> Any:
+        fig = draw(**{name: slider.value for name, slider in sliders.items()})
+        plt.close(fig)  # shown through the display handle only, not again at the cell's end
+        return fig
+
+    box = widgets.VBox(list(sliders.values()))
+    display(box)
+    handle = display(figure(), display_id=True)
+
+    def redraw_now(_change: Any = None) -> None:
+        handle.update(figure())
+
+    for slider in sliders.values():
+        slider.observe(redraw_now, names="value")
+    return Explorer(widget=box, sliders=sliders, handle=handle, redraw=redraw_now)
 
 
 def _log10(x: float) -> float:

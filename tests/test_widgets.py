@@ -114,13 +114,33 @@ def test_step_explorer_without_a_kernel_is_static():
 
 
 def test_step_explorer_builds_sliders_in_a_kernel(monkeypatch):
-    pytest.importorskip("ipywidgets")
+    ipywidgets = pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    shown = []
+
+    class Handle:  # what display(..., display_id=True) returns in a kernel
+        def update(self, obj):
+            shown.append(("update", obj))
+
+    def display(obj, display_id=False):
+        shown.append(("display", obj))
+        return Handle() if display_id else None
+
     monkeypatch.setattr(widgets, "_live_kernel", lambda: True)
-    monkeypatch.setattr(plt, "show", lambda *a, **k: None)
+    monkeypatch.setattr(IPython.display, "display", display)
     ui = widgets.step_explorer("msam", lr=0.01, momentum=0.9, rho=0.3, num_steps=6)
     names = {getattr(c, "description", None) for c in ui.widget.children}
     assert {"lr", "momentum", "rho"} <= names
-    assert plt.gcf().axes and "MSAM" in plt.gcf().axes[0].get_title()  # interact drew once
+    assert [kind for kind, _ in shown] == ["display", "display"]
+    assert shown[0][1] is ui.widget and isinstance(shown[1][1], plt.Figure)
+    assert "MSAM" in shown[1][1].axes[0].get_title() and "0.3" in shown[1][1].axes[0].get_title()
+    ui.sliders["rho"].value = 0.6  # a released slider replaces the figure in place
+    assert shown[-1][0] == "update" and "0.6" in shown[-1][1].axes[0].get_title()
+    # No Output widget: a batch run (nbclient) would send its captured outputs back to the
+    # kernel on the shell channel while it waits there for the cell's reply.
+    assert not any(isinstance(obj, ipywidgets.Output) for _, obj in shown)
+    assert not any(isinstance(child, ipywidgets.Output) for child in ui.widget.children)
     sgd = widgets.step_explorer("sgd", lr=0.01, momentum=0.9, num_steps=6)
     assert "rho" not in {getattr(c, "description", None) for c in sgd.widget.children}
 
