@@ -69,6 +69,7 @@ __all__ = [
 ATOL, RTOL = 1e-10, 1e-8  # float64 rounding over 10 steps stays below 1e-13 on these cases
 PRECISION_RATIO = 1e3  # the nearest mutant is at least this much farther than the reference
 PRECISION_RTOL = 1e-6  # and it is at most this times the largest param: rounding, not algebra
+DIAGNOSED = ("bug", "step")  # the mutants tried one by one (pairs: "bug" only)
 
 
 @dataclass
@@ -337,7 +338,7 @@ def max_difference(got: Trajectory, want: Trajectory) -> float:
 
 
 def _applicable(case: Case, candidates=None) -> list[Mutant]:
-    candidates = mutants_for(case.optimizer) if candidates is None else candidates
+    candidates = mutants_for(case.optimizer, DIAGNOSED) if candidates is None else candidates
     return [m for m in candidates if m.applies_to(case)]
 
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from minimsam.crosscheck.case import Case, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, CaseResult, check_case
-from minimsam.exercises import pitfalls
 from minimsam.exercises.catalogue import Exercise, cases_for, get
 from minimsam.exercises.runner import NotImplementedYet, run_step_function
 
@@ -189,7 +188,6 @@ def _grade_case(case: Case, exercise: Exercise, step: Callable, atol: float, rto
         # (a division by a zero norm); a TypeError or KeyError there is no missing EPS
         result.diagnoses, result.nearest = [], None
     elif not result.passed:
-        result.diagnoses += pitfalls.diagnose(case, got, atol, rtol)
         # the nearest crosscheck mutant is no hint for a student's step: many of them
         # model state handling that a step function cannot get wrong
         result.nearest = None

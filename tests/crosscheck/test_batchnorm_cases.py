@@ -100,12 +100,12 @@ def test_batchnorm_mutants_apply_only_to_batchnorm_cases(cases):
     both = _mutant("sam", "bn-stats-both-passes")
     assert mutants.combine(both, _mutant("sam", "bn-second-pass-eval")) is None
     pair = mutants.combine(both, _mutant("sam", "sign-flipped"))
-    assert pair.bn == "both-passes" and pair.cls is mutants.SAMSignFlipped
+    assert pair.bn == "both-passes" and pair.cls is _mutant("sam", "sign-flipped").cls
 
 
 def test_two_bugs_one_of_them_batchnorm_are_named_by_a_pair(bn_cases):
     case = bn_cases["sam-mlp-batchnorm"]
-    got = run_reference(case, mutants.SAMSignFlipped, bn="both-passes")
+    got = run_reference(case, _mutant("sam", "sign-flipped").cls, bn="both-passes")
     result = check_case(case, got)
     assert sorted(d.pitfall for d in result.diagnoses) == [
         "bn_stats_both_passes",

@@ -17,6 +17,7 @@ from minimsam.crosscheck.compare import (
     max_difference,
 )
 from minimsam.crosscheck.reference import run_reference
+from minimsam.optim.variants import MSAMUndoWithCurrentRho
 
 
 def _case(cases, name):
@@ -102,7 +103,7 @@ def test_an_unknown_bug_reports_the_nearest_mutant(cases):
 
 def test_a_run_that_raised_where_a_mutant_turns_nan_is_diagnosed(cases):
     case = _case(cases, "sam-surface-zero-grad-restore")
-    no_eps = run_reference(case, mutants.SAMNoEps)
+    no_eps = run_reference(case, {m.name: m for m in mutants.mutants_for("sam")}["no-eps"].cls)
     stopped = 3
     assert np.all(np.isnan(no_eps.params["w"][stopped]))
     result = check_case(case, _truncated(no_eps, stopped), error="ZeroDivisionError: division")
@@ -120,7 +121,7 @@ def test_report_formats_and_serialises(cases):
     case = _case(cases, "msam-mlp-schedules-restore")
     results = [
         check_case(case, copy.deepcopy(case.reference)),
-        check_case(case, run_reference(case, mutants.MSAMUndoWithCurrentRho)),
+        check_case(case, run_reference(case, MSAMUndoWithCurrentRho)),
         check_case(case, _truncated(case.reference, 2), error="RuntimeError: boom"),
     ]
     report = Report("msam", "pkg:Impl", "step", results)

@@ -32,7 +32,10 @@ def test_a_file_gives_the_same_verdicts_as_checking_the_trajectories_directly(
     cases, golden_dir, tmp_path
 ):
     sam = [c for c in cases if c.optimizer == "sam"]
-    runs = {c.name: run_reference(c, mutants.SAMPerTensor) for c in sam}
+    runs = {
+        c.name: run_reference(c, {m.name: m for m in mutants.mutants_for("sam")}["per-tensor"].cls)
+        for c in sam
+    }
     path = tmp_path / "per_tensor.npz"
     crosscheck.write_trajectories(path, runs, errors={sam[0].name: "RuntimeError: boom"})
     report = crosscheck.check_trajectory_file(golden_dir, path)
