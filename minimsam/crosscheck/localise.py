@@ -1,0 +1,548 @@
+"""Find the equation a wrong step gets wrong, and say how, from the numbers alone.
+
+The reference knows every intermediate of a step (MSAM: ``u``, ``w~``, ``g``, ``d``,
+``v_{t+1}``, ``w_{t+1}``; docs/optimizers.md). An implementation shows some of them:
+the points it passes to ``grad_fn``, the params it returns and, for a step function,
+the buffers it returns. :func:`localise` walks the steps of a run and, on each, the
+shown quantities in the order the step computes them, each recomputed from the
+implementation's *own* inputs of that step (its ``w_t`` and ``v_t``). The first one
+that differs while everything before it agrees is the equation that is wrong::
+
+    step 1: the point you pass to grad_fn, w~_t = w_t - rho_t u_t, agrees;
+    v_{t+1} = mu v_t + d_t, d_t = g(w~_t) + lam w~_t, does not: yours is
+    mu v_t + g(w~_t) + lam w_t, so lam w_t stands where the equation has lam w~_t
+
+The difference is then described from the numbers, without a list of known bugs:
+the value is written as a short combination (up to three terms) of the step's named
+vectors (``w_t``, ``v_t``, ``g(w~_t)``, ``v_{t+1}``, ...) with coefficients recognised
+as the step's scalars (``lr``, ``mu``, ``1 - mu``, ``rho / ||v_t||``, ...), and
+compared term by term with the equation's own combination: a sign flipped, a factor,
+a term missing or extra, one vector in place of another, a NaN and where it appeared,
+a perturbation normalised tensor by tensor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from minimsam.crosscheck import problems
+from minimsam.crosscheck.case import Case, Trajectory
+from minimsam.optim.base import EPS
+
+__all__ = ["EQUATIONS", "Equation", "Location", "localise"]
+
+AGREE_ATOL, AGREE_RTOL = 1e-10, 1e-8  # as the comparison of trajectories
+FIT_RTOL = 1e-8  # a combination explains a value when its residual is this small
+SCALAR_RTOL = 1e-6  # a coefficient is a named scalar when this close
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One shown quantity of a step: its symbol, the equation that makes it, how it is shown.
+
+    ``shown`` is ``"point 1"``, ``"point 2"`` (the points passed to ``grad_fn``),
+    ``"w"`` (the params returned) or the name of a returned buffer (``"v"``, ``"m"``...).
+    """
+
+    symbol: str
+    text: str
+    shown: str
+
+    def words(self, you: bool) -> str:
+        """What the implementation shows, in its own terms."""
+        if self.shown.startswith("point"):
+            call = f" (call {self.shown[-1]})" if self.shown != "point 1" else ""
+            return f"the point {'you pass' if you else 'passed'} to grad_fn{call}"
+        returned = "you return" if you else "returned"
+        name = "w_next" if self.shown == "w" else f"{self.shown}_next"
+        return f"the {name} {returned}"
+
+
+_V_NEXT = "v_{t+1} = mu v_t + d_t, d_t = "
+_W_NEXT = Equation("w_{t+1}", "w_{t+1} = w_t - lr v_{t+1}", "w")
+_M_NEXT = Equation("m_{t+1}", "m_{t+1} = b1 m_t + (1 - b1) g", "m")
+_S_NEXT = Equation("s_{t+1}", "s_{t+1} = b2 s_t + (1 - b2) g^2", "s")
+_ADAM = "A_{t+1} = m_{t+1} / ((1 - b1^k) (sqrt(s_{t+1} / (1 - b2^k)) + eps))"
+
+EQUATIONS: dict[str, tuple[Equation, ...]] = {
+    "sgd": (
+        Equation("x_t", "the gradient is taken at w_t", "point 1"),
+        Equation("v_{t+1}", _V_NEXT + "g(w_t) + lam w_t", "v"),
+        _W_NEXT,
+    ),
+    "nag": (
+        Equation("a_t", "a_t = w_t - lr mu v_t (the look-ahead point)", "point 1"),
+        Equation("v_{t+1}", _V_NEXT + "g(a_t) + lam a_t", "v"),
+        _W_NEXT,
+    ),
+    "sam": (
+        Equation("x_t", "the first gradient is taken at w_t", "point 1"),
+        Equation("w_t + e_t", "w_t + e_t, e_t = rho_t g(w_t) / (||g(w_t)|| + EPS)", "point 2"),
+        Equation("v_{t+1}", _V_NEXT + "g(w_t + e_t) + lam w_t", "v"),
+        _W_NEXT,
+    ),
+    "msam": (
+        Equation("w~_t", "w~_t = w_t - rho_t u_t, u_t = v_t / (||v_t|| + EPS)", "point 1"),
+        Equation("v_{t+1}", _V_NEXT + "g(w~_t) + lam w~_t", "v"),
+        _W_NEXT,
+    ),
+    "adamw": (
+        Equation("x_t", "the gradient is taken at w_t", "point 1"),
+        _M_NEXT,
+        _S_NEXT,
+        Equation("w_{t+1}", f"w_{{t+1}} = w_t (1 - lr lam) - lr A_{{t+1}}, {_ADAM}", "w"),
+    ),
+    "adamw-msam": (
+        Equation("w~_t", "w~_t = w_t - c_t m_t, c_t = rho_t / (||m_t|| + EPS)", "point 1"),
+        _M_NEXT,
+        _S_NEXT,
+        Equation("w_{t+1}", f"w_{{t+1}} = (w_t - lr A_{{t+1}}) (1 - lr lam), {_ADAM}", "w"),
+    ),
+}
+_NEXT_PERTURBED = "the next perturbed point w_{t+1} - rho u_{t+1}"
+BUFFER = {"sgd": ("v",), "nag": ("v",), "sam": ("v",), "msam": ("v",), "adamw": ("m", "s"),
+          "adamw-msam": ("m", "s")}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- one step
+
+
+def _flat(tree: dict, keys) -> np.ndarray:
+    return np.concatenate([np.asarray(tree[k], dtype=np.float64).ravel() for k in keys])
+
+
+class _Step:
+    """The reference's intermediates of one step, from given inputs, as flat vectors.
+
+    ``vectors`` maps display names to flat vectors (the basis the differences are
+    described in); ``outputs`` maps each shown quantity (``"point 1"``, ``"v"``, ``"w"``)
+    to its expected value; ``scalars`` names the step's numbers.
+    """
+
+    def __init__(self, optimizer, w, buffers, grad, hp, t, split):
+        self.split, self.vectors, self.outputs = split, {}, {}
+        self.scalars = _base_scalars(optimizer, hp, t)
+        getattr(self, "_" + optimizer.replace("-", "_"))(w, buffers, grad, hp, t)
+
+    def _momentum(self, w, v, x, g, hp, decay_point):
+        lr, mu, lam = hp["lr"], hp["momentum"], hp["weight_decay"]
+        d = g + lam * decay_point
+        v_next = mu * v + d
+        if hp.get("nesterov"):
+            w_next = w - lr * (d + mu * v_next)
+        elif mu == 0:
+            w_next = w - lr * d
+        else:
+            w_next = w - lr * v_next
+        self.outputs.update({"v": v_next, "w": w_next})
+        self.vectors.update({"v_{t+1}": v_next, "w_{t+1}": w_next})
+        self.scalars["1/||v_{t+1}||"] = 1.0 / (np.linalg.norm(v_next) + EPS)
+
+    def _sgd(self, w, b, grad, hp, t):
+        v, g = b["v"], grad(w)
+        self.outputs["point 1"] = w
+        self.vectors.update({"w_t": w, "v_t": v, "g(w_t)": g})
+        self._momentum(w, v, w, g, hp, w)
+
+    def _nag(self, w, b, grad, hp, t):
+        v = b["v"]
+        a = w - hp["lr"] * hp["momentum"] * v
+        g = grad(a)
+        self.outputs["point 1"] = a
+        self.vectors.update({"w_t": w, "v_t": v, "g(a_t)": g, "a_t": a, "g(w_t)": grad(w)})
+        self._momentum(w, v, a, g, hp, a)
+
+    def _sam(self, w, b, grad, hp, t):
+        v, g1 = b["v"], grad(w)
+        n1 = np.linalg.norm(g1)
+        wp = w + hp["rho"] / (n1 + EPS) * g1
+        g2 = grad(wp)
+        self.scalars.update(_norm_scalars("g(w_t)", n1, hp["rho"]))
+        self.outputs.update({"point 1": w, "point 2": wp})
+        self.vectors.update({"w_t": w, "v_t": v, "g(w_t + e_t)": g2, "g(w_t)": g1,
+                             "w_t + e_t": wp})  # fmt: skip
+        self._momentum(w, v, wp, g2, hp, w)
+
+    def _msam(self, w, b, grad, hp, t):
+        v = b["v"]
+        nv = np.linalg.norm(v)
+        wp = w - hp["rho"] / (nv + EPS) * v
+        g = grad(wp)
+        self.scalars.update(_norm_scalars("v_t", nv, hp["rho"], hp.get("rho_prev")))
+        self.outputs["point 1"] = wp
+        self.vectors.update({"w_t": w, "v_t": v, "g(w~_t)": g, "w~_t": wp, "g(w_t)": grad(w)})
+        self._momentum(w, v, wp, g, hp, wp)
+        v_next = self.outputs["v"]
+        self.vectors[_NEXT_PERTURBED] = (
+            self.outputs["w"] - hp["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
+        )
+
+    def _adam(self, w, b, x, g, hp, t, decay_first):
+        lr, lam, eps, (b1, b2), k = hp["lr"], hp["weight_decay"], hp["eps"], hp["betas"], t + 1
+        m, s = b["m"], b["s"]
+        m_next, s_next = b1 * m + (1 - b1) * g, b2 * s + (1 - b2) * g * g
+        adam = m_next / (1 - b1**k) / (np.sqrt(s_next) / math.sqrt(1 - b2**k) + eps)
+        w_next = (1 - lr * lam) * w - lr * adam if decay_first else (w - lr * adam) * (1 - lr * lam)
+        self.outputs.update({"point 1": x, "m": m_next, "s": s_next, "w": w_next})
+        self.vectors.update({"w_t": w, "m_t": m, "s_t": s, "g": g, "g^2": g * g,
+                             "A_{t+1}": adam, "m_{t+1}": m_next, "w_{t+1}": w_next})  # fmt: skip
+        self.scalars.update({"b1": b1, "(1 - b1)": 1 - b1, "b2": b2, "(1 - b2)": 1 - b2})
+
+    def _adamw(self, w, b, grad, hp, t):
+        self._adam(w, b, w, grad(w), hp, t, decay_first=True)
+
+    def _adamw_msam(self, w, b, grad, hp, t):
+        m = b["m"]
+        nm = np.linalg.norm(m)
+        wp = w - hp["rho"] / (nm + EPS) * m
+        self.scalars.update(_norm_scalars("m_t", nm, hp["rho"], hp.get("rho_prev")))
+        self._adam(w, b, wp, grad(wp), hp, t, decay_first=False)
+        self.vectors["w~_t"] = wp
+
+
+def _base_scalars(optimizer, hp, t) -> dict[str, float]:
+    out = {"lr": hp["lr"], "lam": hp.get("weight_decay", 0.0)}
+    if "momentum" in hp:
+        mu = hp["momentum"]
+        out.update({"mu": mu, "(1 - mu)": 1 - mu, "(1 + mu)": 1 + mu, "lr mu": hp["lr"] * mu})
+    if "rho" in hp:
+        out["rho"] = hp["rho"]
+        if hp.get("rho_prev") not in (None, hp["rho"]):
+            out["rho_{t-1}"] = hp["rho_prev"]
+    out["lr lam"] = hp["lr"] * out["lam"]
+    out["(1 - lr lam)"] = 1 - out["lr lam"]
+    return out
+
+
+def _norm_scalars(of: str, norm: float, rho: float, rho_prev=None) -> dict[str, float]:
+    """The scalars a normalisation of ``of`` makes (and makes by mistake)."""
+    out = {
+        f"rho/||{of}||": rho / (norm + EPS),
+        f"1/||{of}||": 1.0 / (norm + EPS),
+        f"rho/||{of}||^2": rho / (norm * norm + EPS),
+        f"||{of}||": norm,
+    }
+    if rho_prev is not None and rho_prev != rho:
+        out[f"rho_{{t-1}}/||{of}||"] = rho_prev / (norm + EPS)
+    return out
+
+
+# ----------------------------------------------------------------------------- describing
+
+
+def _name_scalar(c: float, scalars: dict[str, float]) -> str | None:
+    """``"lr"``, ``"-(1 - mu)"``, ``"lr rho"``... for a coefficient, or None."""
+    for sign, prefix in ((1.0, ""), (-1.0, "-")):
+        if abs(c - sign) <= SCALAR_RTOL:
+            return prefix + "1"
+        named = [(n, v) for n, v in scalars.items() if v != 0 and np.isfinite(v)]
+        for n, v in named:
+            if abs(sign * c - v) <= SCALAR_RTOL * abs(v):
+                return prefix + n
+        for (n1, v1), (n2, v2) in itertools.combinations(named, 2):
+            if abs(sign * c - v1 * v2) <= SCALAR_RTOL * abs(v1 * v2):
+                return f"{prefix}{n1} {n2}"
+    return None
+
+
+def _basis(vectors: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """The finite nonzero vectors, less those parallel to one before them (the first wins)."""
+    kept: list[tuple[str, np.ndarray]] = []
+    for name, x in vectors.items():
+        if not np.all(np.isfinite(x)) or np.linalg.norm(x) == 0:
+            continue
+        if any(_constant_ratio(x, y) is not None for _, y in kept):
+            continue
+        kept.append((name, x))
+    return kept
+
+
+def _combination(y, basis, scalars, max_terms: int = 3):
+    """``{vector name: coefficient name}`` with ``y = sum c_i x_i``: the fewest terms, then
+    the fewest products among the coefficient names; every coefficient a named scalar.
+    None if there is no such combination."""
+    if not np.all(np.isfinite(y)):
+        return None
+    if np.linalg.norm(y) == 0:
+        return {}
+    for size in range(1, max_terms + 1):
+        found = []
+        for subset in itertools.combinations(basis, size):
+            stack = np.stack([x for _, x in subset], axis=1)
+            coef, _, rank, _ = np.linalg.lstsq(stack, y, rcond=None)
+            if rank < size or np.linalg.norm(stack @ coef - y) > FIT_RTOL * np.linalg.norm(y):
+                continue
+            names = [_name_scalar(float(c), scalars) for c in coef]
+            if all(names):
+                found.append({n: c for (n, _), c in zip(subset, names)})
+        if found:
+            return min(found, key=lambda combo: sum(" " in c.strip("-(") for c in combo.values()))
+    return None
+
+
+def _show(combo: dict[str, str]) -> str:
+    if not combo:
+        return "0"
+    parts = []
+    for vector, coef in combo.items():
+        sign, size = ("-", coef[1:]) if coef.startswith("-") else ("+", coef)
+        shown = f"({vector})" if " " in vector and size != "1" else vector
+        term = shown if size == "1" else f"{size} {shown}"
+        parts.append((sign, term))
+    text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
+    return text + "".join(f" {s} {term}" for s, term in parts[1:])
+
+
+def _compare(got: dict[str, str], want: dict[str, str]) -> str:
+    """How ``got`` differs from ``want``, term by term, in words."""
+    missing = {k: v for k, v in want.items() if k not in got}
+    extra = {k: v for k, v in got.items() if k not in want}
+    changed = [k for k in want if k in got and got[k] != want[k]]
+    notes = []
+    for k in changed:
+        if got[k].lstrip("-") == want[k].lstrip("-"):
+            notes.append(f"the sign of the {k} term is flipped")
+        else:
+            notes.append(f"{k} is multiplied by {got[k]} where the equation has {want[k]}")
+    if not got:
+        return ""
+    if len(missing) == 1 and len(extra) == 1:
+        (m, cm), (e, ce) = next(iter(missing.items())), next(iter(extra.items()))
+        if cm == ce:
+            decay = " (the weight decay is taken at another point)" if cm == "lam" else ""
+            return "; ".join([f"{e} stands where the equation has {m}{decay}", *notes])
+    notes += [f"the term {_show({k: v})} is missing{_DECAY.get(v, '')}" for k, v in missing.items()]
+    notes += [f"an extra term {_show({k: v})}" for k, v in extra.items()]
+    return "; ".join(notes)
+
+
+_DECAY = {"lam": " (the weight decay)"}
+
+
+def _per_tensor(got, want, base, keys, split, rho) -> bool:
+    """The perturbation ``got - base`` is ``want - base`` normalised tensor by tensor."""
+    shift_got, shift_want = np.split(got - base, split), np.split(want - base, split)
+    if len(keys) < 2 or not rho:
+        return False
+    ok = True
+    for a, b in zip(shift_got, shift_want):
+        if np.linalg.norm(b) == 0:
+            continue
+        c = float(a @ b) / float(b @ b)
+        ok &= bool(np.linalg.norm(a - c * b) <= 1e-6 * np.linalg.norm(a))
+        ok &= abs(np.linalg.norm(a) - rho) <= 1e-6 * rho
+    return ok and not np.allclose(got, want)
+
+
+def _hint(equation: Equation, got_combo, step: _Step) -> str:
+    """A sentence for the patterns whose cause the combination alone does not say."""
+    if got_combo is None:
+        return ""
+    names = set(got_combo)
+    if names == {_NEXT_PERTURBED}:
+        return (
+            " This is the memory-free form of the paper's Algorithm 1 (it returns the "
+            "perturbed point for the next step); grade it with form='memory-free'."
+        )
+    if equation.shown != "w" and names == {"w_t"} and equation.shown.startswith("point"):
+        return (
+            " The gradient is taken at w_t itself, as if the shift were zero (a v_t that is "
+            "always 0, or a missing shift, does this)."
+        )
+    given = f"{equation.shown}_t"
+    if (names == {given} and got_combo[given] == "1") or (
+        not names and given in step.vectors and not step.vectors[given].any()
+    ):
+        return " That is the buffer you were given: the new one is not returned."
+    for other in step.outputs:
+        if other != equation.shown and other != "point 1" and names == _single(other, step):
+            return f" That is the expected {_output_name(other)}: are the outputs swapped?"
+    return ""
+
+
+def _single(output: str, step: _Step) -> set[str]:
+    return {"v_{t+1}"} if output == "v" else {"w_{t+1}"} if output == "w" else {output}
+
+
+def _output_name(shown: str) -> str:
+    return "w_next" if shown == "w" else f"{shown}_next"
+
+
+def _describe(equation: Equation, got, want, step: _Step, keys) -> str:
+    """What is different about ``got``, from the numbers."""
+    if not np.all(np.isfinite(got)):
+        i = int(np.flatnonzero(~np.isfinite(got))[0])
+        key, entry = _where(i, keys, step.split)
+        why = ""
+        zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0]
+        if zero:
+            why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
+        return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}"
+    basis = _basis({n: x for n, x in step.vectors.items() if n not in _OWN[equation.shown]})
+    in_text = sorted(step.scalars, key=lambda n: n.strip("()") not in equation.text)
+    scalars = {n: step.scalars[n] for n in in_text}
+    got_combo = _combination(got, basis, scalars)
+    want_combo = _combination(want, basis, scalars)
+    text = ""
+    if got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
+        text = f"yours is {_NEXT_PERTURBED}"
+    elif got_combo is not None:
+        text = f"yours is {_show(got_combo)}"
+        if want_combo is not None:
+            text += f", the equation gives {_show(want_combo)}"
+            diff = _compare(got_combo, want_combo)
+            text += f": {diff}" if diff else ""
+    elif equation.shown.startswith("point") and _per_tensor(
+        got, want, step.vectors["w_t"], keys, step.split, step.scalars.get("rho")
+    ):
+        text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
+        text += "the global norm over all parameters"
+    else:
+        ratio = _constant_ratio(got, want)
+        if ratio is not None:
+            name = _name_scalar(ratio, step.scalars)
+            text = f"yours is {name or f'{ratio:.6g}'} times the expected value"
+        else:
+            text = "it is not a short combination of this step's quantities"
+    return text + (
+        "." + _hint(equation, got_combo, step) if _hint(equation, got_combo, step) else ""
+    )
+
+
+_OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
+        "w": {"w_{t+1}"}, "m": {"m_{t+1}"}, "s": set()}  # fmt: skip
+"""The vectors that ARE the output checked: left out of the basis that describes it."""
+
+
+def _constant_ratio(got, want) -> float | None:
+    if np.linalg.norm(want) == 0:
+        return None
+    c = float(got @ want) / float(want @ want)
+    return c if np.linalg.norm(got - c * want) <= FIT_RTOL * np.linalg.norm(got) else None
+
+
+def _where(i: int, keys, split) -> tuple[str, int]:
+    edges = [0, *split, math.inf]
+    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        if lo <= i < hi:
+            return keys[k], i - lo
+    return keys[-1], i
+
+
+# ----------------------------------------------------------------------------- the walk
+
+
+@dataclass
+class Location:
+    """The first equation whose output differs while its inputs agree, and how it differs."""
+
+    case: str
+    step: int
+    equation: Equation
+    agreed: list[Equation] = field(default_factory=list)
+    finding: str = ""
+    you: bool = True
+    memory_free: bool = False  # the value is the next perturbed point (Algorithm 1's form)
+
+    def __str__(self) -> str:
+        agreed = "; ".join(f"{e.words(self.you)}, {e.text}" for e in self.agreed)
+        head = f"step {self.step}: " + (f"{agreed}, agrees; " if agreed else "")
+        return (
+            f"{head}{self.equation.words(self.you)}, {self.equation.text}, does not: {self.finding}"
+        )
+
+
+def _agree(a, b) -> bool:
+    with np.errstate(invalid="ignore"):
+        same = (a == b) | (np.abs(a - b) <= AGREE_ATOL + AGREE_RTOL * np.abs(b))
+    return bool(np.all(same | (np.isnan(a) & np.isnan(b))))
+
+
+def _hyperparameters(case: Case, t: int) -> dict:
+    hp = {**case.hyperparameters, **case.hyperparameters_at(t)}
+    hp.setdefault("weight_decay", 0.0)
+    if case.rho is not None and t > 0:
+        hp["rho_prev"] = case.rho[t - 1]
+    return hp
+
+
+def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
+    """The first step and equation where ``got`` leaves the equations, or None.
+
+    Each step is recomputed from the implementation's own inputs: ``w_t`` is the params
+    ``got`` recorded after step ``t - 1``; the buffers are those ``got`` recorded (a step
+    function's returned ``v``, named as in :data:`BUFFER`) or, when it recorded none,
+    the reference's, carried from step 0. ``you`` words the report for a student.
+    Batch-norm cases are not localised (None).
+    """
+    if case.has_stats or case.optimizer not in EQUATIONS:
+        return None
+    keys, names = list(case.init), BUFFER[case.optimizer]
+    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+    zeros = np.zeros(sum(int(np.size(case.init[k])) for k in keys))
+    own = all(b in got.buffers for b in names)
+    buffers = {b: zeros for b in names}
+    for t in range(got.steps):
+        w = (
+            _flat(case.init, keys)
+            if t == 0
+            else _flat({k: got.params[k][t - 1] for k in keys}, keys)
+        )
+        if own and t > 0:
+            buffers = {b: _flat({k: got.buffers[b][k][t - 1] for k in keys}, keys) for b in names}
+        hp = _hyperparameters(case, t)
+        step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
+        found = _check_step(case, got, t, step, keys, you)
+        if found is not None:
+            return found
+        buffers = {b: step.outputs[b] for b in names}
+    return None
+
+
+def _grad(case: Case, t: int, keys, split) -> Callable[[np.ndarray], np.ndarray]:
+    fn = problems.grad_fn(case.model, case.batches, t)
+    shapes = [np.shape(case.init[k]) for k in keys]
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(x)):
+            return np.full_like(x, np.nan)
+        tree = {k: part.reshape(s) for k, part, s in zip(keys, np.split(x, split), shapes)}
+        return _flat(fn(tree)[1], keys)
+
+    return grad
+
+
+def _shown(got: Trajectory, t: int, equation: Equation, keys) -> np.ndarray | None:
+    if equation.shown.startswith("point"):
+        e = int(equation.shown[-1]) - 1
+        if e >= int(got.grad_evals[t]):
+            return None
+        return _flat({k: got.eval_points[k][t, e] for k in keys}, keys)
+    if equation.shown == "w":
+        return _flat({k: got.params[k][t] for k in keys}, keys)
+    if equation.shown in got.buffers:
+        return _flat({k: got.buffers[equation.shown][k][t] for k in keys}, keys)
+    return None
+
+
+def _check_step(case, got, t, step, keys, you) -> Location | None:
+    agreed = []
+    for equation in EQUATIONS[case.optimizer]:
+        if equation.shown not in step.outputs:
+            continue
+        value = _shown(got, t, equation, keys)
+        if value is None:
+            continue
+        want = step.outputs[equation.shown]
+        if _agree(value, want):
+            agreed.append(equation)
+            continue
+        finding = _describe(equation, value, want, step, keys)
+        memory_free = equation.shown == "w" and "memory-free form" in finding
+        return Location(case.name, t, equation, agreed, finding, you, memory_free)
+    return None
