@@ -279,10 +279,19 @@ def _combination(y, basis, scalars, max_terms: int = 3):
                 continue
             names = [_name_scalar(float(c), scalars) for c in coef]
             if all(names):
-                found.append({n: c for (n, _), c in zip(subset, names)})
+                found.append({n: _Coef(c, v) for (n, _), c, v in zip(subset, names, coef)})
         if found:
             return min(found, key=lambda combo: sum(" " in c.strip("-(") for c in combo.values()))
     return None
+
+
+class _Coef(str):
+    """A coefficient's name that keeps its value."""
+
+    def __new__(cls, name: str, value: float):
+        out = super().__new__(cls, name)
+        out.value = float(value)
+        return out
 
 
 def _show(combo: dict[str, str]) -> str:
@@ -308,9 +317,15 @@ def _compare(got: dict[str, str], want: dict[str, str]) -> str:
         if got[k].lstrip("-") == want[k].lstrip("-"):
             notes.append(f"the sign of the {k} term is flipped")
         else:
-            notes.append(f"{k} is multiplied by {got[k]} where the equation has {want[k]}")
+            notes.append(f"{k} is multiplied by {got[k]} where the equation has {want[k]}"
+                         + _norm_change(got[k], want[k]))  # fmt: skip
     if not got:
         return ""
+    if set(got) == set(want) and len(got) > 1:
+        ratios = [got[k].value / want[k].value for k in want]
+        if np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL) and abs(ratios[0] - 1) > SCALAR_RTOL:
+            factor = _name_scalar(ratios[0], _SCALARS_SEEN[0]) or f"{ratios[0]:.6g}"
+            return f"every term is multiplied by {factor}"
     if len(missing) == 1 and len(extra) == 1:
         (m, cm), (e, ce) = next(iter(missing.items())), next(iter(extra.items()))
         if cm == ce:
@@ -322,6 +337,17 @@ def _compare(got: dict[str, str], want: dict[str, str]) -> str:
 
 
 _DECAY = {"lam": " (the weight decay)"}
+_SCALARS_SEEN: list[dict] = [{}]  # the scalars of the step being described
+
+
+def _norm_change(got: str, want: str) -> str:
+    """`` (not normalised)`` and the like, read from the two coefficients' names."""
+    g, w = got.lstrip("-"), want.lstrip("-")
+    if "/||" in w and "/||" not in g:
+        return " (the division by the norm is missing)"
+    if "||^2" in g and "||^2" not in w:
+        return " (divided by the squared norm)"
+    return ""
 
 
 def _per_tensor(got, want, base, keys, split, rho) -> bool:
@@ -383,14 +409,23 @@ def _describe(equation: Equation, got, want, step: _Step, keys) -> str:
         if zero:
             why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
         return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}"
-    basis = _basis({n: x for n, x in step.vectors.items() if n not in _OWN[equation.shown]})
+    own, later = _OWN[equation.shown], _LATER[equation.shown]
+    upstream = _basis({n: x for n, x in step.vectors.items() if n not in own | later})
+    basis = _basis({n: x for n, x in step.vectors.items() if n not in own})
     in_text = sorted(step.scalars, key=lambda n: n.strip("()") not in equation.text)
     scalars = {n: step.scalars[n] for n in in_text}
-    got_combo = _combination(got, basis, scalars)
-    want_combo = _combination(want, basis, scalars)
+    _SCALARS_SEEN[0] = scalars
+    got_combo = _combination(got, upstream, scalars) or _combination(got, basis, scalars)
+    want_combo = _combination(want, upstream, scalars)
     text = ""
+    swapped = [o for o in step.outputs if o != equation.shown and o != "point 1"
+               and _agree(got, step.outputs[o])]  # fmt: skip
+    if swapped:
+        return f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
     if got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
         text = f"yours is {_NEXT_PERTURBED}"
+    elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
+        text = f"yours is {next(iter(got_combo))}"
     elif got_combo is not None:
         text = f"yours is {_show(got_combo)}"
         if want_combo is not None:
@@ -402,6 +437,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys) -> str:
     ):
         text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
         text += "the global norm over all parameters"
+    elif equation.shown.startswith("point") and _direction(got, want, upstream, step):
+        text = _direction(got, want, upstream, step)
     else:
         ratio = _constant_ratio(got, want)
         if ratio is not None:
@@ -417,6 +454,41 @@ def _describe(equation: Equation, got, want, step: _Step, keys) -> str:
 _OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
         "w": {"w_{t+1}"}, "m": {"m_{t+1}"}, "s": set()}  # fmt: skip
 """The vectors that ARE the output checked: left out of the basis that describes it."""
+_OUTPUTS = {"v_{t+1}", "w_{t+1}", "m_{t+1}", _NEXT_PERTURBED}
+_LATER = {"point 1": _OUTPUTS, "point 2": _OUTPUTS, "v": {"w_{t+1}", _NEXT_PERTURBED},
+          "m": {"w_{t+1}", _NEXT_PERTURBED}, "s": {"w_{t+1}", _NEXT_PERTURBED},
+          "w": set()}  # fmt: skip
+"""The outputs computed after it: used to describe a value only when nothing earlier does
+(a value that IS a later output: outputs swapped)."""
+
+
+def _direction(got, want, basis, step: _Step) -> str:
+    """For a point: ``"your shift from w_t is along g(w_t) + lam w_t, of length 1 rho"``
+    when the shift is a named mix of two vectors with an unnamed overall scale."""
+    w, rho = step.vectors["w_t"], step.scalars.get("rho")
+    shift = got - w
+    if not rho or np.linalg.norm(shift) == 0:
+        return ""
+    for (n1, x1), (n2, x2) in itertools.combinations(basis, 2):
+        for (na, xa), (nb, xb) in (((n1, x1), (n2, x2)), ((n2, x2), (n1, x1))):
+            stack = np.stack([xa, xb], axis=1)
+            coef, _, rank, _ = np.linalg.lstsq(stack, shift, rcond=None)
+            if rank < 2 or np.linalg.norm(stack @ coef - shift) > FIT_RTOL * np.linalg.norm(shift):
+                continue
+            ratio = _name_scalar(float(coef[1] / coef[0]), step.scalars)
+            if ratio is not None:
+                sign = "-" if coef[0] < 0 else ""
+                mix = _show({na: _Coef("1", 1.0), nb: _Coef(ratio, coef[1] / coef[0])})
+                length = np.linalg.norm(shift) / rho
+                along = _shift_of(want, w, basis, step)
+                return (f"your shift from w_t is along {sign}({mix}), of length {length:.3g} "
+                        f"rho; the equation's shift is along {along}")  # fmt: skip
+    return ""
+
+
+def _shift_of(want, w, basis, step) -> str:
+    combo = _combination(want - w, basis, step.scalars, max_terms=1)
+    return _show(combo) if combo else "another direction"
 
 
 def _constant_ratio(got, want) -> float | None:
