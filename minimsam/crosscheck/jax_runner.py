@@ -231,8 +231,10 @@ def check(
     names: list[str] | None = None,
     atol: float = ATOL,
     rtol: float = RTOL,
+    form: str = "standard",
 ) -> Report:
-    """Check the optax transformation ``impl`` builds on the ``optimizer`` cases."""
+    """Check the optax transformation ``impl`` builds on the ``optimizer`` cases
+    (``form="memory-free"``: its params hold the perturbed point)."""
     if isinstance(cases, (str, Path)):
         cases = load_cases(cases, optimizer=optimizer, names=names)
     else:
@@ -248,6 +250,6 @@ def check(
         if stuck is not None:
             results.append(not_driven(case.name, stuck.reason, stuck.found, stuck.fits, error))
         else:
-            results.append(check_case(case, trajectory, atol, rtol, error=error))
+            results.append(check_case(case, trajectory, atol, rtol, error=error, form=form))
     adapter = f"optax, {calls_per_step or 'its own'} call(s) per step" + (", jit" if jit else "")
     return Report(optimizer, label, adapter, results, skipped, BATCHNORM_SKIPPED if skipped else "")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case, Trajectory
 from minimsam.optim.base import EPS
 
-__all__ = ["EQUATIONS", "Equation", "Location", "localise"]
+__all__ = ["EQUATIONS", "Equation", "Location", "from_memory_free", "localise", "reference_steps"]
 
 AGREE_ATOL, AGREE_RTOL = 1e-10, 1e-8  # as the comparison of trajectories
 FIT_RTOL = 1e-8  # a combination explains a value when its residual is this small
@@ -58,9 +58,10 @@ class Equation:
         if self.shown.startswith("point"):
             call = f" (call {self.shown[-1]})" if self.shown != "point 1" else ""
             return f"the point {'you pass' if you else 'passed'} to grad_fn{call}"
-        returned = "you return" if you else "returned"
+        if not you:
+            return "the params after the step" if self.shown == "w" else f"the {self.shown} kept"
         name = "w_next" if self.shown == "w" else f"{self.shown}_next"
-        return f"the {name} {returned}"
+        return f"the {name} you return"
 
 
 _V_NEXT = "v_{t+1} = mu v_t + d_t, d_t = "
@@ -618,3 +619,38 @@ def _check_step(case, got, t, step, keys, you) -> Location | None:
         memory_free = equation.shown == "w" and "memory-free form" in finding
         return Location(case.name, t, equation, agreed, finding, you, memory_free)
     return None
+
+
+def reference_steps(case: Case) -> list[_Step]:
+    """The reference's steps on ``case`` (no batch norm), each from its own inputs."""
+    keys, names = list(case.init), BUFFER[case.optimizer]
+    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+    w = _flat(case.init, keys)
+    buffers = {b: np.zeros_like(w) for b in names}
+    steps = []
+    for t in range(case.steps):
+        hp = _hyperparameters(case, t)
+        steps.append(_Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split))
+        w, buffers = steps[-1].outputs["w"], {b: steps[-1].outputs[b] for b in names}
+    return steps
+
+
+def from_memory_free(case: Case, got: Trajectory) -> Trajectory:
+    """``got`` with its params read as the memory-free form's perturbed points, turned
+    into the weights they stand for: ``w_{t+1} = w~_{t+1} + rho_{t+1} b_{t+1} / (||b_{t+1}||
+    + EPS)``, ``b`` the reference's momentum (MSAM) or first moment (AdamW-MSAM) and
+    ``rho_{t+1}`` the next step's (the last step's for the last step). An error in the
+    buffer shows in the next step's gradient point."""
+    if case.optimizer not in ("msam", "adamw-msam"):
+        raise ValueError(
+            f"the memory-free form is one of MSAM and AdamW-MSAM, not {case.optimizer}"
+        )
+    keys, name = list(case.init), BUFFER[case.optimizer][0]
+    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+    params = {k: np.array(v, dtype=np.float64) for k, v in got.params.items()}
+    for t, step in enumerate(reference_steps(case)[: got.steps]):
+        b = step.outputs[name]
+        c = case.rho[min(t + 1, case.steps - 1)] / (np.linalg.norm(b) + EPS)
+        for k, part in zip(keys, np.split(b, split)):
+            params[k][t] = params[k][t] + c * part.reshape(params[k][t].shape)
+    return replace(got, params=params)

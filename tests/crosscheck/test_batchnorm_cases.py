@@ -150,8 +150,8 @@ def test_trajectory_file_with_statistics_is_compared_and_diagnosed(bn_cases, gol
     good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
     crosscheck.write_trajectories(good, {case.name: case.reference})
     crosscheck.write_trajectories(bad, {case.name: run_reference(case, bn="second-eval")})
-    assert crosscheck.check_trajectory_file(golden_dir, good).passed
-    argv = ["compare", "--cases", str(golden_dir), "--trajectory", str(bad)]
+    assert crosscheck.check_trajectory_file(golden_dir, good, names=[case.name]).passed
+    argv = ["compare", "--cases", str(golden_dir), "--trajectory", str(bad), "--case", case.name]
     assert cli.main(argv) == 1
     out = capsys.readouterr().out
     assert "diagnosis: bn_second_pass_eval" in out

@@ -90,15 +90,28 @@ def test_every_mutant_trajectory_is_diagnosed_as_its_pitfall(cases):
             assert {d.pitfall for d in result.diagnoses} == {mutant.pitfall}, (case.name, mutant)
 
 
-def test_an_unknown_bug_reports_the_nearest_mutant(cases):
+def test_an_unknown_bug_gets_no_hint_farther_than_the_reference_but_its_equation(cases):
     case = _case(cases, "msam-mlp-wd-rho1")
     got = copy.deepcopy(case.reference)
     for k in got.params:
         got.params[k][6:] *= 1.01  # a bug no mutant has
     result = check_case(case, got)
     assert not result.passed and result.diagnoses == []
-    assert result.nearest and "max |diff|" in result.nearest
+    assert result.nearest is None  # every pitfall is farther from it than the reference
     assert "no known pitfall matches" in result.summary
+    assert "step 6" in result.location and "w_{t+1} = w_t - lr v_{t+1}, does not" in result.location
+    assert "1.01 times the expected value" in result.location
+
+
+def test_a_nearest_hint_is_closer_than_the_reference_and_a_pitfall_of_the_case(cases):
+    case = _case(cases, "msam-mlp-wd-rho1")
+    by_name = {m.name: m for m in mutants.mutants_for("msam")}
+    got = copy.deepcopy(run_reference(case, by_name["sign-flipped"].cls))
+    for k in got.params:
+        got.params[k][-1] += 1e-6  # near the sign flip, not on it
+    result = check_case(case, got)
+    assert result.diagnoses == [] and result.nearest.startswith("sign-flipped")
+    assert "perturbation_sign" in case.pitfalls
 
 
 def test_a_run_that_raised_where_a_mutant_turns_nan_is_diagnosed(cases):
