@@ -530,7 +530,7 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     own = reference_steps(case)[0].outputs
     candidates += [(f"the reference's {b}_1", own[b]) for b in ("v", "m") if b in own]
     for label, b in candidates:
-        if not np.all(np.isfinite(b)) or b @ b == 0:
+        if b.shape != diff.shape or not np.all(np.isfinite(b)) or b @ b == 0:
             continue
         c = -float(diff @ b) / float(b @ b)
         length = abs(c) * float(np.sqrt(b @ b))  # a perturbation is rho long
