@@ -251,6 +251,14 @@ def _name_scalar(c: float, scalars: dict[str, float]) -> str | None:
     return None
 
 
+def _all_names(c: float, scalars: dict[str, float]) -> str:
+    """Every single scalar name of ``c`` (``"lr = (1 - mu) here"`` when two are equal)."""
+    names = [n for n, v in scalars.items() if v and abs(c - v) <= SCALAR_RTOL * abs(v)]
+    if len(names) > 1:
+        return f"{names[0]} (= {' = '.join(names[1:])} here)"
+    return _name_scalar(c, scalars) or f"{c:.6g}"
+
+
 def _basis(vectors: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     """The finite nonzero vectors, less those parallel to one before them (the first wins)."""
     kept: list[tuple[str, np.ndarray]] = []
@@ -322,11 +330,11 @@ def _compare(got: dict[str, str], want: dict[str, str]) -> str:
                          + _norm_change(got[k], want[k]))  # fmt: skip
     if not got:
         return ""
-    if set(got) == set(want) and len(got) > 1:
+    if set(got) == set(want):
         ratios = [got[k].value / want[k].value for k in want]
         if np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL) and abs(ratios[0] - 1) > SCALAR_RTOL:
-            factor = _name_scalar(ratios[0], _SCALARS_SEEN[0]) or f"{ratios[0]:.6g}"
-            return f"every term is multiplied by {factor}"
+            which = "every term" if len(got) > 1 else "the whole value"
+            return f"{which} is multiplied by {_all_names(ratios[0], _SCALARS_SEEN[0])}"
     if len(missing) == 1 and len(extra) == 1:
         (m, cm), (e, ce) = next(iter(missing.items())), next(iter(extra.items()))
         if cm == ce:
