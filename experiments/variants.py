@@ -15,7 +15,13 @@ from __future__ import annotations
 import math
 import numbers
 
-from minimsam.optim.base import Optimizer, check_nonnegative, check_unit_interval
+from minimsam.optim.base import (
+    EPS,
+    Optimizer,
+    check_nonnegative,
+    check_unit_interval,
+    global_norm,
+)
 from minimsam.optim.variants import MSAMVariant
 
 __all__ = ["PERTURBATIONS", "PerturbedMomentum"]
@@ -104,6 +110,14 @@ class PerturbedMomentum(MSAMVariant):
         if not callable(self.rho):
             return self.rho
         return _check_signed(f"rho (schedule value at step {t})", self.rho(t))
+
+    def perturbation_scale(self, v, lr: float, rho: float):
+        """The factor ``c`` with ``eps_t = c * v_t`` (a number or a 0-d device array)."""
+        if self.perturbation == "msam":
+            return -rho / (global_norm(v) + EPS)
+        if self.perturbation == "unnormalized":
+            return -rho
+        return -rho * lr * self.momentum  # "lr-scaled": rho = 1 gives NAG's -eta mu
 
     @property
     def norm(self) -> str:
