@@ -390,7 +390,9 @@ def _hint(equation: Equation, got_combo, step: _Step) -> str:
             "always 0, or a missing shift, does this)."
         )
     given = f"{equation.shown}_t"
-    if (names == {given} and got_combo[given] == "1") or (
+    if equation.shown == "w" or equation.shown.startswith("point"):
+        pass
+    elif (names == {given} and got_combo[given] == "1") or (
         not names and given in step.vectors and not step.vectors[given].any()
     ):
         return " That is the buffer you were given: the new one is not returned."
@@ -408,16 +410,16 @@ def _output_name(shown: str) -> str:
     return "w_next" if shown == "w" else f"{shown}_next"
 
 
-def _describe(equation: Equation, got, want, step: _Step, keys) -> str:
-    """What is different about ``got``, from the numbers."""
+def _describe(equation: Equation, got, want, step: _Step, keys):
+    """What is different about ``got``, from the numbers: ``(text, got_combo, want_combo)``."""
     if not np.all(np.isfinite(got)):
         i = int(np.flatnonzero(~np.isfinite(got))[0])
         key, entry = _where(i, keys, step.split)
         why = ""
         zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0]
-        if zero:
+        if zero and equation.shown.startswith("point"):
             why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
-        return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}"
+        return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}", None, None
     own, later = _OWN[equation.shown], _LATER[equation.shown]
     upstream = _basis({n: x for n, x in step.vectors.items() if n not in own | later})
     basis = _basis({n: x for n, x in step.vectors.items() if n not in own})
@@ -430,7 +432,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys) -> str:
     swapped = [o for o in step.outputs if o != equation.shown and o != "point 1"
                and _agree(got, step.outputs[o])]  # fmt: skip
     if swapped:
-        return f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
+        text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
+        return text, None, None
     if got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
         text = f"yours is {_NEXT_PERTURBED}"
     elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
@@ -455,9 +458,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys) -> str:
             text = f"yours is {name or f'{ratio:.6g}'} times the expected value"
         else:
             text = "it is not a short combination of this step's quantities"
-    return text + (
-        "." + _hint(equation, got_combo, step) if _hint(equation, got_combo, step) else ""
-    )
+    hint = _hint(equation, got_combo, step)
+    return text + ("." + hint if hint else ""), got_combo, want_combo
 
 
 _OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
@@ -529,6 +531,7 @@ class Location:
     finding: str = ""
     you: bool = True
     memory_free: bool = False  # the value is the next perturbed point (Algorithm 1's form)
+    symbol: str = ""  # the equation of docs/optimizers.md the difference sits in (its left side)
 
     def __str__(self) -> str:
         agreed = "; ".join(f"{e.words(self.you)}, {e.text}" for e in self.agreed)
@@ -623,10 +626,49 @@ def _check_step(case, got, t, step, keys, you) -> Location | None:
         if _agree(value, want):
             agreed.append(equation)
             continue
-        finding = _describe(equation, value, want, step, keys)
+        finding, got_combo, want_combo = _describe(equation, value, want, step, keys)
         memory_free = equation.shown == "w" and "memory-free form" in finding
-        return Location(case.name, t, equation, agreed, finding, you, memory_free)
+        symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo)
+        return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+_SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in
+_NORM_WORDS = ("NaN", "tensor by tensor", "division by the norm", "squared norm")
+
+
+def _changed(got: dict | None, want: dict | None) -> set[str] | None:
+    """The vectors whose term differs between two combinations (None: unknown)."""
+    if got is None or want is None:
+        return None
+    return {k for k in set(got) | set(want) if got.get(k) != want.get(k)}
+
+
+def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
+    """The equation of docs/optimizers.md (its left side) the difference sits in: a shown
+    quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``)."""
+    shown, changed = equation.shown, _changed(got, want)
+    uniform = "every term" in text or "whole value" in text or got == {}
+    if "are the outputs swapped" in text:  # the first return slot holding a wrong value
+        other = next(o for o in _SLOTS if f"expected {_output_name(o)}:" in text)
+        first = min(shown, other, key=_SLOTS.index)
+        return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
+    if shown.startswith("point") and optimizer in ("msam", "adamw-msam"):
+        if any(w in text for w in _NORM_WORDS):
+            return "u_t" if optimizer == "msam" else "c_t"
+        return "w~_t"
+    if shown == "point 2":
+        return "e_t"
+    if shown == "v" and changed is not None and not uniform and "v_t" not in changed and changed:
+        return "d_t"
+    if shown == "m" and changed is not None and not uniform and changed - {"m_t", "g"}:
+        return "gamma_t"
+    if shown == "w" and optimizer in ("adamw", "adamw-msam"):
+        decay = got is not None and want is not None and "A_{t+1}" in set(got) & set(want)
+        if optimizer == "adamw-msam":
+            return "w_{t+1}" if decay else "w'_t"
+        return "w'_t" if decay and "w_t" in (changed or ()) else "w_{t+1}"
+    return equation.symbol
 
 
 def reference_steps(case: Case) -> list[_Step]:

@@ -181,10 +181,12 @@ class _RecordingGradFn:
 
 
 def _one_step(step: Callable, exercise: Exercise, w: dict, state: list, grad_fn, keywords):
-    """``(w_next, [buffer_next, ...])`` of one call, checked against the shapes of ``w``."""
+    """``(w_next, [buffer_next, ...], changed)`` of one call, checked against the shapes of
+    ``w``; ``changed`` names an input the step wrote into (None if none)."""
     name = getattr(step, "__name__", exercise.function)
+    given = [_copy(w), *map(_copy, state)]
     try:
-        out = step(_copy(w), *map(_copy, state), grad_fn, **keywords)
+        out = step(*given, grad_fn, **keywords)
     except NotImplementedError as err:
         raise NotImplementedYet(f"{name} raised NotImplementedError {err}".strip()) from err
     if out is None:
@@ -196,7 +198,13 @@ def _one_step(step: Callable, exercise: Exercise, w: dict, state: list, grad_fn,
             f"{name} must return {kind} ({', '.join(names)}), got {type(out).__name__}"
         )
     w_next, *state_next = (_as_params(x, w, n) for x, n in zip(out, names))
-    return w_next, state_next
+    names = ("w", *exercise.state)
+    changed = [n for n, a, b in zip(names, given, [w, *state]) if not _same(a, b)]
+    return w_next, state_next, (changed[0] if changed else None)
+
+
+def _same(a: dict, b: dict) -> bool:
+    return all(np.array_equal(a[k], b[k], equal_nan=True) for k in b)
 
 
 def _unperturbed(wp: dict, v: dict, rho: float) -> dict:
@@ -218,7 +226,7 @@ def run_step_function(
     If the step raises (or returns something malformed, or passes ``time_limit``
     seconds on this case), ``error`` is ``"Type: message"`` and the trajectory holds the
     steps completed before. :class:`NotImplementedYet` propagates: a stub is not
-    graded. ``notes`` collects remarks that are no failure (a gradient array written to).
+    graded. ``notes`` collects remarks that are no failure (an array it was given, written to).
     """
     graded_in(form, case)
     limit, name = TimeLimit(time_limit, case.name), getattr(step, "__name__", exercise.function)
@@ -234,12 +242,13 @@ def run_step_function(
             recorder.start_step()
             grad_fn = _RecordingGradFn(case, t, recorder, w)
             keywords = step_keywords(exercise, case, t)
-            w, state = _one_step(step, exercise, w, state, grad_fn, keywords)
-            written = grad_fn.written()
+            w, state, changed = _one_step(step, exercise, w, state, grad_fn, keywords)
+            written = grad_fn.written() or (changed and f"the {changed} it was given")
             if written is not None and notes is not None and not notes:
                 where = f"(case {case.name}, step {t})"
-                notes.append(f"{name} wrote into {written} {where}: real gradients may be "
-                             "shared buffers; compute new arrays")  # fmt: skip
+                notes.append(f"{name} wrote into {written} {where}: in training code such "
+                             "arrays are shared (a framework's gradients, the caller's "
+                             "weights); compute new arrays")  # fmt: skip
             shown = _unperturbed(w, state[0], case.rho[t]) if form == "memory-free" else w
             recorder.end_step(shown, buffers=dict(zip(exercise.state, state)))
 
