@@ -133,6 +133,7 @@ class CaseResult:
     precision: Precision | None = None
     not_driven: NotDriven | None = None
     location: str | None = None  # the first equation that does not hold (localise)
+    equation: str | None = None  # the docs/optimizers.md equation it sits in (its left side)
 
     def __post_init__(self):
         if not self.verdict:
@@ -512,7 +513,7 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     reference's own buffer after step 0 (state kept where the runner cannot see it), and
     by exactly rho[0] or rho[1] in length."""
     want = case.reference
-    if case.rho is None or case.has_stats or got.steps == 0 or want.steps == 0:
+    if case.rho is None or got.steps == 0 or want.steps == 0:
         return None
     for quantity, a, b in _quantities(got, want, 0):  # step 0 agrees up to its params
         if not quantity.startswith("gradient evaluation"):
@@ -527,7 +528,7 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
         return None
     candidates = [(f"state[{buffer!r}]", np.concatenate([arrays[k][0].ravel() for k in names]))
                   for buffer, arrays in got.buffers.items()]  # fmt: skip
-    own = reference_steps(case)[0].outputs
+    own = {} if case.has_stats else reference_steps(case)[0].outputs
     candidates += [(f"the reference's {b}_1", own[b]) for b in ("v", "m") if b in own]
     for label, b in candidates:
         if b.shape != diff.shape or not np.all(np.isfinite(b)) or b @ b == 0:
@@ -593,8 +594,8 @@ def check_case(
         raise ValueError(f"case {case.name!r} has no reference trajectory")
     if form not in FORMS:
         raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
-    if form == "memory-free":
-        got = from_memory_free(case, got)
+    if form == "memory-free" and _perturbed_params(case, got) is not None:
+        got = from_memory_free(case, got)  # only params that are the perturbed point
     divergence = first_divergence(got, case.reference, atol, rtol)
     if error is not None and (divergence is None or divergence.step == got.steps):
         divergence = Divergence(got.steps, f"raised {error}", np.inf)
@@ -627,5 +628,6 @@ def check_case(
         # the reference does, so a pair cannot match another number of evaluations
     result.diagnoses, result.nearest = found, nearest
     location = localise(case, got, you=False)
-    result.location = None if location is None else str(location)
+    if location is not None:
+        result.location, result.equation = str(location), location.symbol
     return result

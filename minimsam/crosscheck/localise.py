@@ -569,7 +569,8 @@ def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
     keys, names = list(case.init), BUFFER[case.optimizer]
     split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
     zeros = np.zeros(sum(int(np.size(case.init[k])) for k in keys))
-    own = all(b in got.buffers for b in names)
+    kept = _named_buffers(got.buffers, names)
+    own = all(b in kept for b in names)
     buffers = {b: zeros for b in names}
     for t in range(got.steps):
         w = (
@@ -578,10 +579,10 @@ def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
             else _flat({k: got.params[k][t - 1] for k in keys}, keys)
         )
         if own and t > 0:
-            buffers = {b: _flat({k: got.buffers[b][k][t - 1] for k in keys}, keys) for b in names}
+            buffers = {b: _flat({k: kept[b][k][t - 1] for k in keys}, keys) for b in names}
         hp = _hyperparameters(case, t)
         step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
-        found = _check_step(case, got, t, step, keys, you)
+        found = _check_step(case, got, t, step, keys, you, kept)
         if found is not None:
             return found
         buffers = {b: step.outputs[b] for b in names}
@@ -601,7 +602,27 @@ def _grad(case: Case, t: int, keys, split) -> Callable[[np.ndarray], np.ndarray]
     return grad
 
 
-def _shown(got: Trajectory, t: int, equation: Equation, keys) -> np.ndarray | None:
+_ALIASES = {
+    "v": ("v", "momentum", "momentum_buffer", "trace", "velocity", "buf"),
+    "m": ("m", "exp_avg", "mu", "m1"),
+    "s": ("s", "exp_avg_sq", "nu", "m2"),
+}
+"""What implementations call the buffers: torch.optim's ``momentum_buffer``, ``exp_avg``,
+``exp_avg_sq``; optax's ``trace``, ``mu``, ``nu`` (the last part of a state path)."""
+
+
+def _named_buffers(recorded: dict, names) -> dict:
+    """The recorded buffers that are ``names`` (``"v"``, or ``"m"`` and ``"s"``), by alias;
+    a name two recorded buffers could be is left out (no guess)."""
+    out = {}
+    for b in names:
+        hits = [k for k in recorded if k.rsplit(".", 1)[-1] in _ALIASES[b]]
+        if len(hits) == 1:
+            out[b] = recorded[hits[0]]
+    return out
+
+
+def _shown(got: Trajectory, t: int, equation: Equation, keys, kept) -> np.ndarray | None:
     if equation.shown.startswith("point"):
         e = int(equation.shown[-1]) - 1
         if e >= int(got.grad_evals[t]):
@@ -609,17 +630,17 @@ def _shown(got: Trajectory, t: int, equation: Equation, keys) -> np.ndarray | No
         return _flat({k: got.eval_points[k][t, e] for k in keys}, keys)
     if equation.shown == "w":
         return _flat({k: got.params[k][t] for k in keys}, keys)
-    if equation.shown in got.buffers:
-        return _flat({k: got.buffers[equation.shown][k][t] for k in keys}, keys)
+    if equation.shown in kept:
+        return _flat({k: kept[equation.shown][k][t] for k in keys}, keys)
     return None
 
 
-def _check_step(case, got, t, step, keys, you) -> Location | None:
+def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
     agreed = []
     for equation in EQUATIONS[case.optimizer]:
         if equation.shown not in step.outputs:
             continue
-        value = _shown(got, t, equation, keys)
+        value = _shown(got, t, equation, keys, kept)
         if value is None:
             continue
         want = step.outputs[equation.shown]
@@ -644,6 +665,15 @@ def _changed(got: dict | None, want: dict | None) -> set[str] | None:
     return {k for k in set(got) | set(want) if got.get(k) != want.get(k)}
 
 
+def _scaled_alike(got: dict, want: dict, changed: set[str]) -> bool:
+    """Every changed term is in both and scaled by one common factor (``d_t`` as a whole)."""
+    if not changed <= set(got) & set(want):
+        return False
+    ratios = [got[k].value / want[k].value for k in changed]
+    unchanged = [k for k in want if k not in changed and k != "v_t"]
+    return not unchanged and bool(np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL))
+
+
 def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
     """The equation of docs/optimizers.md (its left side) the difference sits in: a shown
     quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``)."""
@@ -660,7 +690,7 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
     if shown == "point 2":
         return "e_t"
     if shown == "v" and changed is not None and not uniform and "v_t" not in changed and changed:
-        return "d_t"
+        return "v_{t+1}" if _scaled_alike(got, want, changed) else "d_t"  # (1 - mu) d: in v
     if shown == "m" and changed is not None and not uniform and changed - {"m_t", "g"}:
         return "gamma_t"
     if shown == "w" and optimizer in ("adamw", "adamw-msam"):
@@ -691,16 +721,17 @@ def from_memory_free(case: Case, got: Trajectory) -> Trajectory:
     + EPS)``, ``b`` the reference's momentum (MSAM) or first moment (AdamW-MSAM) and
     ``rho_{t+1}`` the next step's (the last step's for the last step). An error in the
     buffer shows in the next step's gradient point."""
+    from minimsam.crosscheck.reference import run_reference
+
     if case.optimizer not in ("msam", "adamw-msam"):
-        raise ValueError(
-            f"the memory-free form is one of MSAM and AdamW-MSAM, not {case.optimizer}"
-        )
-    keys, name = list(case.init), BUFFER[case.optimizer][0]
-    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+        raise ValueError(f"the memory-free form is MSAM's or AdamW-MSAM's, not {case.optimizer}'s")
+    name = "momentum" if case.optimizer == "msam" else "m"
+    reference = run_reference(case, record_buffers=True).buffers[name]
     params = {k: np.array(v, dtype=np.float64) for k, v in got.params.items()}
-    for t, step in enumerate(reference_steps(case)[: got.steps]):
-        b = step.outputs[name]
-        c = case.rho[min(t + 1, case.steps - 1)] / (np.linalg.norm(b) + EPS)
-        for k, part in zip(keys, np.split(b, split)):
-            params[k][t] = params[k][t] + c * part.reshape(params[k][t].shape)
+    for t in range(min(got.steps, case.steps)):
+        b = {k: reference[k][t] for k in params}
+        norm = float(np.sqrt(sum(np.sum(x * x) for x in b.values())))
+        c = case.rho[min(t + 1, case.steps - 1)] / (norm + EPS)
+        for k in params:
+            params[k][t] = params[k][t] + c * b[k]
     return replace(got, params=params)
