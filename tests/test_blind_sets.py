@@ -31,8 +31,10 @@ def _exercise_outcome(entry: dict) -> tuple[bool, str | None]:
     form = entry["form"] if exercise.optimizer == "msam" else "standard"
     result = grade(exercise, load_function(STUDENTS / entry["file"], exercise.function),
                    form=form, time_limit=60)  # fmt: skip
-    if result.passed or entry["expected"] == "pass":
+    if entry["expected"] == "pass":
         return result.passed, None
+    if result.passed:
+        return True, "missed"  # a wrong answer that passes
     symbol = None if result.location is None else result.location.symbol
     return False, score(entry, result.pitfalls, symbol)
 
@@ -60,7 +62,7 @@ def _kit_outcome(entry: dict, golden: Path) -> tuple[bool, str | None]:
         pitfalls = list(dict.fromkeys(d.pitfall for r in failing for d in r.diagnoses))
         scores.append(score(entry, pitfalls, symbol))
     best = next((s for s in ("named", "located") if s in scores), "missed")
-    return passed, (None if entry["expected"] == "pass" else best)
+    return passed, (None if entry["expected"] == "pass" else best)  # passing: "missed"
 
 
 @functools.cache
