@@ -6,78 +6,14 @@ trajectory matches that mutant's (see :mod:`minimsam.crosscheck.compare`). The
 optimizer pitfalls are knob settings of :mod:`minimsam.optim.variants`, where each
 update is written once (its defaults are the reference), so two mutants that set
 different knobs combine into one class. The state-loss pitfalls change the run, not
-the optimizer (:data:`~minimsam.crosscheck.reference.RESTORE_MODES`). The exercise
-grader uses the same registry; the mistakes only a hand-written step makes have
-``kind="step"``.
+the optimizer (:data:`~minimsam.crosscheck.reference.RESTORE_MODES`); the batch-norm
+ones change the model's passes (:data:`~minimsam.crosscheck.problems.BN_MODES`).
 
-The pitfalls (FORMAT.md lists them with the cases that expose each):
-
-``weight_decay_placement``
-    Coupled decay taken at the other point (SAM: at ``w + e`` instead of ``w``;
-    MSAM: at ``w`` instead of ``w - rho u``; NAG: at ``w`` instead of the look-ahead
-    point), or decoupled decay on the other side of the Adam step (AdamW decays
-    before, AdamW-MSAM after).
-``weight_decay_outside_momentum``
-    The decay left out of the momentum and subtracted on its own, without the
-    lr: ``w_{t+1} = w_t - eta v_{t+1} - lam w_t``.
-``perturbation_sign``
-    SAM perturbed along ``-g`` (descent), MSAM along ``+v`` (a step back),
-    AdamW-MSAM along ``+m``.
-``per_tensor_norm``
-    The perturbation normalised tensor by tensor, ``rho x_k / ||x_k||``, instead of
-    by the global norm over all parameters.
-``rho_drift``
-    The memory-free form stores ``1 / (||v|| + EPS)`` and removes the old
-    perturbation with the *current* rho (the official MSAM code). When rho changes
-    between steps, ``w`` shifts by ``(rho_new - rho_old) * v / ||v||`` for good, and
-    the gradient is taken with the previous step's rho.
-``rho_lag``
-    The perturbation of step ``t`` made with ``rho[t-1]`` and undone exactly: a
-    memory-free optimizer that perturbs at the end of a step, before the scheduler
-    sets the next rho (AdamW-MSAM written like the official code does this).
-``rho_schedule_ignored``
-    SAM whose rho stays at ``rho[0]``: the schedule never reaches the perturbation
-    (``optax.contrib.sam`` with its default ``reset_state=True`` re-initialises the
-    adversarial optimizer, and with it the schedule's step count, every step).
-``first_momentum``
-    The first momentum buffer set to ``(1 + mu) d`` (initialised to ``d``, then
-    updated with ``d`` again) instead of ``d``.
-``missing_epsilon``
-    Normalising by ``||.||`` instead of ``||.|| + EPS``: NaN as soon as the vector is
-    zero (MSAM and AdamW-MSAM on step 0, SAM on a zero gradient); otherwise the
-    difference is about ``1e-12`` relative and not a failure.
-``state_not_saved``
-    The optimizer state is not in the checkpoint: the run continues from a fresh
-    optimizer (zero buffers, step count 0), at ``w`` or, for a memory-free
-    optimizer, at the perturbed point it was holding.
-``lr_lost_on_restore``
-    The state is restored, but the lr schedule no longer reaches the optimizer that
-    uses it (a SAM wrapper whose ``load_state_dict`` replaces its param groups, so
-    the inner optimizer keeps its own): the lr stays at its constructor value
-    ``lr[0]`` from the restore on.
-``bn_stats_both_passes``
-    (batch norm) SAM's running statistics updated by both forward passes, the second
-    at ``w + e``: they move twice per step, once with perturbed weights. The gradients
-    are the reference's (training mode normalises with batch statistics), so only the
-    recorded statistics, and the evaluation, show it.
-``bn_second_pass_eval``
-    (batch norm) SAM's second pass in evaluation mode (``model.eval()``): it
-    normalises with the running statistics, so the gradient at ``w + e`` is that of
-    another function.
-``bn_no_reestimation``
-    (batch norm) MSAM evaluated with the running statistics its training left, which
-    come from the perturbed points ``w - rho u``, without re-estimating them at the
-    unperturbed weights first. A pitfall of the evaluation, not of a step: only the
-    case's evaluation logits show it.
-``momentum_not_carried``, ``weight_decay_missing``, ``no_perturbation``, ``nag_variable``
-    (a hand-written step) every step sees ``v_t = 0``; ``lam`` ignored; the gradient
-    taken at ``w`` as if ``rho = 0``; NAG with the gradient at ``w``, the update
-    started from the look-ahead point, the look-ahead point returned, or torch's
-    ``SGD(nesterov=True)`` update applied to ``w``.
-``float32_norm``
-    A *precision* mutant, not a bug: the norm of the perturbation computed in
-    float32. It differs from the reference by about ``1e-9``; it is used to name the
-    likely cause of a "matches up to precision" verdict, never as a diagnosis.
+:data:`PITFALLS` says each pitfall in a line; FORMAT.md ("Pitfalls the cases expose")
+lists them with the cases that show them. ``kind="step"`` marks the mistakes of a
+hand-written step that the exercise grader names too (momentum not carried, weight
+decay left out, no perturbation, NAG's variable); ``kind="precision"`` the float32 norm,
+a rounding difference that names the cause of a "matches up to precision" verdict.
 """
 
 from __future__ import annotations
