@@ -162,3 +162,13 @@ def test_an_exception_inside_numpy_is_reported_at_the_students_line():
     assert "LinAlgError" in result.message
     assert f"{__file__}:" in result.message and "in msam_step" in result.message
     assert "numpy" not in result.message.split("(at ")[-1]
+
+
+def test_the_json_line_carries_the_equation():
+    import json
+
+    from .typical_mistakes import sgd_dampening
+
+    data = json.loads(grade("sgd-momentum", sgd_dampening).to_json(student="ada"))
+    assert data["equation"] == "v_{t+1}" and "(1 - mu)" in data["where"]
+    assert data["notes"] == []
