@@ -30,15 +30,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from minimsam.crosscheck import problems
+from minimsam.crosscheck import describe, problems
 from minimsam.crosscheck.case import Case, Trajectory
+from minimsam.crosscheck.describe import FIT_RTOL, SCALAR_RTOL
 from minimsam.optim.base import EPS
 
 __all__ = ["EQUATIONS", "Equation", "Location", "from_memory_free", "localise", "reference_steps"]
 
 AGREE_ATOL, AGREE_RTOL = 1e-10, 1e-8  # as the comparison of trajectories
-FIT_RTOL = 1e-8  # a combination explains a value when its residual is this small
-SCALAR_RTOL = 1e-6  # a coefficient is a named scalar when this close
 
 
 @dataclass(frozen=True)
@@ -236,144 +235,6 @@ def _norm_scalars(of: str, norm: float, rho: float, rho_prev=None) -> dict[str, 
 # ----------------------------------------------------------------------------- describing
 
 
-def _name_scalar(c: float, scalars: dict[str, float]) -> str | None:
-    """``"lr"``, ``"-(1 - mu)"``, ``"lr rho"``... for a coefficient, or None."""
-    for sign, prefix in ((1.0, ""), (-1.0, "-")):
-        if abs(c - sign) <= SCALAR_RTOL:
-            return prefix + "1"
-        named = [(n, v) for n, v in scalars.items() if v != 0 and np.isfinite(v)]
-        for n, v in named:
-            if abs(sign * c - v) <= SCALAR_RTOL * abs(v):
-                return prefix + n
-        for (n1, v1), (n2, v2) in itertools.combinations(named, 2):
-            if abs(sign * c - v1 * v2) <= SCALAR_RTOL * abs(v1 * v2):
-                return f"{prefix}{n1} {n2}"
-    return None
-
-
-def _all_names(c: float, scalars: dict[str, float]) -> str:
-    """Every single scalar name of ``c`` (``"lr = (1 - mu) here"`` when two are equal)."""
-    names = [n for n, v in scalars.items() if v and abs(c - v) <= SCALAR_RTOL * abs(v)]
-    if len(names) > 1:
-        return f"{names[0]} (= {' = '.join(names[1:])} here)"
-    return _name_scalar(c, scalars) or f"{c:.6g}"
-
-
-def _basis(vectors: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-    """The finite nonzero vectors, less those parallel to one before them (the first wins)."""
-    kept: list[tuple[str, np.ndarray]] = []
-    for name, x in vectors.items():
-        if not np.all(np.isfinite(x)) or np.linalg.norm(x) == 0:
-            continue
-        if any(_constant_ratio(x, y) is not None for _, y in kept):
-            continue
-        kept.append((name, x))
-    return kept
-
-
-def _combination(y, basis, scalars, max_terms: int = 3):
-    """``{vector name: coefficient name}`` with ``y = sum c_i x_i``: the fewest terms, then
-    the fewest products among the coefficient names; every coefficient a named scalar.
-    None if there is no such combination."""
-    if not np.all(np.isfinite(y)):
-        return None
-    if np.linalg.norm(y) == 0:
-        return {}
-    for size in range(1, max_terms + 1):
-        found = []
-        for subset in itertools.combinations(basis, size):
-            stack = np.stack([x for _, x in subset], axis=1)
-            coef, _, rank, _ = np.linalg.lstsq(stack, y, rcond=None)
-            if rank < size or np.linalg.norm(stack @ coef - y) > FIT_RTOL * np.linalg.norm(y):
-                continue
-            names = [_name_scalar(float(c), scalars) for c in coef]
-            if all(names):
-                found.append({n: _Coef(c, v) for (n, _), c, v in zip(subset, names, coef)})
-        if found:
-            return min(found, key=lambda combo: sum(" " in c.strip("-(") for c in combo.values()))
-    return None
-
-
-class _Coef(str):
-    """A coefficient's name that keeps its value."""
-
-    def __new__(cls, name: str, value: float):
-        out = super().__new__(cls, name)
-        out.value = float(value)
-        return out
-
-
-def _show(combo: dict[str, str]) -> str:
-    if not combo:
-        return "0"
-    parts = []
-    for vector, coef in combo.items():
-        sign, size = ("-", coef[1:]) if coef.startswith("-") else ("+", coef)
-        shown = f"({vector})" if " " in vector and size != "1" else vector
-        term = shown if size == "1" else f"{size} {shown}"
-        parts.append((sign, term))
-    text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
-    return text + "".join(f" {s} {term}" for s, term in parts[1:])
-
-
-def _compare(got: dict[str, str], want: dict[str, str]) -> str:
-    """How ``got`` differs from ``want``, term by term, in words."""
-    missing = {k: v for k, v in want.items() if k not in got}
-    extra = {k: v for k, v in got.items() if k not in want}
-    changed = [k for k in want if k in got and got[k] != want[k]]
-    notes = []
-    for k in changed:
-        if got[k].lstrip("-") == want[k].lstrip("-"):
-            notes.append(f"the sign of the {k} term is flipped")
-        else:
-            notes.append(f"{k} is multiplied by {got[k]} where the equation has {want[k]}"
-                         + _norm_change(got[k], want[k]))  # fmt: skip
-    if not got:
-        return ""
-    if set(got) == set(want):
-        ratios = [got[k].value / want[k].value for k in want]
-        if np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL) and abs(ratios[0] - 1) > SCALAR_RTOL:
-            which = "every term" if len(got) > 1 else "the whole value"
-            return f"{which} is multiplied by {_all_names(ratios[0], _SCALARS_SEEN[0])}"
-    if len(missing) == 1 and len(extra) == 1:
-        (m, cm), (e, ce) = next(iter(missing.items())), next(iter(extra.items()))
-        if cm == ce:
-            decay = " (the weight decay is taken at another point)" if cm == "lam" else ""
-            return "; ".join([f"{e} stands where the equation has {m}{decay}", *notes])
-    notes += [f"the term {_show({k: v})} is missing{_DECAY.get(v, '')}" for k, v in missing.items()]
-    notes += [f"an extra term {_show({k: v})}" for k, v in extra.items()]
-    return "; ".join(notes)
-
-
-_DECAY = {"lam": " (the weight decay)"}
-_SCALARS_SEEN: list[dict] = [{}]  # the scalars of the step being described
-
-
-def _norm_change(got: str, want: str) -> str:
-    """`` (not normalised)`` and the like, read from the two coefficients' names."""
-    g, w = got.lstrip("-"), want.lstrip("-")
-    if "/||" in w and "/||" not in g:
-        return " (the division by the norm is missing)"
-    if "||^2" in g and "||^2" not in w:
-        return " (divided by the squared norm)"
-    return ""
-
-
-def _per_tensor(got, want, base, keys, split, rho) -> bool:
-    """The perturbation ``got - base`` is ``want - base`` normalised tensor by tensor."""
-    shift_got, shift_want = np.split(got - base, split), np.split(want - base, split)
-    if len(keys) < 2 or not rho:
-        return False
-    ok = True
-    for a, b in zip(shift_got, shift_want):
-        if np.linalg.norm(b) == 0:
-            continue
-        c = float(a @ b) / float(b @ b)
-        ok &= bool(np.linalg.norm(a - c * b) <= 1e-6 * np.linalg.norm(a))
-        ok &= abs(np.linalg.norm(a) - rho) <= 1e-6 * rho
-    return ok and not np.allclose(got, want)
-
-
 def _hint(equation: Equation, got_combo, step: _Step) -> str:
     """A sentence for the patterns whose cause the combination alone does not say."""
     if got_combo is None:
@@ -397,12 +258,12 @@ def _hint(equation: Equation, got_combo, step: _Step) -> str:
     ):
         return " That is the buffer you were given: the new one is not returned."
     for other in step.outputs:
-        if other != equation.shown and other != "point 1" and names == _single(other, step):
+        if other != equation.shown and other != "point 1" and names == _single(other):
             return f" That is the expected {_output_name(other)}: are the outputs swapped?"
     return ""
 
 
-def _single(output: str, step: _Step) -> set[str]:
+def _single(output: str) -> set[str]:
     return {"v_{t+1}"} if output == "v" else {"w_{t+1}"} if output == "w" else {output}
 
 
@@ -421,13 +282,14 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
         return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}", None, None
     own, later = _OWN[equation.shown], _LATER[equation.shown]
-    upstream = _basis({n: x for n, x in step.vectors.items() if n not in own | later})
-    basis = _basis({n: x for n, x in step.vectors.items() if n not in own})
+    upstream = describe.basis({n: x for n, x in step.vectors.items() if n not in own | later})
+    basis = describe.basis({n: x for n, x in step.vectors.items() if n not in own})
     in_text = sorted(step.scalars, key=lambda n: n.strip("()") not in equation.text)
     scalars = {n: step.scalars[n] for n in in_text}
-    _SCALARS_SEEN[0] = scalars
-    got_combo = _combination(got, upstream, scalars) or _combination(got, basis, scalars)
-    want_combo = _combination(want, upstream, scalars)
+    got_combo = describe.combination(got, upstream, scalars) or describe.combination(
+        got, basis, scalars
+    )
+    want_combo = describe.combination(want, upstream, scalars)
     text = ""
     swapped = [o for o in step.outputs if o != equation.shown and o != "point 1"
                and _agree(got, step.outputs[o])]  # fmt: skip
@@ -439,12 +301,12 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
         text = f"yours is {next(iter(got_combo))}"
     elif got_combo is not None:
-        text = f"yours is {_show(got_combo)}"
+        text = f"yours is {describe.show(got_combo)}"
         if want_combo is not None:
-            text += f", the equation gives {_show(want_combo)}"
-            diff = _compare(got_combo, want_combo)
+            text += f", the equation gives {describe.show(want_combo)}"
+            diff = describe.compare(got_combo, want_combo, scalars)
             text += f": {diff}" if diff else ""
-    elif equation.shown.startswith("point") and _per_tensor(
+    elif equation.shown.startswith("point") and describe.per_tensor(
         got, want, step.vectors["w_t"], keys, step.split, step.scalars.get("rho")
     ):
         text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
@@ -452,9 +314,9 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     elif equation.shown.startswith("point") and _direction(got, want, upstream, step):
         text = _direction(got, want, upstream, step)
     else:
-        ratio = _constant_ratio(got, want)
+        ratio = describe.constant_ratio(got, want)
         if ratio is not None:
-            name = _name_scalar(ratio, step.scalars)
+            name = describe.name_scalar(ratio, step.scalars)
             text = f"yours is {name or f'{ratio:.6g}'} times the expected value"
         else:
             text = "it is not a short combination of this step's quantities"
@@ -486,10 +348,12 @@ def _direction(got, want, basis, step: _Step) -> str:
             coef, _, rank, _ = np.linalg.lstsq(stack, shift, rcond=None)
             if rank < 2 or np.linalg.norm(stack @ coef - shift) > FIT_RTOL * np.linalg.norm(shift):
                 continue
-            ratio = _name_scalar(float(coef[1] / coef[0]), step.scalars)
+            ratio = describe.name_scalar(float(coef[1] / coef[0]), step.scalars)
             if ratio is not None:
                 sign = "-" if coef[0] < 0 else ""
-                mix = _show({na: _Coef("1", 1.0), nb: _Coef(ratio, coef[1] / coef[0])})
+                mix = describe.show(
+                    {na: describe.Coef("1", 1.0), nb: describe.Coef(ratio, coef[1] / coef[0])}
+                )
                 length = np.linalg.norm(shift) / rho
                 along = _shift_of(want, w, basis, step)
                 return (f"your shift from w_t is along {sign}({mix}), of length {length:.3g} "
@@ -498,15 +362,8 @@ def _direction(got, want, basis, step: _Step) -> str:
 
 
 def _shift_of(want, w, basis, step) -> str:
-    combo = _combination(want - w, basis, step.scalars, max_terms=1)
-    return _show(combo) if combo else "another direction"
-
-
-def _constant_ratio(got, want) -> float | None:
-    if np.linalg.norm(want) == 0:
-        return None
-    c = float(got @ want) / float(want @ want)
-    return c if np.linalg.norm(got - c * want) <= FIT_RTOL * np.linalg.norm(got) else None
+    combo = describe.combination(want - w, basis, step.scalars, max_terms=1)
+    return describe.show(combo) if combo else "another direction"
 
 
 def _where(i: int, keys, split) -> tuple[str, int]:
