@@ -61,6 +61,7 @@ __all__ = [
     "check_case",
     "diagnose",
     "first_divergence",
+    "json_safe",
     "max_difference",
     "mutant_trajectory",
     "not_driven",
@@ -187,7 +188,7 @@ class Report:
 
     def to_dict(self) -> dict:
         """Plain data for JSON; an infinite difference becomes the string ``"inf"``."""
-        return _json_safe({**asdict(self), "passed": self.passed})
+        return json_safe({**asdict(self), "passed": self.passed})
 
     def format(self) -> str:
         """A readable table, one case a line, diagnoses indented below failures."""
@@ -228,11 +229,12 @@ class Report:
         return text
 
 
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with every non-finite float a string (strict JSON has no NaN, no inf)."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)
     return value

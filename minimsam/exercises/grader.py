@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minimsam.crosscheck.case import Case, Trajectory
-from minimsam.crosscheck.compare import ATOL, RTOL, CaseResult, check_case
+from minimsam.crosscheck.compare import ATOL, RTOL, CaseResult, check_case, json_safe
 from minimsam.crosscheck.localise import Location, localise
 from minimsam.exercises.catalogue import Exercise, cases_for, get
 from minimsam.exercises.runner import (
@@ -114,7 +114,7 @@ class ExerciseResult:
 
     def to_dict(self) -> dict:
         """Plain data for one JSON line (non-finite numbers become strings)."""
-        return _json_safe(
+        return json_safe(
             {
                 "exercise": self.exercise,
                 "function": self.function,
@@ -133,17 +133,7 @@ class ExerciseResult:
 
     def to_json(self, **extra) -> str:
         """One line of JSON: :meth:`to_dict`, with ``extra`` keys first."""
-        return json.dumps({**_json_safe(extra), **self.to_dict()})
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+        return json.dumps({**json_safe(extra), **self.to_dict()})
 
 
 # ----------------------------------------------------------------------------- locating
