@@ -9,7 +9,8 @@ the gradient is a formula. It does not import minimsam::
     minimsam crosscheck export --out golden --optimizer msam
     python examples/numpy_msam_trajectory.py golden mine.npz            # correct
     python examples/numpy_msam_trajectory.py golden buggy.npz --no-eps  # eps = 0
-    minimsam crosscheck compare --cases golden --trajectory mine.npz
+    minimsam crosscheck compare --cases golden --trajectory mine.npz \
+        --case msam-surface-zero-grad-restore   # the cases it recorded; others: "missing"
 """
 
 import json

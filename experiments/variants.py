@@ -18,12 +18,11 @@ import numbers
 from minimsam.optim.base import (
     EPS,
     Optimizer,
-    axpy,
     check_nonnegative,
     check_unit_interval,
     global_norm,
-    zeros_like,
 )
+from minimsam.optim.variants import MSAMVariant
 
 __all__ = ["PERTURBATIONS", "PerturbedMomentum"]
 
@@ -41,7 +40,7 @@ def _check_signed(name: str, value):
     return float(value)
 
 
-class PerturbedMomentum(Optimizer):
+class PerturbedMomentum(MSAMVariant):
     """SGD with momentum whose gradient is taken at ``w_t + eps_t``, a shift along ``v_t``.
 
     One step, with ``g(x)`` the gradient returned by ``grad_fn`` at ``x``::
@@ -94,7 +93,8 @@ class PerturbedMomentum(Optimizer):
         perturbation: str = "msam",
         check_finite: bool = True,
     ):
-        super().__init__(check_finite)
+        Optimizer.__init__(self, check_finite)  # not MSAM's: its rho must be >= 0
+        self.store_perturbed = False
         self.lr = check_nonnegative("lr", lr, schedulable=True)
         self.momentum = check_unit_interval("momentum", momentum)
         self.rho = _check_signed("rho", rho)
@@ -119,16 +119,14 @@ class PerturbedMomentum(Optimizer):
             return -rho
         return -rho * lr * self.momentum  # "lr-scaled": rho = 1 gives NAG's -eta mu
 
-    def init_buffers(self, params):
-        return {"momentum": zeros_like(params)}
+    @property
+    def norm(self) -> str:
+        """The knob of :class:`~minimsam.optim.variants.MSAMVariant`: unnormalised unless "msam"."""
+        return "global" if self.perturbation == "msam" else "none"
 
-    def update(self, w, state, grad, t, trace):
-        lr, rho = self.hyper("lr", t), self.signed_rho(t)
-        mu, v = self.momentum, state["momentum"]
-        wp = axpy(self.perturbation_scale(v, lr, rho), v, w)  # wp_t = w_t + eps_t
-        g = grad(wp)
-        d = axpy(self.weight_decay, wp, g)  # d = g(wp_t) + lam wp_t
-        v_next = axpy(mu, v, d)  # v_{t+1} = mu v_t + d
-        w_next = axpy(-lr, v_next, w)  # w_{t+1} = w_t - eta v_{t+1}
-        trace(w=w, w_perturbed=wp, grad=g, momentum=v_next, w_next=w_next)
-        return w_next, {"momentum": v_next}
+    @property
+    def radius(self) -> str:
+        return "rho-lr-mu" if self.perturbation == "lr-scaled" else "rho"  # rho = 1: -eta mu
+
+    def rho_at(self, t: int) -> float:
+        return self.signed_rho(t)

@@ -33,7 +33,7 @@ import tempfile
 
 from minimsam.atomic import write_text
 from minimsam.crosscheck.case import OPTIMIZERS
-from minimsam.crosscheck.compare import ATOL, RTOL
+from minimsam.crosscheck.compare import ATOL, FORMS, RTOL
 
 __all__ = ["add_subparser", "main"]
 
@@ -65,7 +65,13 @@ def _compare(args: argparse.Namespace) -> int:
     from minimsam.crosscheck.trajectory_file import check_trajectory_file
 
     report = check_trajectory_file(
-        args.cases, args.trajectory, args.optimizer, atol=args.atol, rtol=args.rtol
+        args.cases,
+        args.trajectory,
+        args.optimizer,
+        atol=args.atol,
+        rtol=args.rtol,
+        form=args.form,
+        names=args.case,
     )
     return _finish(report, args)
 
@@ -92,6 +98,7 @@ def _torch(args: argparse.Namespace) -> int:
             names=args.case,
             atol=args.atol,
             rtol=args.rtol,
+            form=args.form,
         )
     return _finish(report, args)
 
@@ -112,6 +119,7 @@ def _jax(args: argparse.Namespace) -> int:
             names=args.case,
             atol=args.atol,
             rtol=args.rtol,
+            form=args.form,
         )
     return _finish(report, args)
 
@@ -128,6 +136,12 @@ def _tolerances(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--atol", type=float, default=ATOL, help=f"default {ATOL}")
     parser.add_argument("--rtol", type=float, default=RTOL, help=f"default {RTOL}")
     parser.add_argument("--json", help="also write the report as JSON to this file")
+    parser.add_argument(
+        "--form",
+        choices=FORMS,
+        default="standard",
+        help="memory-free: the params hold MSAM's perturbed point (the paper's Algorithm 1)",
+    )
 
 
 def _data_parallel_options(parser: argparse.ArgumentParser) -> None:
@@ -178,6 +192,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     compare.add_argument("--cases", required=True, help="folder written by export")
     compare.add_argument("--trajectory", required=True, help="the .npz trajectory file")
     compare.add_argument("--optimizer", choices=list(OPTIMIZERS), help="if the file mixes them")
+    compare.add_argument("--case", nargs="+", help="only these cases (others are not missing)")
     _tolerances(compare)
     compare.set_defaults(func=_compare)
 

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from minimsam.crosscheck.case import Case, Trajectory
+from minimsam.crosscheck.localise import from_memory_free, localise, reference_steps
 from minimsam.crosscheck.mutants import PITFALLS, Mutant, mutants_for, pairs
 from minimsam.crosscheck.reference import run_reference
 
@@ -60,6 +61,7 @@ __all__ = [
     "check_case",
     "diagnose",
     "first_divergence",
+    "json_safe",
     "max_difference",
     "mutant_trajectory",
     "not_driven",
@@ -69,6 +71,10 @@ __all__ = [
 ATOL, RTOL = 1e-10, 1e-8  # float64 rounding over 10 steps stays below 1e-13 on these cases
 PRECISION_RATIO = 1e3  # the nearest mutant is at least this much farther than the reference
 PRECISION_RTOL = 1e-6  # and it is at most this times the largest param: rounding, not algebra
+DIAGNOSED = ("bug", "step")  # the mutants tried one by one (pairs: "bug" only)
+FORMS = ("standard", "memory-free")
+"""How an implementation holds MSAM's (and AdamW-MSAM's) weights: ``w_t`` (standard), or
+the perturbed point ``w~_t = w_t - rho_t u_t`` (memory-free, the paper's Algorithm 1)."""
 
 
 @dataclass
@@ -127,6 +133,8 @@ class CaseResult:
     verdict: str = ""
     precision: Precision | None = None
     not_driven: NotDriven | None = None
+    location: str | None = None  # the first equation that does not hold (localise)
+    equation: str | None = None  # the docs/optimizers.md equation it sits in (its left side)
 
     def __post_init__(self):
         if not self.verdict:
@@ -148,12 +156,14 @@ class CaseResult:
             )
         if self.diagnoses:
             return "; ".join(str(d) for d in self.diagnoses)
-        return f"no known pitfall matches{f' (nearest: {self.nearest})' if self.nearest else ''}"
+        hint = f" (nearest: {self.nearest})" if self.nearest else ""
+        return f"no known pitfall matches{hint}"
 
     def details(self) -> list[str]:
-        """Further lines for the report: what was found and which adapters might fit."""
+        """Further lines for the report: the equation that does not hold, or what was found
+        and which adapters might fit."""
         if self.not_driven is None:
-            return []
+            return [f"where: {self.location}"] if self.location else []
         lines = [f"found: {f}" for f in self.not_driven.found]
         if self.not_driven.fits:
             lines.append("adapters that might fit: " + ", ".join(self.not_driven.fits))
@@ -170,14 +180,15 @@ class Report:
     results: list[CaseResult]
     skipped: list[str] = field(default_factory=list)  # cases the runner cannot replay
     skip_reason: str = ""
+    missing: list[str] = field(default_factory=list)  # cases a trajectory file lacks
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.results)
+        return all(r.passed for r in self.results) and not self.missing
 
     def to_dict(self) -> dict:
         """Plain data for JSON; an infinite difference becomes the string ``"inf"``."""
-        return _json_safe({**asdict(self), "passed": self.passed})
+        return json_safe({**asdict(self), "passed": self.passed})
 
     def format(self) -> str:
         """A readable table, one case a line, diagnoses indented below failures."""
@@ -201,6 +212,11 @@ class Report:
         """The last line: how many cases pass, and the other verdicts."""
         n = sum(r.passed for r in self.results)
         text = f"{n} of {len(self.results)} cases pass."
+        if self.missing:
+            total = len(self.results) + len(self.missing)
+            gone = ", ".join(self.missing)
+            text = (f"{len(self.results)} of {total} cases checked; missing: {gone} (name "
+                    f"the cases meant with --case). {text}")  # fmt: skip
         precise = [r for r in self.results if r.verdict == "precision"]
         if precise:
             rtol = max(r.precision.rtol for r in precise)
@@ -213,11 +229,12 @@ class Report:
         return text
 
 
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with every non-finite float a string (strict JSON has no NaN, no inf)."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)
     return value
@@ -337,7 +354,7 @@ def max_difference(got: Trajectory, want: Trajectory) -> float:
 
 
 def _applicable(case: Case, candidates=None) -> list[Mutant]:
-    candidates = mutants_for(case.optimizer) if candidates is None else candidates
+    candidates = mutants_for(case.optimizer, DIAGNOSED) if candidates is None else candidates
     return [m for m in candidates if m.applies_to(case)]
 
 
@@ -385,9 +402,16 @@ def _search(case, got, candidates, atol, rtol):
             found.append(mutant)
             continue
         delta = max_difference(got, trajectory)
-        if delta < nearest_diff:
+        if delta < nearest_diff and _can_hint(case, got, mutant, delta):
             nearest, nearest_diff = f"{mutant.name}, max |diff| {delta:.2e}", delta
     return found, nearest, nearest_diff
+
+
+def _can_hint(case: Case, got: Trajectory, mutant: Mutant, delta: float) -> bool:
+    """A "nearest" hint only for a pitfall this case is built to show, and only when the
+    run is closer to it than to the reference."""
+    shown = set(mutant.pitfalls) <= set(case.pitfalls)
+    return shown and delta < max_difference(got, case.reference)
 
 
 def _diagnose(case, got, atol, rtol, try_pairs=True):
@@ -468,14 +492,30 @@ def _precision(case, got, divergence, nearest_diff, atol, rtol) -> Precision | N
     accept = max(_rounded_up(needed), rtol)
     if first_divergence(got, case.reference, atol, accept) is not None:
         accept *= 10  # the rounded rtol sits exactly on an element's bound
+    if _accepts_a_pitfall(case, atol, accept):
+        return None  # that tolerance would pass a real bug on this case: no such advice
     return Precision(_precision_cause(case, got, divergence), accept, nearest_diff)
 
 
+def _accepts_a_pitfall(case: Case, atol: float, rtol: float) -> bool:
+    """Whether ``rtol`` lets a pitfall listed for ``case`` pass as the reference."""
+    listed = [m for m in _applicable(case) if set(m.pitfalls) <= set(case.pitfalls)]
+    for mutant in listed:
+        trajectory = mutant_trajectory(case, mutant)
+        if first_divergence(trajectory, case.reference, atol, RTOL) is None:
+            continue  # the case cannot show it at all
+        if first_divergence(trajectory, case.reference, atol, rtol) is None:
+            return True
+    return False
+
+
 def _perturbed_params(case: Case, got: Trajectory) -> str | None:
-    """``"after step 0 ... = w - c * state[b]"`` if the params read are the perturbed point:
-    off by a multiple of a state buffer, and by exactly rho[0] or rho[1] in length."""
+    """``"after step 0 ... = w - c * b"`` if the params read are the perturbed point: off by
+    a multiple of a state buffer the runner read, or, when it read none that fits, of the
+    reference's own buffer after step 0 (state kept where the runner cannot see it), and
+    by exactly rho[0] or rho[1] in length."""
     want = case.reference
-    if case.rho is None or not got.buffers or got.steps == 0 or want.steps == 0:
+    if case.rho is None or got.steps == 0 or want.steps == 0:
         return None
     for quantity, a, b in _quantities(got, want, 0):  # step 0 agrees up to its params
         if not quantity.startswith("gradient evaluation"):
@@ -488,23 +528,30 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     diff = np.concatenate([(got.params[k][0] - want.params[k][0]).ravel() for k in names])
     if not np.all(np.isfinite(diff)) or np.linalg.norm(diff) == 0:
         return None
-    for buffer, arrays in got.buffers.items():
-        b = np.concatenate([arrays[k][0].ravel() for k in names])
-        if not np.all(np.isfinite(b)) or b @ b == 0:
+    candidates = [(f"state[{buffer!r}]", np.concatenate([arrays[k][0].ravel() for k in names]))
+                  for buffer, arrays in got.buffers.items()]  # fmt: skip
+    own = {} if case.has_stats else reference_steps(case)[0].outputs
+    candidates += [(f"the reference's {b}_1", own[b]) for b in ("v", "m") if b in own]
+    for label, b in candidates:
+        if b.shape != diff.shape or not np.all(np.isfinite(b)) or b @ b == 0:
             continue
         c = -float(diff @ b) / float(b @ b)
         length = abs(c) * float(np.sqrt(b @ b))  # a perturbation is rho long
         is_rho = any(abs(length - r) <= 1e-6 * r for r in case.rho[:2])
         if is_rho and np.linalg.norm(diff + c * b) <= 1e-6 * np.linalg.norm(diff):
+            unseen = "" if label.startswith("state[") else (
+                "; the runner found no state buffer holding it: the optimizer keeps its state "
+                "where the runner cannot see it (outside optimizer.state)")  # fmt: skip
             return (
-                f"after step 0 the params equal w - c * state[{buffer!r}] with c = {c:.3g}: "
-                "the implementation keeps the perturbed point in its params, and the runner "
-                "read that point as the weights"
+                f"after step 0 the params equal w - c * {label} with c = {c:.3g} (length "
+                f"{length:.3g} = rho): the implementation keeps the perturbed point in its "
+                f"params, and the runner read that point as the weights{unseen}"
             )
     return None
 
 
 PERTURBED_FITS = [
+    "--form memory-free (the params are the perturbed point of the paper's Algorithm 1)",
     "torch: --adapter move-back-up (it needs a move_back/move_up method pair)",
     "torch: an eval_params() method returning the unperturbed weights (--adapter step)",
     "jax: a transformation with an eval_params(params, state) field",
@@ -531,14 +578,26 @@ def not_driven(case: str, reason: str, found=(), fits=(), error: str | None = No
 
 
 def check_case(
-    case: Case, got: Trajectory, atol: float = ATOL, rtol: float = RTOL, error: str | None = None
+    case: Case,
+    got: Trajectory,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    error: str | None = None,
+    form: str = "standard",
 ) -> CaseResult:
-    """The verdict on ``got`` for ``case``: pass/fail, first divergence, diagnosis.
+    """The verdict on ``got`` for ``case``: pass/fail, first divergence, diagnosis, and
+    the first equation that does not hold.
 
     ``error``: the exception of a run that raised; ``got`` then holds the steps done.
+    ``form="memory-free"``: the params recorded are the perturbed point
+    (:func:`~minimsam.crosscheck.localise.from_memory_free`).
     """
     if case.reference is None:
         raise ValueError(f"case {case.name!r} has no reference trajectory")
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    if form == "memory-free" and _perturbed_params(case, got) is not None:
+        got = from_memory_free(case, got)  # only params that are the perturbed point
     divergence = first_divergence(got, case.reference, atol, rtol)
     if error is not None and (divergence is None or divergence.step == got.steps):
         divergence = Divergence(got.steps, f"raised {error}", np.inf)
@@ -570,4 +629,7 @@ def check_case(
         found, nearest, _ = _diagnose(case, got, atol, rtol)  # every mutant evaluates as
         # the reference does, so a pair cannot match another number of evaluations
     result.diagnoses, result.nearest = found, nearest
+    location = localise(case, got, you=False)
+    if location is not None:
+        result.location, result.equation = str(location), location.symbol
     return result

@@ -115,11 +115,13 @@ def factory_kwargs(case: Case) -> dict:
     return kwargs
 
 
-def _param_trees(state, names: set[str], prefix: str = "state"):
-    """``(path, {param: array})`` for every params-shaped dict inside an optax state."""
+def _param_trees(state, shapes: dict[str, tuple], prefix: str = "state"):
+    """``(path, {param: array})`` for every params-shaped dict inside an optax state: the
+    params' keys, each with its param's shape (a dict of per-tensor scalars is not one)."""
     if isinstance(state, dict):
-        if set(state) == names:
-            yield prefix, state
+        if set(state) == set(shapes):
+            if all(np.shape(state[k]) == shapes[k] for k in shapes):
+                yield prefix, state
             return
         items = state.items()
     elif isinstance(state, tuple) and hasattr(state, "_fields"):
@@ -129,7 +131,7 @@ def _param_trees(state, names: set[str], prefix: str = "state"):
     else:
         return
     for key, value in items:
-        yield from _param_trees(value, names, f"{prefix}.{key}")
+        yield from _param_trees(value, shapes, f"{prefix}.{key}")
 
 
 def _host(tree) -> dict:
@@ -196,7 +198,8 @@ def _drive(case, impl, calls_per_step, jit):
                 recorder.evaluation(_host(params), float(value), _host(grads))
                 updates, state = run.update(grads, state, params)
                 params = jax.tree_util.tree_map(lambda p, u: p + u, params, updates)
-            buffers = {path: _host(tree) for path, tree in _param_trees(state, set(names))}
+            shapes = {k: np.shape(case.init[k]) for k in names}
+            buffers = {path: _host(tree) for path, tree in _param_trees(state, shapes)}
             recorder.end_step(_host(run.eval_params(params, state)), buffers)
     except Exception as err:
         reason = f"{type(err).__name__}: {err}"
@@ -231,8 +234,10 @@ def check(
     names: list[str] | None = None,
     atol: float = ATOL,
     rtol: float = RTOL,
+    form: str = "standard",
 ) -> Report:
-    """Check the optax transformation ``impl`` builds on the ``optimizer`` cases."""
+    """Check the optax transformation ``impl`` builds on the ``optimizer`` cases
+    (``form="memory-free"``: its params hold the perturbed point)."""
     if isinstance(cases, (str, Path)):
         cases = load_cases(cases, optimizer=optimizer, names=names)
     else:
@@ -248,6 +253,6 @@ def check(
         if stuck is not None:
             results.append(not_driven(case.name, stuck.reason, stuck.found, stuck.fits, error))
         else:
-            results.append(check_case(case, trajectory, atol, rtol, error=error))
+            results.append(check_case(case, trajectory, atol, rtol, error=error, form=form))
     adapter = f"optax, {calls_per_step or 'its own'} call(s) per step" + (", jit" if jit else "")
     return Report(optimizer, label, adapter, results, skipped, BATCHNORM_SKIPPED if skipped else "")

@@ -2,77 +2,18 @@
 
 A failing implementation is diagnosed by re-running the reference with one pitfall
 built in (or two, see :func:`pairs`) and checking whether the implementation's
-trajectory matches that mutant's (see :mod:`minimsam.crosscheck.compare`). Most
-mutants are the update of their reference optimizer (``minimsam.optim``) written
-once with a few class-level *knobs* (``norm``, ``sign``, ``decay_at``, ...), the
-reference values being the defaults; a mutant class sets one knob, marked
-``# PITFALL``, so two mutants that set different knobs combine into one class. The
-state-loss pitfalls change the run, not the optimizer
-(:data:`~minimsam.crosscheck.reference.RESTORE_MODES`).
+trajectory matches that mutant's (see :mod:`minimsam.crosscheck.compare`). The
+optimizer pitfalls are knob settings of :mod:`minimsam.optim.variants`, where each
+update is written once (its defaults are the reference), so two mutants that set
+different knobs combine into one class. The state-loss pitfalls change the run, not
+the optimizer (:data:`~minimsam.crosscheck.reference.RESTORE_MODES`); the batch-norm
+ones change the model's passes (:data:`~minimsam.crosscheck.problems.BN_MODES`).
 
-The pitfalls (FORMAT.md lists them with the cases that expose each):
-
-``weight_decay_placement``
-    Coupled decay taken at the other point (SAM: at ``w + e`` instead of ``w``;
-    MSAM: at ``w`` instead of ``w - rho u``; NAG: at ``w`` instead of the look-ahead
-    point), or decoupled decay on the other side of the Adam step (AdamW decays
-    before, AdamW-MSAM after).
-``weight_decay_outside_momentum``
-    The decay left out of the momentum and subtracted on its own, without the
-    lr: ``w_{t+1} = w_t - eta v_{t+1} - lam w_t``.
-``perturbation_sign``
-    SAM perturbed along ``-g`` (descent), MSAM along ``+v`` (a step back),
-    AdamW-MSAM along ``+m``.
-``per_tensor_norm``
-    The perturbation normalised tensor by tensor, ``rho x_k / ||x_k||``, instead of
-    by the global norm over all parameters.
-``rho_drift``
-    The memory-free form stores ``1 / (||v|| + EPS)`` and removes the old
-    perturbation with the *current* rho (the official MSAM code). When rho changes
-    between steps, ``w`` shifts by ``(rho_new - rho_old) * v / ||v||`` for good, and
-    the gradient is taken with the previous step's rho.
-``rho_lag``
-    The perturbation of step ``t`` made with ``rho[t-1]`` and undone exactly: a
-    memory-free optimizer that perturbs at the end of a step, before the scheduler
-    sets the next rho (AdamW-MSAM written like the official code does this).
-``rho_schedule_ignored``
-    SAM whose rho stays at ``rho[0]``: the schedule never reaches the perturbation
-    (``optax.contrib.sam`` with its default ``reset_state=True`` re-initialises the
-    adversarial optimizer, and with it the schedule's step count, every step).
-``first_momentum``
-    The first momentum buffer set to ``(1 + mu) d`` (initialised to ``d``, then
-    updated with ``d`` again) instead of ``d``.
-``missing_epsilon``
-    Normalising by ``||.||`` instead of ``||.|| + EPS``: NaN as soon as the vector is
-    zero (MSAM and AdamW-MSAM on step 0, SAM on a zero gradient); otherwise the
-    difference is about ``1e-12`` relative and not a failure.
-``state_not_saved``
-    The optimizer state is not in the checkpoint: the run continues from a fresh
-    optimizer (zero buffers, step count 0), at ``w`` or, for a memory-free
-    optimizer, at the perturbed point it was holding.
-``lr_lost_on_restore``
-    The state is restored, but the lr schedule no longer reaches the optimizer that
-    uses it (a SAM wrapper whose ``load_state_dict`` replaces its param groups, so
-    the inner optimizer keeps its own): the lr stays at its constructor value
-    ``lr[0]`` from the restore on.
-``bn_stats_both_passes``
-    (batch norm) SAM's running statistics updated by both forward passes, the second
-    at ``w + e``: they move twice per step, once with perturbed weights. The gradients
-    are the reference's (training mode normalises with batch statistics), so only the
-    recorded statistics, and the evaluation, show it.
-``bn_second_pass_eval``
-    (batch norm) SAM's second pass in evaluation mode (``model.eval()``): it
-    normalises with the running statistics, so the gradient at ``w + e`` is that of
-    another function.
-``bn_no_reestimation``
-    (batch norm) MSAM evaluated with the running statistics its training left, which
-    come from the perturbed points ``w - rho u``, without re-estimating them at the
-    unperturbed weights first. A pitfall of the evaluation, not of a step: only the
-    case's evaluation logits show it.
-``float32_norm``
-    A *precision* mutant, not a bug: the norm of the perturbation computed in
-    float32. It differs from the reference by about ``1e-9``; it is used to name the
-    likely cause of a "matches up to precision" verdict, never as a diagnosis.
+:data:`PITFALLS` says each pitfall in a line; FORMAT.md ("Pitfalls the cases expose")
+lists them with the cases that show them. ``kind="step"`` marks the mistakes of a
+hand-written step that the exercise grader names too (momentum not carried, weight
+decay left out, no perturbation, NAG's variable); ``kind="precision"`` the float32 norm,
+a rounding difference that names the cause of a "matches up to precision" verdict.
 """
 
 from __future__ import annotations
@@ -80,12 +21,16 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from minimsam import optim
-from minimsam.backend import get_backend
-from minimsam.optim.adamw import adam_moments, adam_step
-from minimsam.optim.base import EPS, add, axpy, global_norm, scale, zeros_like
+from minimsam.optim.variants import (
+    AdamWMSAMVariant,
+    AdamWVariant,
+    MSAMUndoWithCurrentRho,
+    MSAMVariant,
+    NAGVariant,
+    SAMVariant,
+    SGDVariant,
+    variant,
+)
 
 __all__ = ["MUTANTS", "PITFALLS", "Mutant", "combine", "mutants_for", "pairs"]
 
@@ -112,403 +57,11 @@ PITFALLS: dict[str, str] = {
     "bn_no_reestimation": "batch-norm statistics not re-estimated at the unperturbed weights "
     "before evaluation",
     "float32_norm": "the norm computed in float32 (a precision difference, not a bug)",
+    "momentum_not_carried": "momentum state not carried over from one step to the next",
+    "nag_variable": "NAG with the wrong variable",
+    "weight_decay_missing": "weight decay left out",
+    "no_perturbation": "gradient taken at w, not at the perturbed point",
 }
-
-
-# ----------------------------------------------------------------------------- shared pieces
-
-
-def _float32_norm(tree):
-    """``||tree||`` with the squares summed and rooted in float32, returned as float64."""
-    xp = get_backend().xp
-    total = None
-    for x in tree.values():
-        flat = x.reshape(-1).astype(xp.float32)
-        sq = xp.vdot(flat, flat)
-        total = sq if total is None else total + sq
-    return xp.sqrt(total).astype(xp.float64)
-
-
-def _normalised(tree, coef, norm: str, eps: float):
-    """``coef * x / (||x|| + eps)``: the global norm, a float32 one, or each tensor's own."""
-    if norm == "per-tensor":  # PITFALL (when chosen): x_k / ||x_k||
-        return {k: coef * x / (global_norm({k: x}) + eps) for k, x in tree.items()}
-    size = _float32_norm(tree) if norm == "float32" else global_norm(tree)
-    return scale(coef / (size + eps), tree)
-
-
-def _momentum(mu, v, d, t: int, first: str):
-    """``v_{t+1} = mu v_t + d``; the ``first_momentum`` pitfall makes ``v_1 = (1 + mu) d``."""
-    if first == "one-plus-mu" and t == 0:
-        return scale(1.0 + mu, d)  # PITFALL (when chosen): the buffer starts at d, then + d
-    return axpy(mu, v, d)
-
-
-def _scalar(value: float):
-    """A 0-d float64 array on the active backend (state entries are arrays, not floats)."""
-    return get_backend().xp.asarray(value, dtype=np.float64)
-
-
-class _Knobs:
-    """A reference update written with class-level knobs; the defaults are the reference.
-
-    A mutant subclass sets one knob; two mutants of the same base that set different
-    knobs combine by inheriting from both (:func:`combine`).
-    """
-
-    KNOBS: tuple[str, ...] = ()
-
-    @classmethod
-    def knobs_set(cls) -> set[str]:
-        """The knobs this class or its bases (below the knob base) change."""
-        changed = set()
-        for klass in cls.__mro__:
-            if "KNOBS" in klass.__dict__:
-                break
-            changed |= set(klass.__dict__) & set(cls.KNOBS)
-        return changed
-
-
-# ----------------------------------------------------------------------------- SGD, NAG
-
-
-class _SGDWith(_Knobs, optim.SGD):
-    """The SGD update (torch.optim.SGD) with knobs ``first_momentum`` and ``decay``."""
-
-    KNOBS = ("first_momentum", "decay")
-    first_momentum, decay = "zero", "coupled"
-
-    def update(self, w, state, grad, t, trace):
-        lr, mu, lam = self.hyper("lr", t), self.momentum, self.weight_decay
-        g = grad(w)
-        d = g if self.decay == "outside" else axpy(lam, w, g)
-        if mu == 0:
-            w_next, buffers = axpy(-lr, d, w), {}
-        else:
-            v_next = _momentum(mu, state["momentum"], d, t, self.first_momentum)
-            direction = axpy(mu, v_next, d) if self.nesterov else v_next
-            w_next, buffers = axpy(-lr, direction, w), {"momentum": v_next}
-        if self.decay == "outside":
-            w_next = axpy(-lam, w, w_next)  # PITFALL (when chosen): - lam w, no lr
-        return w_next, buffers
-
-
-class SGDFirstMomentum(_SGDWith):
-    """SGD whose first momentum buffer is ``(1 + mu) d``."""
-
-    first_momentum = "one-plus-mu"  # PITFALL
-
-
-class SGDDecayOutside(_SGDWith):
-    """SGD with ``w - lr v - lam w`` (the decay outside the momentum, without lr)."""
-
-    decay = "outside"  # PITFALL
-
-
-class _NAGWith(_Knobs, optim.NAG):
-    """The look-ahead NAG update with knobs ``decay_at`` and ``first_momentum``."""
-
-    KNOBS = ("decay_at", "first_momentum")
-    decay_at, first_momentum = "lookahead", "zero"
-
-    def update(self, w, state, grad, t, trace):
-        lr, mu, v = self.hyper("lr", t), self.momentum, state["momentum"]
-        a = axpy(-lr * mu, v, w)
-        d = axpy(self.weight_decay, w if self.decay_at == "w" else a, grad(a))
-        v_next = _momentum(mu, v, d, t, self.first_momentum)
-        return axpy(-lr, v_next, w), {"momentum": v_next}
-
-
-class NAGDecayAtW(_NAGWith):
-    """NAG with the weight decay taken at ``w`` (reference: at the look-ahead point)."""
-
-    decay_at = "w"  # PITFALL
-
-
-class NAGFirstMomentum(_NAGWith):
-    """NAG whose first momentum buffer is ``(1 + mu) d``."""
-
-    first_momentum = "one-plus-mu"  # PITFALL
-
-
-# ----------------------------------------------------------------------------- SAM
-
-
-class _SAMWith(_Knobs, optim.SAM):
-    """The SAM update with knobs for each pitfall (defaults: the reference)::
-
-    e = sign * rho g(w) / (norm(g(w)) + norm_eps);  d = g(w + e) + lam * (decay point)
-    v = mu v + d  (first_momentum);  w = w - eta v  (- lam w if decay == "outside")
-    """
-
-    KNOBS = ("sign", "norm_eps", "norm", "decay_at", "decay", "first_momentum", "rho_fixed")
-    sign, norm_eps, norm, decay_at = 1.0, EPS, "global", "w"
-    decay, first_momentum, rho_fixed = "coupled", "zero", False
-
-    def update(self, w, state, grad, t, trace):
-        lr, rho = self.hyper("lr", t), self.hyper("rho", 0 if self.rho_fixed else t)
-        mu, lam = self.momentum, self.weight_decay
-        g1 = grad(w)
-        wp = add(w, _normalised(g1, self.sign * rho, self.norm, self.norm_eps))
-        g2 = grad(wp)
-        d = g2 if self.decay == "outside" else axpy(lam, wp if self.decay_at == "wp" else w, g2)
-        v_next = _momentum(mu, state["momentum"], d, t, self.first_momentum)
-        w_next = axpy(-lr, v_next, w)
-        if self.decay == "outside":
-            w_next = axpy(-lam, w, w_next)
-        return w_next, {"momentum": v_next}
-
-
-class SAMDecayAtPerturbed(_SAMWith):
-    """SAM with the weight decay taken at ``w + e`` (reference: at ``w``)."""
-
-    decay_at = "wp"  # PITFALL: lam * (w + e)
-
-
-class SAMSignFlipped(_SAMWith):
-    """SAM with the perturbation ``-e`` (a descent step)."""
-
-    sign = -1.0  # PITFALL: w - e
-
-
-class SAMNoEps(_SAMWith):
-    """SAM with ``e = rho g / ||g||``."""
-
-    norm_eps = 0.0  # PITFALL: no + EPS
-
-
-class SAMPerTensor(_SAMWith):
-    """SAM with ``e_k = rho g_k / (||g_k|| + EPS)`` for each tensor ``k``."""
-
-    norm = "per-tensor"  # PITFALL
-
-
-class SAMRhoFixed(_SAMWith):
-    """SAM whose rho stays at ``rho[0]`` (the schedule never reaches the perturbation)."""
-
-    rho_fixed = True  # PITFALL
-
-
-class SAMFloat32Norm(_SAMWith):
-    """SAM whose ``||g||`` is computed in float32 (a precision mutant)."""
-
-    norm = "float32"  # PRECISION
-
-
-class SAMFirstMomentum(_SAMWith):
-    """SAM whose first momentum buffer is ``(1 + mu) d``."""
-
-    first_momentum = "one-plus-mu"  # PITFALL
-
-
-class SAMDecayOutside(_SAMWith):
-    """SAM with ``w - lr v - lam w``."""
-
-    decay = "outside"  # PITFALL
-
-
-# ----------------------------------------------------------------------------- MSAM
-
-
-class _MSAMWith(_Knobs, optim.MSAM):
-    """The MSAM update with knobs for each pitfall (defaults: the reference)::
-
-    wp = w + sign * rho_(t or t-1) v / (norm(v) + norm_eps);  d = g(wp) + lam * (decay point)
-    v = mu v + d  (first_momentum);  w = w - eta v  (- lam w if decay == "outside")
-    """
-
-    KNOBS = ("sign", "norm_eps", "norm", "decay_at", "decay", "first_momentum", "rho_lag")
-    sign, norm_eps, norm, decay_at = -1.0, EPS, "global", "wp"
-    decay, first_momentum, rho_lag = "coupled", "zero", False
-
-    def update(self, w, state, grad, t, trace):
-        lr, mu, lam, v = self.hyper("lr", t), self.momentum, self.weight_decay, state["momentum"]
-        rho = self.hyper("rho", t - 1 if self.rho_lag and t > 0 else t)
-        wp = add(w, _normalised(v, self.sign * rho, self.norm, self.norm_eps))
-        g = grad(wp)
-        d = g if self.decay == "outside" else axpy(lam, w if self.decay_at == "w" else wp, g)
-        v_next = _momentum(mu, v, d, t, self.first_momentum)
-        w_next = axpy(-lr, v_next, w)
-        if self.decay == "outside":
-            w_next = axpy(-lam, w, w_next)
-        return w_next, {"momentum": v_next}
-
-
-class MSAMDecayAtW(_MSAMWith):
-    """MSAM with the weight decay taken at ``w`` (reference: at ``w - rho u``)."""
-
-    decay_at = "w"  # PITFALL
-
-
-class MSAMSignFlipped(_MSAMWith):
-    """MSAM perturbed along ``+v``."""
-
-    sign = 1.0  # PITFALL: w + rho u
-
-
-class MSAMNoEps(_MSAMWith):
-    """MSAM with ``u = v / ||v||`` (NaN on step 0, where ``v = 0``)."""
-
-    norm_eps = 0.0  # PITFALL: no + EPS
-
-
-class MSAMPerTensor(_MSAMWith):
-    """MSAM with ``u_k = v_k / (||v_k|| + EPS)`` for each tensor ``k``."""
-
-    norm = "per-tensor"  # PITFALL
-
-
-class MSAMFloat32Norm(_MSAMWith):
-    """MSAM whose ``||v||`` is computed in float32 (a precision mutant)."""
-
-    norm = "float32"  # PRECISION
-
-
-class MSAMFirstMomentum(_MSAMWith):
-    """MSAM whose first momentum buffer is ``(1 + mu) d``."""
-
-    first_momentum = "one-plus-mu"  # PITFALL
-
-
-class MSAMDecayOutside(_MSAMWith):
-    """MSAM with ``w - lr v - lam w`` (the gradient alone in the momentum)."""
-
-    decay = "outside"  # PITFALL
-
-
-class MSAMRhoLag(_MSAMWith):
-    """MSAM whose step-``t`` perturbation uses ``rho[t-1]``, undone exactly."""
-
-    rho_lag = True  # PITFALL
-
-
-class MSAMUndoWithCurrentRho(optim.MSAM):
-    """The official code's memory-free MSAM (docs/optimizers.md#msam): params hold ``wp``.
-
-    State: ``momentum`` ``v``, ``inv = 1 / (||v|| + EPS)`` and ``rho_applied``. A step::
-
-        d         = g(wp_t) + lam * wp_t
-        w_t       = wp_t + rho_t * inv_t * v_t          (PITFALL: the current rho)
-        v_{t+1}   = mu * v_t + d ;  w_{t+1} = w_t - eta * v_{t+1}
-        wp_{t+1}  = w_{t+1} - rho_t * inv_{t+1} * v_{t+1}
-
-    so ``wp_t`` was made with ``rho_{t-1}``; ``eval_params = wp + rho_applied * inv * v``
-    (the official ``move_back_from_momentumAscent``).
-    """
-
-    def init_buffers(self, params):
-        buffers = {"momentum": zeros_like(params)}
-        return {**buffers, "inv": _scalar(0.0), "rho_applied": _scalar(0.0)}
-
-    def update(self, wp, state, grad, t, trace):
-        lr, rho, mu, v = self.hyper("lr", t), self.hyper("rho", t), self.momentum, state["momentum"]
-        d = axpy(self.weight_decay, wp, grad(wp))
-        w = axpy(rho * state["inv"], v, wp)  # PITFALL: undo with rho_t, not rho_{t-1}
-        v_next = axpy(mu, v, d)
-        w_next = axpy(-lr, v_next, w)
-        inv = 1.0 / (global_norm(v_next) + EPS)
-        wp_next = axpy(-rho * inv, v_next, w_next)
-        return wp_next, {"momentum": v_next, "inv": inv, "rho_applied": _scalar(rho)}
-
-    def eval_params(self, params, state):
-        return axpy(state["rho_applied"] * state["inv"], state["momentum"], params)
-
-
-# ----------------------------------------------------------------------------- AdamW(-MSAM)
-
-
-class AdamWDecayLast(optim.AdamW):
-    """AdamW that decays after the Adam step (torch.optim.AdamW decays before it)."""
-
-    def update(self, w, state, grad, t, trace):
-        lr = self.hyper("lr", t)
-        m, s = adam_moments(state["m"], state["s"], grad(w), self.betas)
-        w_adam = adam_step(w, m, s, lr, self.betas, self.eps, k=t + 1)
-        return scale(1 - lr * self.weight_decay, w_adam), {"m": m, "s": s}  # PITFALL: decay last
-
-
-class _AdamWMSAMWith(_Knobs, optim.AdamWMSAM):
-    """The AdamW-MSAM update with knobs (defaults: the reference)::
-
-    wp = w + sign * rho_(t or t-1) m / (norm(m) + norm_eps);  m, s from g(wp)
-    w = Adam step from w, decayed after it (or before, if decay_first)
-    """
-
-    KNOBS = ("sign", "norm_eps", "norm", "decay_first", "rho_lag")
-    sign, norm_eps, norm, decay_first, rho_lag = -1.0, EPS, "global", False, False
-
-    def update(self, w, state, grad, t, trace):
-        lr, lam = self.hyper("lr", t), self.weight_decay
-        rho = self.hyper("rho", t - 1 if self.rho_lag and t > 0 else t)
-        wp = add(w, _normalised(state["m"], self.sign * rho, self.norm, self.norm_eps))
-        m, s = adam_moments(state["m"], state["s"], grad(wp), self.betas)
-        if self.decay_first:
-            w = scale(1 - lr * lam, w)
-        w_next = adam_step(w, m, s, lr, self.betas, self.eps, k=t + 1)
-        if not self.decay_first:
-            w_next = scale(1 - lr * lam, w_next)
-        return w_next, {"m": m, "s": s}
-
-
-class AdamWMSAMDecayFirst(_AdamWMSAMWith):
-    """AdamW-MSAM that decays before the Adam step (reference: after, as the official code)."""
-
-    decay_first = True  # PITFALL
-
-
-class AdamWMSAMSignFlipped(_AdamWMSAMWith):
-    """AdamW-MSAM perturbed along ``+m``."""
-
-    sign = 1.0  # PITFALL: w + c m
-
-
-class AdamWMSAMNoEps(_AdamWMSAMWith):
-    """AdamW-MSAM with ``c = rho / ||m||`` (NaN on step 0, where ``m = 0``)."""
-
-    norm_eps = 0.0  # PITFALL: no + EPS
-
-
-class AdamWMSAMPerTensor(_AdamWMSAMWith):
-    """AdamW-MSAM with ``c_k = rho / (||m_k|| + EPS)`` for each tensor ``k``."""
-
-    norm = "per-tensor"  # PITFALL
-
-
-class AdamWMSAMFloat32Norm(_AdamWMSAMWith):
-    """AdamW-MSAM whose ``||m||`` is computed in float32 (a precision mutant)."""
-
-    norm = "float32"  # PRECISION
-
-
-class AdamWMSAMRhoLag(_AdamWMSAMWith):
-    """AdamW-MSAM written like the official code: memory-free, it undoes its
-    perturbation exactly but made it at the end of the previous step, with
-    ``rho[t-1]``; so step ``t``'s gradient is taken at ``w - rho[t-1] m / ||m||``."""
-
-    rho_lag = True  # PITFALL
-
-
-class AdamWMSAMUndoWithCurrentRho(optim.AdamWMSAM):
-    """Memory-free AdamW-MSAM that stores ``inv = 1 / (||m|| + EPS)`` and undoes with
-    ``rho_t``. Not in the registry: AdamW-MSAM code written like the official code
-    undoes exactly and only lags rho (:class:`AdamWMSAMRhoLag`); kept for comparison."""
-
-    def init_buffers(self, params):
-        buffers = {"m": zeros_like(params), "s": zeros_like(params)}
-        return {**buffers, "inv": _scalar(0.0), "rho_applied": _scalar(0.0)}
-
-    def update(self, wp, state, grad, t, trace):
-        lr, rho, lam = self.hyper("lr", t), self.hyper("rho", t), self.weight_decay
-        g = grad(wp)
-        w = axpy(rho * state["inv"], state["m"], wp)  # PITFALL: undo with rho_t, not rho_{t-1}
-        m, s = adam_moments(state["m"], state["s"], g, self.betas)
-        w_next = scale(1 - lr * lam, adam_step(w, m, s, lr, self.betas, self.eps, k=t + 1))
-        inv = 1.0 / (global_norm(m) + EPS)
-        wp_next = axpy(-rho * inv, m, w_next)
-        return wp_next, {"m": m, "s": s, "inv": inv, "rho_applied": _scalar(rho)}
-
-    def eval_params(self, params, state):
-        return axpy(state["rho_applied"] * state["inv"], state["m"], params)
 
 
 # ----------------------------------------------------------------------------- the registry
@@ -578,98 +131,136 @@ _FIRST = "the first momentum buffer is (1 + mu) d, not d"
 _OUTSIDE = "w - lr v - lam w: the decay outside the momentum, without lr"
 _F32 = "the norm computed in float32"
 _PER_TENSOR = "each tensor normalised by its own norm"
+_NO_DECAY = "weight_decay was not used: add weight_decay * (the decay point) to the gradient"
+_UNPERTURBED = "every gradient was taken at w, as with rho = 0: take it at the perturbed point"
+
+
+def _m(name, pitfall, base, detail, kind="bug", **knobs) -> Mutant:
+    """The mutant ``name``: ``base`` (a class of :mod:`minimsam.optim.variants`) with ``knobs``."""
+    return Mutant(name, pitfall, variant(base, **knobs), detail=detail, kind=kind)
+
+
+def _student(base, buffers: str = "v") -> tuple[Mutant, ...]:
+    """The mistakes of a hand-written step that every optimizer can make (``kind="step"``):
+    momentum not carried, weight decay left out."""
+    dropped = f"every step saw {buffers} = 0: return the new buffers, they come back next call"
+    return (
+        _m("momentum-reset", "momentum_not_carried", base, dropped, "step", carry=False),
+        _m("no-decay", "weight_decay_missing", base, _NO_DECAY, "step", decay="none"),
+    )
+
 
 MUTANTS: dict[str, tuple[Mutant, ...]] = {
     "sgd": (
-        Mutant("first-momentum", "first_momentum", SGDFirstMomentum, detail=_FIRST),
-        Mutant("decay-outside", "weight_decay_outside_momentum", SGDDecayOutside,
-               detail=_OUTSIDE),
+        _m("first-momentum", "first_momentum", SGDVariant, _FIRST, first_momentum="one-plus-mu"),
+        _m("decay-outside", "weight_decay_outside_momentum", SGDVariant, _OUTSIDE,
+           decay="outside"),
         _LOST,
         _LR_LOST,
+        *_student(SGDVariant),
+        _m("decay-beside-momentum", "weight_decay_placement", SGDVariant, "lam w added beside "
+           "the momentum, not to the gradient that enters it", "step", decay="beside"),
     ),
     "nag": (
-        Mutant("decay-at-w", "weight_decay_placement", NAGDecayAtW,
-               detail="decay at w, not at the look-ahead point w - lr mu v"),
-        Mutant("first-momentum", "first_momentum", NAGFirstMomentum, detail=_FIRST),
+        _m("decay-at-w", "weight_decay_placement", NAGVariant,
+           "decay at w, not at the look-ahead point w - lr mu v", decay_at="w"),
+        _m("first-momentum", "first_momentum", NAGVariant, _FIRST, first_momentum="one-plus-mu"),
         _LOST,
         _LR_LOST,
+        *_student(NAGVariant),
+        _m("grad-at-w", "nag_variable", NAGVariant, "gradient taken at w, not at the look-ahead "
+           "point a = w - lr mu v", "step", grad_at="w", decay_at="w"),
+        _m("step-from-lookahead", "nag_variable", NAGVariant, "w_next = a - lr v_next: the "
+           "update must start from w, not from a", "step", step_from="lookahead"),
+        _m("returns-lookahead", "nag_variable", NAGVariant, "returned the look-ahead point "
+           "w_next - lr mu v_next instead of w_next", "step", returns="lookahead"),
+        _m("torch-nesterov-form", "nag_variable", NAGVariant, "SGD(nesterov=True)'s update "
+           "w - lr (d + mu v_next), whose variable is the look-ahead point, applied to w",
+           "step", form="torch"),
     ),
     "sam": (
-        Mutant("decay-at-perturbed", "weight_decay_placement", SAMDecayAtPerturbed,
-               detail="decay at w + e, not at w"),
-        Mutant("sign-flipped", "perturbation_sign", SAMSignFlipped,
-               detail="perturbed to w - e (descent), not w + e"),
-        Mutant("per-tensor", "per_tensor_norm", SAMPerTensor, detail=_PER_TENSOR),
-        Mutant("rho-fixed", "rho_schedule_ignored", SAMRhoFixed,
-               detail="rho[0] on every step, e.g. an optimizer state reset that restarts "
-               "the rho schedule's step count"),
-        Mutant("first-momentum", "first_momentum", SAMFirstMomentum, detail=_FIRST),
-        Mutant("decay-outside", "weight_decay_outside_momentum", SAMDecayOutside,
-               detail=_OUTSIDE),
-        Mutant("no-eps", "missing_epsilon", SAMNoEps, detail="e = rho g / ||g||"),
+        _m("decay-at-perturbed", "weight_decay_placement", SAMVariant, "decay at w + e, not at w",
+           decay_at="wp"),
+        _m("sign-flipped", "perturbation_sign", SAMVariant,
+           "perturbed to w - e (descent), not w + e", sign=-1.0),
+        _m("per-tensor", "per_tensor_norm", SAMVariant, _PER_TENSOR, norm="per-tensor"),
+        _m("rho-fixed", "rho_schedule_ignored", SAMVariant, "rho[0] on every step, e.g. an "
+           "optimizer state reset that restarts the rho schedule's step count", rho_fixed=True),
+        _m("first-momentum", "first_momentum", SAMVariant, _FIRST, first_momentum="one-plus-mu"),
+        _m("decay-outside", "weight_decay_outside_momentum", SAMVariant, _OUTSIDE,
+           decay="outside"),
+        _m("no-eps", "missing_epsilon", SAMVariant, "e = rho g / ||g||", norm_eps=0.0),
         Mutant("bn-stats-both-passes", "bn_stats_both_passes", bn="both-passes",
                detail="the second forward pass, at w + e, updated them again"),
         Mutant("bn-second-pass-eval", "bn_second_pass_eval", bn="second-eval",
                detail="the gradient at w + e taken with model.eval()"),
-        Mutant("float32-norm", "float32_norm", SAMFloat32Norm, detail=_F32, kind="precision"),
+        _m("float32-norm", "float32_norm", SAMVariant, _F32, "precision", norm="float32"),
         _LOST,
         _LR_LOST,
+        *_student(SAMVariant),
+        _m("no-perturbation", "no_perturbation", SAMVariant, _UNPERTURBED, "step", sign=0.0),
     ),
     "msam": (
-        Mutant("decay-at-w", "weight_decay_placement", MSAMDecayAtW,
-               detail="decay at w, not at the perturbed point w - rho u"),
-        Mutant("sign-flipped", "perturbation_sign", MSAMSignFlipped,
-               detail="perturbed along +v, not -v"),
-        Mutant("per-tensor", "per_tensor_norm", MSAMPerTensor, detail=_PER_TENSOR),
+        _m("decay-at-w", "weight_decay_placement", MSAMVariant,
+           "decay at w, not at the perturbed point w - rho u", decay_at="w"),
+        _m("sign-flipped", "perturbation_sign", MSAMVariant, "perturbed along +v, not -v",
+           sign=1.0),
+        _m("per-tensor", "per_tensor_norm", MSAMVariant, _PER_TENSOR, norm="per-tensor"),
         Mutant("undo-current-rho", "rho_drift", MSAMUndoWithCurrentRho,
                detail="undo with rho_t * v / ||v|| after perturbing with rho_{t-1}"),
-        Mutant("rho-lag", "rho_lag", MSAMRhoLag,
-               detail="perturbed with rho_{t-1}, undone exactly"),
-        Mutant("first-momentum", "first_momentum", MSAMFirstMomentum, detail=_FIRST),
-        Mutant("decay-outside", "weight_decay_outside_momentum", MSAMDecayOutside,
-               detail=_OUTSIDE),
-        Mutant("no-eps", "missing_epsilon", MSAMNoEps, detail="u = v / ||v||"),
+        _m("rho-lag", "rho_lag", MSAMVariant, "perturbed with rho_{t-1}, undone exactly",
+           rho_lag=True),
+        _m("first-momentum", "first_momentum", MSAMVariant, _FIRST, first_momentum="one-plus-mu"),
+        _m("decay-outside", "weight_decay_outside_momentum", MSAMVariant, _OUTSIDE,
+           decay="outside"),
+        _m("no-eps", "missing_epsilon", MSAMVariant, "u = v / ||v||", norm_eps=0.0),
         _BN_NO_REESTIMATION,
-        Mutant("float32-norm", "float32_norm", MSAMFloat32Norm, detail=_F32, kind="precision"),
+        _m("float32-norm", "float32_norm", MSAMVariant, _F32, "precision", norm="float32"),
         _LOST,
         _LOST_PERTURBED,
         _LR_LOST,
+        *_student(MSAMVariant),
+        _m("no-perturbation", "no_perturbation", MSAMVariant, _UNPERTURBED, "step", sign=0.0),
     ),
     "adamw": (
-        Mutant("decay-last", "weight_decay_placement", AdamWDecayLast,
-               detail="decoupled decay after the Adam step, not before (torch.optim.AdamW)"),
+        _m("decay-last", "weight_decay_placement", AdamWVariant,
+           "decoupled decay after the Adam step, not before (torch.optim.AdamW)",
+           decay_last=True),
         _LOST,
         _LR_LOST,
     ),
     "adamw-msam": (
-        Mutant("decay-first", "weight_decay_placement", AdamWMSAMDecayFirst,
-               detail="decoupled decay before the Adam step, not after (official code)"),
-        Mutant("sign-flipped", "perturbation_sign", AdamWMSAMSignFlipped,
-               detail="perturbed along +m, not -m"),
-        Mutant("per-tensor", "per_tensor_norm", AdamWMSAMPerTensor, detail=_PER_TENSOR),
-        Mutant("rho-lag", "rho_lag", AdamWMSAMRhoLag,
-               detail="perturbed with rho_{t-1} at the end of the previous step, undone "
-               "exactly (the official code's form)"),
-        Mutant("no-eps", "missing_epsilon", AdamWMSAMNoEps, detail="c = rho / ||m||"),
-        Mutant("float32-norm", "float32_norm", AdamWMSAMFloat32Norm, detail=_F32,
-               kind="precision"),
+        _m("decay-first", "weight_decay_placement", AdamWMSAMVariant,
+           "decoupled decay before the Adam step, not after (official code)", decay_first=True),
+        _m("sign-flipped", "perturbation_sign", AdamWMSAMVariant, "perturbed along +m, not -m",
+           sign=1.0),
+        _m("per-tensor", "per_tensor_norm", AdamWMSAMVariant, _PER_TENSOR, norm="per-tensor"),
+        _m("rho-lag", "rho_lag", AdamWMSAMVariant, "perturbed with rho_{t-1} at the end of the "
+           "previous step, undone exactly (the official code's form)", rho_lag=True),
+        _m("no-eps", "missing_epsilon", AdamWMSAMVariant, "c = rho / ||m||", norm_eps=0.0),
+        _m("float32-norm", "float32_norm", AdamWMSAMVariant, _F32, "precision", norm="float32"),
         _LOST,
         _LOST_PERTURBED,
         _LR_LOST,
+        *_student(AdamWMSAMVariant, "m = s"),
+        _m("no-perturbation", "no_perturbation", AdamWMSAMVariant, _UNPERTURBED, "step",
+           sign=0.0),
     ),
 }  # fmt: skip
 
 
-def mutants_for(optimizer: str, kind: str | None = "bug") -> tuple[Mutant, ...]:
+def mutants_for(optimizer: str, kind: str | tuple | None = "bug") -> tuple[Mutant, ...]:
     """The mutants of one optimizer name (a key of :data:`MUTANTS`) of one ``kind``
-    (``"bug"``, ``"precision"``, or None for all)."""
+    (``"bug"``, ``"step"``: a hand-written step's mistake, ``"precision"``, a tuple of
+    them, or None for all)."""
     if optimizer not in MUTANTS:
         raise ValueError(f"unknown optimizer {optimizer!r}; known: {list(MUTANTS)}")
-    return tuple(m for m in MUTANTS[optimizer] if kind is None or m.kind == kind)
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return tuple(m for m in MUTANTS[optimizer] if kinds is None or m.kind in kinds)
 
 
 def _knob_base(cls: type) -> type | None:
-    return next((k for k in cls.__mro__ if "KNOBS" in k.__dict__ and k is not _Knobs), None)
+    return cls.knob_base() if hasattr(cls, "knob_base") else None
 
 
 def combine(a: Mutant, b: Mutant) -> Mutant | None:

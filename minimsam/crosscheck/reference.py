@@ -81,12 +81,14 @@ def run_reference(
     make: Callable[..., optim.Optimizer] = make_optimizer,
     bn: str = "reference",
     reestimate: bool = True,
+    record_buffers: bool = False,
 ) -> Trajectory:
     """The trajectory of ``cls`` (default: the reference optimizer) on ``case``.
 
     ``restore`` is one of :data:`RESTORE_MODES`. Batch-norm cases only: ``bn`` is one of
     :data:`~minimsam.crosscheck.problems.BN_MODES`, and ``reestimate=False`` skips the
-    re-estimation before the evaluation. Runs on the ``numpy`` backend, float64.
+    re-estimation before the evaluation. ``record_buffers``: also record the optimizer's
+    params-shaped state buffers after every step. Runs on the ``numpy`` backend, float64.
     """
     if restore not in RESTORE_MODES:
         raise ValueError(f"restore must be one of {RESTORE_MODES}, got {restore!r}")
@@ -113,7 +115,10 @@ def run_reference(
             params, state, _ = opt.step(params, state, recording_grad_fn)
             if case.has_stats:
                 stats = grad_fn.new_stats
-            recorder.end_step(opt.eval_params(params, state), stats=stats)
+            kept = (
+                {b: x for b, x in state.items() if isinstance(x, dict)} if record_buffers else None
+            )
+            recorder.end_step(opt.eval_params(params, state), kept, stats=stats)
         if case.has_stats:
             rounds = case.reestimate_batches if reestimate else 0
             w = opt.eval_params(params, state)

@@ -347,11 +347,13 @@ def check(
     names: list[str] | None = None,
     atol: float = ATOL,
     rtol: float = RTOL,
+    form: str = "standard",
 ) -> Report:
     """Check the torch optimizer ``impl`` on the ``optimizer`` cases; a :class:`Report`.
 
     ``cases`` is a directory written by ``minimsam crosscheck export`` or a list of
-    cases. A case whose run raises fails with the error in its result.
+    cases. A case whose run raises fails with the error in its result. ``form``:
+    ``"memory-free"`` if the params hold the perturbed point (the paper's Algorithm 1).
     """
     if isinstance(cases, (str, Path)):
         cases = load_cases(cases, optimizer=optimizer, names=names)
@@ -368,5 +370,7 @@ def check(
             nd = outcome.not_driven
             results.append(not_driven(case.name, nd.reason, nd.found, nd.fits, outcome.error))
         else:
-            results.append(check_case(case, outcome.trajectory, atol, rtol, outcome.error))
+            results.append(
+                check_case(case, outcome.trajectory, atol, rtol, outcome.error, form=form)
+            )
     return Report(optimizer, name, adapter_name, results)

@@ -29,16 +29,22 @@ def check_trajectory_file(
     optimizer: str | None = None,
     atol: float = ATOL,
     rtol: float = RTOL,
+    form: str = "standard",
+    names: list[str] | None = None,
 ) -> Report:
     """The report on the runs in ``trajectory`` (a ``.npz`` trajectory file).
 
     ``cases``: a folder written by ``export``, or a list of cases. The cases checked
     are those the file holds; they must all be of one optimizer (or give ``optimizer``).
+    A case of that optimizer the file lacks is listed in ``report.missing`` and the
+    report does not pass, unless ``names`` (the cases meant) leaves it out.
     """
     if isinstance(cases, (str, Path)):
         cases = load_cases(cases, optimizer=optimizer)
     elif optimizer is not None:
         cases = [c for c in cases if c.optimizer == optimizer]
+    if names:
+        cases = [c for c in cases if c.name in names]
     runs = read_trajectories(trajectory, cases)
     checked = [c for c in cases if c.name in runs]
     optimizers = sorted({c.optimizer for c in checked})
@@ -49,5 +55,8 @@ def check_trajectory_file(
     results = []
     for case in checked:
         got, error = runs[case.name]
-        results.append(check_case(case, got, atol, rtol, error=error))
-    return Report(optimizers[0], str(trajectory), "trajectory file", results)
+        results.append(check_case(case, got, atol, rtol, error=error, form=form))
+    missing = [c.name for c in cases if c.optimizer == optimizers[0] and c.name not in runs]
+    report = Report(optimizers[0], str(trajectory), "trajectory file", results)
+    report.missing = missing
+    return report

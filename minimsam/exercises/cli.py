@@ -6,12 +6,15 @@
     minimsam exercise check msam path/to/solution.py[:function] [--json] [--student NAME]
     minimsam exercise check msam 04_msam.ipynb            # a filled-in notebook
     minimsam exercise check all path/to/folder/ [--json]  # sgd_momentum.py, nag.py, ...
+    minimsam exercise check msam mine.py --form memory-free --time-limit 10
 
 ``check`` prints the verdict (``--json``: one JSON line per exercise instead, for an
 instructor to collect) and exits with status 0 if every exercise passes, 1 otherwise.
 With ``all``, the folder holds one file per exercise, named after its function less
 ``_step`` (the layout of ``exercises/solutions/``), or the exercise notebooks under
-their own names; a missing one is graded "not implemented". ``python -m
+their own names; a missing one is graded "not implemented". ``--form memory-free``
+grades an MSAM step that holds the perturbed point (the paper's Algorithm 1);
+``--time-limit`` is the seconds each case may take (default 60). ``python -m
 minimsam.exercises ...`` runs the same commands.
 """
 
@@ -25,6 +28,7 @@ from minimsam.crosscheck.compare import ATOL, RTOL
 from minimsam.exercises.catalogue import EXERCISES, get
 from minimsam.exercises.grader import NOT_IMPLEMENTED, ExerciseResult, grade
 from minimsam.exercises.loading import find_solution, load_function
+from minimsam.exercises.runner import FORMS, TIME_LIMIT
 
 __all__ = ["add_subparser", "main"]
 
@@ -40,7 +44,8 @@ def _grade_one(name: str, spec: str, args: argparse.Namespace) -> tuple[Exercise
             return result, str(Path(spec) / exercise.solution_file)
         spec = str(path)
     step = load_function(spec, exercise.function)
-    return grade(exercise, step, args.atol, args.rtol), spec
+    form = args.form if exercise.optimizer == "msam" else "standard"
+    return grade(exercise, step, args.atol, args.rtol, form, args.time_limit), spec
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -76,6 +81,13 @@ def _help(parser: argparse.ArgumentParser):
     return show
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
+
+
 def _add_commands(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_help(parser), backend="numpy")
     commands = parser.add_subparsers(dest="exercise_command", metavar="{check,list}")
@@ -90,6 +102,19 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--student", help="a name to put in the JSON lines (with --json)")
     check.add_argument("--atol", type=float, default=ATOL, help=f"default {ATOL}")
     check.add_argument("--rtol", type=float, default=RTOL, help=f"default {RTOL}")
+    check.add_argument(
+        "--form",
+        choices=FORMS,
+        default="standard",
+        help="msam only: memory-free if your step holds the perturbed point (Algorithm 1)",
+    )
+    check.add_argument(
+        "--time-limit",
+        type=_seconds,
+        default=TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"seconds each golden case may take (default {TIME_LIMIT:g})",
+    )
     check.set_defaults(func=_check)
 
 

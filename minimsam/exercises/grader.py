@@ -4,13 +4,13 @@
 (:func:`minimsam.exercises.catalogue.cases_for`), compares each trajectory with the
 reference (:func:`minimsam.crosscheck.compare.check_case`: every gradient-evaluation
 point, loss and ``w_{t+1}``, to ``|got - want| <= atol + rtol |want|``) and, for a
-failing case, names the pitfall whose mutant the trajectory matches (the crosscheck
-mutants and :mod:`minimsam.exercises.pitfalls`).
+failing case, names the known mistake whose run the trajectory matches (the registry
+of :mod:`minimsam.crosscheck.mutants`) and the first equation the step gets wrong
+(:func:`minimsam.crosscheck.localise.localise`, which needs no list of mistakes).
 
-The verdict names the first diverging step of the first failing case that a pitfall
-explains (else of the first failing case), which quantity differs (the point given to
-``grad_fn``, its loss, or ``w_next``), the key and entry with the largest difference,
-the expected and the computed value, and the pitfall.
+The verdict is said once, then: the mistake, the equation where it sits, the first
+difference (case, step, quantity, key and entry, expected and computed value), where a
+NaN first appeared, and one line per failing case with what that case exercises.
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minimsam.crosscheck.case import Case, Trajectory
-from minimsam.crosscheck.compare import ATOL, RTOL, CaseResult, check_case
-from minimsam.exercises import pitfalls
+from minimsam.crosscheck.compare import ATOL, RTOL, CaseResult, check_case, json_safe
+from minimsam.crosscheck.localise import Location, localise
 from minimsam.exercises.catalogue import Exercise, cases_for, get
-from minimsam.exercises.runner import NotImplementedYet, run_step_function
+from minimsam.exercises.runner import (
+    TIME_LIMIT,
+    NotImplementedYet,
+    graded_in,
+    run_step_function,
+)
 
 __all__ = ["ExerciseResult", "Mismatch", "check", "grade"]
 
@@ -75,26 +80,30 @@ class ExerciseResult:
     pitfalls: list[str] = field(default_factory=list)
     mismatch: Mismatch | None = None
     cases: list[CaseResult] = field(default_factory=list)
+    location: Location | None = None
+    notes: list[str] = field(default_factory=list)  # remarks, and where a NaN appeared
+    exercised: dict[str, str] = field(default_factory=dict)  # case -> what it exercises
 
     @property
     def passed(self) -> bool:
         return self.status == PASS
 
     def format(self) -> str:
-        """The headline, the first divergence, and one line per case."""
+        """The verdict, the equation where it goes wrong, the first difference, the cases."""
         lines = [self.message]
+        if self.location is not None:
+            lines.append(f"  where: case {self.location.case}, {self.location}")
         if self.mismatch is not None:
-            lines.append(f"  first divergence: {self.mismatch}")
-        if self.cases:
+            lines.append(f"  first difference: {self.mismatch}")
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.cases and not self.passed:
             n = sum(r.passed for r in self.cases)
-            lines.append(f"  {n} of {len(self.cases)} golden cases pass:")
-        for r in self.cases:
-            where = f"  {r.first_divergence}" if r.first_divergence else ""
-            lines.append(f"    {r.case:34s} {'pass' if r.passed else 'FAIL'}{where}")
-            if r.diagnoses:
-                lines.append(f"      pitfall: {', '.join(d.pitfall for d in r.diagnoses)}")
-            elif not r.passed and r.error is None:
-                lines.append(f"      {r.summary}")
+            lines.append(f"  {n} of {len(self.cases)} golden cases pass; the others:")
+        for r in self.cases if not self.passed else ():
+            if r.passed:
+                continue
+            lines.append(f"    {r.case:32s} ({self.exercised.get(r.case, '')})")
+            lines.append(f"      {_case_line(r)}")
         return "\n".join(lines)
 
     __str__ = format
@@ -105,7 +114,7 @@ class ExerciseResult:
 
     def to_dict(self) -> dict:
         """Plain data for one JSON line (non-finite numbers become strings)."""
-        return _json_safe(
+        return json_safe(
             {
                 "exercise": self.exercise,
                 "function": self.function,
@@ -114,6 +123,9 @@ class ExerciseResult:
                 "pitfalls": self.pitfalls,
                 "message": self.message,
                 "first_divergence": None if self.mismatch is None else vars(self.mismatch),
+                "equation": None if self.location is None else self.location.equation.symbol,
+                "where": None if self.location is None else str(self.location),
+                "notes": self.notes,
                 "cases_passed": sum(r.passed for r in self.cases),
                 "cases": len(self.cases),
             }
@@ -121,17 +133,7 @@ class ExerciseResult:
 
     def to_json(self, **extra) -> str:
         """One line of JSON: :meth:`to_dict`, with ``extra`` keys first."""
-        return json.dumps({**_json_safe(extra), **self.to_dict()})
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+        return json.dumps({**json_safe(extra), **self.to_dict()})
 
 
 # ----------------------------------------------------------------------------- locating
@@ -166,9 +168,9 @@ def locate(
     for e in range(n_want):
         for k in want.params:
             pair = (got.eval_points[k][step, e], want.eval_points[k][step, e])
-            checks.append((f"grad_fn call {e + 1}: x", k, pair))
+            checks.append((f"the point passed to grad_fn (call {e + 1})", k, pair))
         loss_pair = (got.eval_losses[step, e], want.eval_losses[step, e])
-        checks.append((f"grad_fn call {e + 1}: the loss at x", None, loss_pair))
+        checks.append((f"the loss at the point passed to grad_fn (call {e + 1})", None, loss_pair))
     checks += [("w_next", k, (got.params[k][step], want.params[k][step])) for k in want.params]
     for what, key, (g, w) in checks:
         bad = _worst_entry(g, w, atol, rtol)
@@ -181,71 +183,181 @@ def locate(
 # ----------------------------------------------------------------------------- grading
 
 
-def _grade_case(case: Case, exercise: Exercise, step: Callable, atol: float, rtol: float):
-    got, error = run_step_function(case, exercise, step)
+def exercised(case: Case) -> str:
+    """What a case exercises, in a few words (weight decay, schedules, a zero gradient...)."""
+    hp, parts = case.hyperparameters, []
+    if hp.get("momentum", 1.0) == 0:
+        parts.append("no momentum")
+    if hp.get("weight_decay", 0) > 0:
+        parts.append("weight decay")
+    if len(set(case.lr)) > 1:
+        parts.append("lr schedule")
+    if case.rho is not None:
+        parts.append(
+            "rho changing every step" if len(set(case.rho)) > 1 else f"rho {case.rho[0]:g}"
+        )
+    if case.model["kind"] == "surface":
+        parts.append("a zero-gradient step")
+    if case.restore_before_step is not None:
+        parts.append(f"state saved and restored before step {case.restore_before_step}")
+    return ", ".join(parts) or "plain steps"
+
+
+_WORDS = {"gradient evaluation 1: the point": "the point passed to grad_fn",
+          "gradient evaluation 2: the point": "the point passed to grad_fn (call 2)",
+          "the params after the step": "w_next"}  # fmt: skip
+
+
+def _case_line(r: CaseResult) -> str:
+    """A failing case in the student's words: the step, what differs, the mistake."""
+    div = r.first_divergence
+    if r.error is not None:
+        return f"step {div.step}: raised {r.error}"
+    what = _WORDS.get(div.quantity, div.quantity.replace("gradient evaluation", "grad_fn call"))
+    line = f"step {div.step}: {what} differs by up to {div.max_diff:.2e}"
+    if r.diagnoses:
+        line += f"; matches: {', '.join(d.pitfall for d in r.diagnoses)}"
+    return line
+
+
+def _grade_case(case: Case, exercise: Exercise, step: Callable, options: dict, notes: list):
+    atol, rtol = options["atol"], options["rtol"]
+    got, error = run_step_function(
+        case, exercise, step, options["form"], options["time_limit"], notes
+    )
     result = check_case(case, got, atol, rtol, error=error)
     if error is not None and not error.startswith(ARITHMETIC_ERRORS):
         # crosscheck lets a run that raised match a mutant that turns NaN at that step
         # (a division by a zero norm); a TypeError or KeyError there is no missing EPS
-        result.diagnoses, result.nearest = [], None
-    elif not result.passed:
-        result.diagnoses += pitfalls.diagnose(case, got, atol, rtol)
-        # the nearest crosscheck mutant is no hint for a student's step: many of them
-        # model state handling that a step function cannot get wrong
-        result.nearest = None
+        result.diagnoses = []
+    result.nearest = None  # a hint for optimizers with state handling a step cannot have
+    if result.not_driven is not None:  # e.g. grad_fn called another number of times
+        result.verdict, result.not_driven = "FAIL", None
     return got, error, result
 
 
-def _failure(exercise: Exercise, name: str, graded: list) -> ExerciseResult:
+def _first_nan(graded) -> str | None:
+    """Where a NaN or inf first appeared in the failing cases: case, step, quantity, entry."""
+    for case, got, _, result in graded:
+        if result.passed:
+            continue
+        for t in range(got.steps):
+            named = [(f"the point passed to grad_fn (call {e + 1})", got.eval_points, (t, e))
+                     for e in range(int(got.grad_evals[t]))]  # fmt: skip
+            named += [("w_next", got.params, (t,))]
+            named += [(f"{b}_next", arrays, (t,)) for b, arrays in got.buffers.items()]
+            for what, arrays, at in named:
+                for k, x in arrays.items():
+                    bad = np.flatnonzero(~np.isfinite(np.asarray(x[at])))
+                    if bad.size:
+                        index = np.unravel_index(int(bad[0]), np.shape(x[at]))
+                        entry = ", ".join(map(str, index))
+                        return (f"NaN or inf first appeared in case {case.name}, step {t}, "
+                                f"in {what}[{k!r}][{entry}]")  # fmt: skip
+    return None
+
+
+def _failure(exercise: Exercise, name: str, graded: list, notes: list) -> ExerciseResult:
     failing = [g for g in graded if not g[3].passed]
     explained = [g for g in failing if g[3].diagnoses]
     headline = (explained or failing)[0]
     case, got, error, result = headline
-    ids = [d.pitfall for g in (headline, *explained) for d in g[3].diagnoses]
-    message = f"FAIL  {exercise.name}: {result.summary}"
-    if error is not None and not result.diagnoses:
+    ids = list(dict.fromkeys(d.pitfall for g in (headline, *explained) for d in g[3].diagnoses))
+    location = None if error is not None and got.steps == 0 else localise(case, got)
+    if error is not None and error.startswith("TimeoutError: "):
+        message = f"FAIL  {exercise.name}: {error.removeprefix('TimeoutError: ')}"
+    elif error is not None and not result.diagnoses:
         message = f"FAIL  {exercise.name}: {name} raised {error}"
+    elif result.diagnoses:
+        message = f"FAIL  {exercise.name}: " + "; ".join(str(d) for d in result.diagnoses)
+    elif location is not None and location.memory_free:
+        ids = ["memory_free_form"]
+        message = (
+            f"FAIL  {exercise.name}: {name} returns the perturbed point w~_{{t+1}}, the "
+            "memory-free form of the paper's Algorithm 1; grade it with form='memory-free' "
+            "(--form memory-free)"
+        )
+    else:
+        where = f": {location.equation.text} does not hold" if location is not None else ""
+        message = f"FAIL  {exercise.name}: no known pitfall matches{where}"
     mismatch = locate(case, got, result.first_divergence.step, error)
+    nan = _first_nan(graded)
+    if nan is not None and mismatch.got is not None and not math.isfinite(mismatch.got):
+        nan = f"{mismatch.what} holds NaN or inf; " + nan
     cases = [g[3] for g in graded]
-    ids = list(dict.fromkeys(ids))
-    return ExerciseResult(exercise.name, name, FAIL, message, ids, mismatch, cases)
+    return ExerciseResult(
+        exercise.name, name, FAIL, message, ids, mismatch, cases, location,
+        notes + ([nan] if nan else []), {g[0].name: exercised(g[0]) for g in graded},
+    )  # fmt: skip
 
 
 def grade(
-    exercise: str | Exercise, step: Callable, atol: float = ATOL, rtol: float = RTOL
+    exercise: str | Exercise,
+    step: Callable,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    form: str = "standard",
+    time_limit: float | None = TIME_LIMIT,
 ) -> ExerciseResult:
-    """The :class:`ExerciseResult` of ``step`` on ``exercise``'s golden cases (no printing)."""
+    """The :class:`ExerciseResult` of ``step`` on ``exercise``'s golden cases (no printing).
+
+    ``form="memory-free"`` (the msam exercise): the step holds the perturbed point, as in
+    the paper's Algorithm 1 (:mod:`minimsam.exercises.runner`). ``time_limit``: seconds
+    each case may take (None: no limit).
+    """
     exercise = exercise if isinstance(exercise, Exercise) else get(exercise)
     if not callable(step):
         raise TypeError(f"check needs the step function itself, got {type(step).__name__}")
+    if form != "standard" and exercise.optimizer != "msam":
+        raise ValueError(f"form={form!r} applies to the msam exercise only, not {exercise.name}")
     name = getattr(step, "__name__", repr(step))
-    graded = []
+    cases = cases_for(exercise)
+    graded, notes = [], []
+    skipped = [c.name for c in cases if not graded_in(form, c)]
     try:
-        for case in cases_for(exercise):
-            graded.append((case, *_grade_case(case, exercise, step, atol, rtol)))
+        for case in cases:
+            if case.name in skipped:
+                continue
+            options = {"form": form, "time_limit": time_limit, "atol": atol, "rtol": rtol}
+            graded.append((case, *_grade_case(case, exercise, step, options, notes)))
+            if graded[-1][2] is not None and graded[-1][2].startswith("TimeoutError"):
+                break  # a step that hangs once would cost the limit on every case
     except NotImplementedYet as err:
         message = f"NOT IMPLEMENTED YET  {exercise.name}: {err}; write the step in the stub"
         return ExerciseResult(exercise.name, name, NOT_IMPLEMENTED, message)
+    if skipped:
+        notes.append(
+            f"not graded in the memory-free form: {', '.join(skipped)} (rho changes between "
+            "steps, and a step given one rho cannot undo the previous step's perturbation)"
+        )
     if any(not g[3].passed for g in graded):
-        return _failure(exercise, name, graded)
+        return _failure(exercise, name, graded, notes)
     worst = max(g[3].max_diff for g in graded)
     message = (
         f"PASS  {exercise.name}: {name} agrees with the reference on all {len(graded)} golden "
         f"cases (max |diff| {worst:.1e})"
     )
-    return ExerciseResult(exercise.name, name, PASS, message, cases=[g[3] for g in graded])
+    return ExerciseResult(exercise.name, name, PASS, message, cases=[g[3] for g in graded],
+                          notes=notes)  # fmt: skip
 
 
 def check(
-    exercise: str, step: Callable, atol: float = ATOL, rtol: float = RTOL, quiet: bool = False
+    exercise: str,
+    step: Callable,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    quiet: bool = False,
+    form: str = "standard",
+    time_limit: float | None = TIME_LIMIT,
 ) -> ExerciseResult:
     """Grade ``step`` as ``exercise`` (``"sgd-momentum"``, ``"nag"``, ``"sam"``, ``"msam"``).
 
     Prints the verdict (unless ``quiet``) and returns the :class:`ExerciseResult`;
     ``result.passed`` is True on a pass. A stub that returns None or raises
     ``NotImplementedError`` gets the status ``"not implemented"``, not an exception.
+    ``form`` and ``time_limit`` as in :func:`grade`.
     """
-    result = grade(exercise, step, atol, rtol)
+    result = grade(exercise, step, atol, rtol, form, time_limit)
     if not quiet:
         print(result.format())
     return result

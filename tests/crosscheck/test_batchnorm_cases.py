@@ -100,12 +100,12 @@ def test_batchnorm_mutants_apply_only_to_batchnorm_cases(cases):
     both = _mutant("sam", "bn-stats-both-passes")
     assert mutants.combine(both, _mutant("sam", "bn-second-pass-eval")) is None
     pair = mutants.combine(both, _mutant("sam", "sign-flipped"))
-    assert pair.bn == "both-passes" and pair.cls is mutants.SAMSignFlipped
+    assert pair.bn == "both-passes" and pair.cls is _mutant("sam", "sign-flipped").cls
 
 
 def test_two_bugs_one_of_them_batchnorm_are_named_by_a_pair(bn_cases):
     case = bn_cases["sam-mlp-batchnorm"]
-    got = run_reference(case, mutants.SAMSignFlipped, bn="both-passes")
+    got = run_reference(case, _mutant("sam", "sign-flipped").cls, bn="both-passes")
     result = check_case(case, got)
     assert sorted(d.pitfall for d in result.diagnoses) == [
         "bn_stats_both_passes",
@@ -150,8 +150,8 @@ def test_trajectory_file_with_statistics_is_compared_and_diagnosed(bn_cases, gol
     good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
     crosscheck.write_trajectories(good, {case.name: case.reference})
     crosscheck.write_trajectories(bad, {case.name: run_reference(case, bn="second-eval")})
-    assert crosscheck.check_trajectory_file(golden_dir, good).passed
-    argv = ["compare", "--cases", str(golden_dir), "--trajectory", str(bad)]
+    assert crosscheck.check_trajectory_file(golden_dir, good, names=[case.name]).passed
+    argv = ["compare", "--cases", str(golden_dir), "--trajectory", str(bad), "--case", case.name]
     assert cli.main(argv) == 1
     out = capsys.readouterr().out
     assert "diagnosis: bn_second_pass_eval" in out

@@ -14,6 +14,8 @@ from minimsam.crosscheck import mutants, problems
 from minimsam.crosscheck.catalogue import ZERO_GRAD_STEP
 from minimsam.crosscheck.compare import first_divergence
 from minimsam.crosscheck.reference import make_optimizer, run_reference
+from minimsam.optim import variants as V
+from minimsam.optim.variants import variant
 
 
 def test_every_optimizer_has_cases_and_names_are_unique(cases):
@@ -151,7 +153,7 @@ def test_undo_with_current_rho_drifts_by_the_rho_change():
     w0 = np.array([3.0, 4.0])  # |w0| = 5
     rho = [0.5, 0.2]
     with ms.use_backend("numpy"):
-        drifting = mutants.MSAMUndoWithCurrentRho(0.1, momentum=0.9, rho=lambda t: rho[t])
+        drifting = V.MSAMUndoWithCurrentRho(0.1, momentum=0.9, rho=lambda t: rho[t])
         w_mut, points = _run(drifting, 2, w0)
     u1 = w0 / 5.0
     w1 = 0.9 * w0
@@ -163,7 +165,7 @@ def test_undo_with_current_rho_drifts_by_the_rho_change():
 
 def test_undo_with_current_rho_is_harmless_with_a_constant_rho():
     with ms.use_backend("numpy"):
-        w_mut, _ = _run(mutants.MSAMUndoWithCurrentRho(0.1, rho=0.3), 5)
+        w_mut, _ = _run(V.MSAMUndoWithCurrentRho(0.1, rho=0.3), 5)
         w_ref, _ = _run(ms.optim.MSAM(0.1, rho=0.3), 5)
     np.testing.assert_allclose(w_mut, w_ref, rtol=0, atol=1e-12)
 
@@ -176,8 +178,8 @@ def test_mutant_msam_steps_by_hand():
     u1 = v1 / np.linalg.norm(v1)
     expected = {
         # point of step 1, then d at that point
-        mutants.MSAMDecayAtW: (w1 - rho * u1, lambda wp: wp + lam * w1),
-        mutants.MSAMSignFlipped: (w1 + rho * u1, lambda wp: wp + lam * wp),
+        variant(V.MSAMVariant, decay_at="w"): (w1 - rho * u1, lambda wp: wp + lam * w1),
+        variant(V.MSAMVariant, sign=1.0): (w1 + rho * u1, lambda wp: wp + lam * wp),
     }
     with ms.use_backend("numpy"):
         for cls, (point, d) in expected.items():
@@ -188,10 +190,10 @@ def test_mutant_msam_steps_by_hand():
 
 def test_mutants_without_eps_give_nan_exactly_on_a_zero_vector():
     with ms.use_backend("numpy"), np.errstate(all="ignore"):
-        opt = mutants.MSAMNoEps(0.1, rho=0.3, check_finite=False)
+        opt = variant(V.MSAMVariant, norm_eps=0.0)(0.1, rho=0.3, check_finite=False)
         _, points = _run(opt, 1)
         assert np.all(np.isnan(points[0]))  # v_0 = 0
-        sam = mutants.SAMNoEps(0.1, rho=0.05, check_finite=False)
+        sam = variant(V.SAMVariant, norm_eps=0.0)(0.1, rho=0.05, check_finite=False)
         w, _ = _run(sam, 1, w0=(0.0, 0.0))  # gradient w = 0
         assert np.all(np.isnan(w))
         w, _ = _run(sam, 1)
@@ -201,8 +203,10 @@ def test_mutants_without_eps_give_nan_exactly_on_a_zero_vector():
 
 def test_adam_decay_order_mutants_differ_only_with_weight_decay():
     with ms.use_backend("numpy"):
-        for mutant, reference in ((mutants.AdamWDecayLast, ms.optim.AdamW),
-                                  (mutants.AdamWMSAMDecayFirst, ms.optim.AdamWMSAM)):  # fmt: skip
+        decay_last = variant(V.AdamWVariant, decay_last=True)
+        decay_first = variant(V.AdamWMSAMVariant, decay_first=True)
+        for mutant, reference in ((decay_last, ms.optim.AdamW),
+                                  (decay_first, ms.optim.AdamWMSAM)):  # fmt: skip
             same = [_run(cls(lr=0.1, weight_decay=0.0), 3)[0] for cls in (mutant, reference)]
             np.testing.assert_allclose(same[0], same[1], rtol=0, atol=1e-12)
             differ = [_run(cls(lr=0.1, weight_decay=0.5), 3)[0] for cls in (mutant, reference)]

@@ -17,6 +17,7 @@ from minimsam.crosscheck.compare import (
     max_difference,
 )
 from minimsam.crosscheck.reference import run_reference
+from minimsam.optim.variants import MSAMUndoWithCurrentRho
 
 
 def _case(cases, name):
@@ -89,20 +90,33 @@ def test_every_mutant_trajectory_is_diagnosed_as_its_pitfall(cases):
             assert {d.pitfall for d in result.diagnoses} == {mutant.pitfall}, (case.name, mutant)
 
 
-def test_an_unknown_bug_reports_the_nearest_mutant(cases):
+def test_an_unknown_bug_gets_no_hint_farther_than_the_reference_but_its_equation(cases):
     case = _case(cases, "msam-mlp-wd-rho1")
     got = copy.deepcopy(case.reference)
     for k in got.params:
         got.params[k][6:] *= 1.01  # a bug no mutant has
     result = check_case(case, got)
     assert not result.passed and result.diagnoses == []
-    assert result.nearest and "max |diff|" in result.nearest
+    assert result.nearest is None  # every pitfall is farther from it than the reference
     assert "no known pitfall matches" in result.summary
+    assert "step 6" in result.location and "w_{t+1} = w_t - lr v_{t+1}, does not" in result.location
+    assert "1.01 times the expected value" in result.location
+
+
+def test_a_nearest_hint_is_closer_than_the_reference_and_a_pitfall_of_the_case(cases):
+    case = _case(cases, "msam-mlp-wd-rho1")
+    by_name = {m.name: m for m in mutants.mutants_for("msam")}
+    got = copy.deepcopy(run_reference(case, by_name["sign-flipped"].cls))
+    for k in got.params:
+        got.params[k][-1] += 1e-6  # near the sign flip, not on it
+    result = check_case(case, got)
+    assert result.diagnoses == [] and result.nearest.startswith("sign-flipped")
+    assert "perturbation_sign" in case.pitfalls
 
 
 def test_a_run_that_raised_where_a_mutant_turns_nan_is_diagnosed(cases):
     case = _case(cases, "sam-surface-zero-grad-restore")
-    no_eps = run_reference(case, mutants.SAMNoEps)
+    no_eps = run_reference(case, {m.name: m for m in mutants.mutants_for("sam")}["no-eps"].cls)
     stopped = 3
     assert np.all(np.isnan(no_eps.params["w"][stopped]))
     result = check_case(case, _truncated(no_eps, stopped), error="ZeroDivisionError: division")
@@ -120,7 +134,7 @@ def test_report_formats_and_serialises(cases):
     case = _case(cases, "msam-mlp-schedules-restore")
     results = [
         check_case(case, copy.deepcopy(case.reference)),
-        check_case(case, run_reference(case, mutants.MSAMUndoWithCurrentRho)),
+        check_case(case, run_reference(case, MSAMUndoWithCurrentRho)),
         check_case(case, _truncated(case.reference, 2), error="RuntimeError: boom"),
     ]
     report = Report("msam", "pkg:Impl", "step", results)

@@ -17,6 +17,13 @@ from minimsam.crosscheck.compare import (
     required_rtol,
 )
 from minimsam.crosscheck.reference import run_reference
+from minimsam.optim import variants as V
+from minimsam.optim.variants import variant
+
+FIRST = variant(V.SGDVariant, first_momentum="one-plus-mu")
+OUTSIDE = variant(V.SGDVariant, decay="outside")
+MSAM_LAG = variant(V.MSAMVariant, rho_lag=True)
+ADAM_LAG = variant(V.AdamWMSAMVariant, rho_lag=True)
 
 
 def _case(cases, name):
@@ -42,22 +49,23 @@ def _steps(opt, w0, steps, grad=lambda w: w.copy()):
 
 def test_first_momentum_buffer_is_one_plus_mu_times_d():
     with ms.use_backend("numpy"):
-        w, _ = _steps(mutants.SGDFirstMomentum(0.1, momentum=0.9), [3.0, 4.0], 1)
+        w, _ = _steps(FIRST(0.1, momentum=0.9), [3.0, 4.0], 1)
     np.testing.assert_allclose(w, np.array([3.0, 4.0]) * (1 - 0.1 * 1.9), rtol=1e-15)
 
 
 def test_decay_outside_momentum_subtracts_lam_w_without_lr():
     w0, lr, lam = np.array([3.0, 4.0]), 0.1, 0.2
     with ms.use_backend("numpy"):
-        w, _ = _steps(mutants.SGDDecayOutside(lr, momentum=0.9, weight_decay=lam), w0, 1)
+        w, _ = _steps(OUTSIDE(lr, momentum=0.9, weight_decay=lam), w0, 1)
     np.testing.assert_allclose(w, w0 - lr * w0 - lam * w0, rtol=1e-15)
 
 
 def test_per_tensor_normalisation_normalises_each_tensor():
     g = {"a": np.array([3.0, 4.0]), "b": np.array([0.0, 2.0])}
     with ms.use_backend("numpy"):
-        e = mutants._normalised(g, 1.0, "per-tensor", 0.0)
-        glob = mutants._normalised(g, 1.0, "global", 0.0)
+        zero = {k: np.zeros(2) for k in g}
+        e = V.shifted(zero, g, 1.0, "per-tensor", 0.0)
+        glob = V.shifted(zero, g, 1.0, "global", 0.0)
     np.testing.assert_allclose(e["a"], [0.6, 0.8])
     np.testing.assert_allclose(e["b"], [0.0, 1.0])
     np.testing.assert_allclose(glob["b"], np.array([0.0, 2.0]) / np.sqrt(29.0))
@@ -71,14 +79,18 @@ def test_rho_lag_perturbs_with_the_previous_rho_and_undoes_exactly():
     w1 = w0 - lr * v1
     u1 = v1 / (5.0 + 1e-12)
     with ms.use_backend("numpy"):
-        w2, points = _steps(mutants.MSAMRhoLag(lr, momentum=mu, rho=lambda t: rho[t]), w0, 2)
+        w2, points = _steps(MSAM_LAG(lr, momentum=mu, rho=lambda t: rho[t]), w0, 2)
     np.testing.assert_allclose(points[1], w1 - rho[0] * u1, rtol=0, atol=1e-12)
     np.testing.assert_allclose(w2, w1 - lr * (mu * v1 + points[1]), rtol=0, atol=1e-12)
 
 
 def test_adamw_msam_rho_lag_undoes_exactly_so_a_constant_rho_is_harmless():
     with ms.use_backend("numpy"):
-        lag, _ = _steps(mutants.AdamWMSAMRhoLag(0.1, rho=0.3, weight_decay=0.1), [1.0, -2.0], 4)
+        lag, _ = _steps(
+            ADAM_LAG(0.1, rho=0.3, weight_decay=0.1),
+            [1.0, -2.0],
+            4,
+        )
         ref, _ = _steps(ms.optim.AdamWMSAM(0.1, rho=0.3, weight_decay=0.1), [1.0, -2.0], 4)
     np.testing.assert_allclose(lag, ref, rtol=0, atol=1e-14)
 
@@ -101,7 +113,7 @@ def test_pairs_combine_different_knobs_only():
     assert mutants.combine(by_name["state-lost"], by_name["lr-lost-on-restore"]) is None
     assert mutants.combine(by_name["undo-current-rho"], by_name["sign-flipped"]) is None
     with_restore = mutants.combine(by_name["sign-flipped"], by_name["state-lost"])
-    assert with_restore.restore == "lose" and with_restore.cls is mutants.MSAMSignFlipped
+    assert with_restore.restore == "lose" and with_restore.cls is by_name["sign-flipped"].cls
     assert len(mutants.pairs("msam")) > 20
 
 
@@ -208,7 +220,7 @@ def test_the_catalogue_has_the_separating_cases(cases):
 
 def test_drift_lag_and_lost_state_are_told_apart_without_a_restore(cases):
     case = _case(cases, "msam-mlp-rho-schedule")
-    for cls, pitfall in ((mutants.MSAMUndoWithCurrentRho, "rho_drift"),
-                         (mutants.MSAMRhoLag, "rho_lag")):  # fmt: skip
+    for cls, pitfall in ((V.MSAMUndoWithCurrentRho, "rho_drift"),
+                         (variant(V.MSAMVariant, rho_lag=True), "rho_lag")):  # fmt: skip
         result = check_case(case, run_reference(case, cls))
         assert [d.pitfall for d in result.diagnoses] == [pitfall]

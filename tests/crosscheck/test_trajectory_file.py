@@ -32,7 +32,10 @@ def test_a_file_gives_the_same_verdicts_as_checking_the_trajectories_directly(
     cases, golden_dir, tmp_path
 ):
     sam = [c for c in cases if c.optimizer == "sam"]
-    runs = {c.name: run_reference(c, mutants.SAMPerTensor) for c in sam}
+    runs = {
+        c.name: run_reference(c, {m.name: m for m in mutants.mutants_for("sam")}["per-tensor"].cls)
+        for c in sam
+    }
     path = tmp_path / "per_tensor.npz"
     crosscheck.write_trajectories(path, runs, errors={sam[0].name: "RuntimeError: boom"})
     report = crosscheck.check_trajectory_file(golden_dir, path)
@@ -56,7 +59,12 @@ def test_minimal_keys_written_with_np_savez_are_enough(cases, golden_dir, tmp_pa
         f"{case.name}/eval_losses": ref.eval_losses[:, 0],  # one evaluation: (T,) is fine
     }
     np.savez(tmp_path / "mine.npz", **arrays)
-    assert crosscheck.check_trajectory_file(golden_dir, tmp_path / "mine.npz").passed
+    assert crosscheck.check_trajectory_file(
+        golden_dir, tmp_path / "mine.npz", names=[case.name]
+    ).passed
+    partial = crosscheck.check_trajectory_file(golden_dir, tmp_path / "mine.npz")
+    assert not partial.passed and partial.missing == ["nag-mlp-wd-restore"]
+    assert "1 of 2 cases checked; missing: nag-mlp-wd-restore" in partial.format()
     del arrays[f"{case.name}/eval_points/w"]
     np.savez(tmp_path / "short.npz", **arrays)
     with pytest.raises(ValueError, match="lacks eval_points/w"):
@@ -75,7 +83,8 @@ def test_a_numpy_msam_recorded_without_minimsam_is_checked_by_the_command(golden
         path = tmp_path / f"{label}.npz"
         record = f"import runpy, sys; sys.modules['minimsam'] = None; sys.argv = {['x', str(golden_dir), str(path), *flags]!r}; runpy.run_path({str(EXAMPLE)!r}, run_name='__main__')"  # noqa: E501
         subprocess.run([sys.executable, "-c", record], check=True, capture_output=True)
-        argv = ["compare", "--cases", str(golden_dir), "--trajectory", str(path)]
+        argv = ["compare", "--cases", str(golden_dir), "--trajectory", str(path), "--case",
+                "msam-surface-zero-grad-restore"]  # fmt: skip
         check = f"{blocked}from minimsam.crosscheck.cli import main; sys.exit(main({argv!r}))"
         outputs[label] = subprocess.run(
             [sys.executable, "-c", check], capture_output=True, text=True
@@ -112,7 +121,7 @@ def test_the_example_module_replays_msam_exactly(golden_dir, tmp_path):
     example = runpy.run_path(str(EXAMPLE))
     names = example["record"](str(golden_dir), str(tmp_path / "t.npz"))
     assert names == ["msam-surface-zero-grad-restore"]
-    report = crosscheck.check_trajectory_file(golden_dir, tmp_path / "t.npz")
+    report = crosscheck.check_trajectory_file(golden_dir, tmp_path / "t.npz", names=names)
     assert report.passed and report.results[0].max_diff < 1e-13
 
 
@@ -124,5 +133,7 @@ def test_the_readme_example_records_a_trajectory_that_passes(tmp_path, monkeypat
     crosscheck.export(tmp_path / "cases", optimizers=["msam"])
     monkeypatch.chdir(tmp_path)
     exec(compile(snippet, "docs/crosscheck.md", "exec"), {})
-    report = crosscheck.check_trajectory_file(tmp_path / "cases", tmp_path / "mine.npz")
+    report = crosscheck.check_trajectory_file(
+        tmp_path / "cases", tmp_path / "mine.npz", names=["msam-surface-zero-grad-restore"]
+    )
     assert report.passed and report.results[0].max_diff < 1e-13

@@ -206,3 +206,13 @@ class StepWithScaler(torch.optim.SGD):
 
     def step(self, closure, scaler):
         return super().step(closure)
+
+
+class ClosureMemoryFreeMSAM(MemoryFreeMSAM):
+    """:class:`MemoryFreeMSAM` driven by ``step(closure)`` alone: the params it leaves are
+    the perturbed point, and no method returns ``w`` (``bug`` as there)."""
+
+    def step(self, closure):
+        with torch.enable_grad():
+            closure()
+        super().step()

@@ -48,7 +48,7 @@ def test_a_wrong_answer_exits_1_and_names_the_pitfall(capsys):
 
     status, out, _ = run(capsys, "check", "nag", WRONG / "nag_grad_at_w.py")
     assert status == 1
-    assert out.startswith("FAIL  nag: nag_variable") and "first divergence: case" in out
+    assert out.startswith("FAIL  nag: nag_variable") and "first difference: case" in out
 
 
 def test_file_colon_function(capsys, tmp_path):

@@ -1,0 +1,175 @@
+"""Describe a vector by the numbers: a short combination of named vectors with named
+coefficients, and how two such combinations differ, in words.
+
+A value ``y`` is written as ``sum c_i x_i`` over at most three of a step's named vectors
+(``w_t``, ``v_t``, ``g(w~_t)``, ...), each coefficient recognised as one of the step's
+named scalars (``lr``, ``mu``, ``1 - mu``, ``rho/||v_t||``, ...) or a product of two.
+Comparing the combination of an implementation's value with the equation's, term by
+term, says what differs: a flipped sign, a factor, a missing or extra term, one vector
+standing for another. :mod:`minimsam.crosscheck.localise` uses it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+__all__ = [
+    "Coef",
+    "all_names",
+    "basis",
+    "combination",
+    "compare",
+    "constant_ratio",
+    "name_scalar",
+    "per_tensor",
+    "show",
+]
+
+FIT_RTOL = 1e-8  # a combination explains a value when its residual is this small
+SCALAR_RTOL = 1e-6  # a coefficient is a named scalar when this close
+
+
+def name_scalar(c: float, scalars: dict[str, float]) -> str | None:
+    """``"lr"``, ``"-(1 - mu)"``, ``"lr rho"``... for a coefficient, or None."""
+    for sign, prefix in ((1.0, ""), (-1.0, "-")):
+        if abs(c - sign) <= SCALAR_RTOL:
+            return prefix + "1"
+        named = [(n, v) for n, v in scalars.items() if v != 0 and np.isfinite(v)]
+        for n, v in named:
+            if abs(sign * c - v) <= SCALAR_RTOL * abs(v):
+                return prefix + n
+        for (n1, v1), (n2, v2) in itertools.combinations(named, 2):
+            if abs(sign * c - v1 * v2) <= SCALAR_RTOL * abs(v1 * v2):
+                return f"{prefix}{n1} {n2}"
+    return None
+
+
+def all_names(c: float, scalars: dict[str, float]) -> str:
+    """Every single scalar name of ``c`` (``"lr = (1 - mu) here"`` when two are equal)."""
+    names = [n for n, v in scalars.items() if v and abs(c - v) <= SCALAR_RTOL * abs(v)]
+    if len(names) > 1:
+        return f"{names[0]} (= {' = '.join(names[1:])} here)"
+    return name_scalar(c, scalars) or f"{c:.6g}"
+
+
+def basis(vectors: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """The finite nonzero vectors, less those parallel to one before them (the first wins)."""
+    kept: list[tuple[str, np.ndarray]] = []
+    for name, x in vectors.items():
+        if not np.all(np.isfinite(x)) or np.linalg.norm(x) == 0:
+            continue
+        if any(constant_ratio(x, y) is not None for _, y in kept):
+            continue
+        kept.append((name, x))
+    return kept
+
+
+def combination(y, basis, scalars, max_terms: int = 3):
+    """``{vector name: coefficient name}`` with ``y = sum c_i x_i``: the fewest terms, then
+    the fewest products among the coefficient names; every coefficient a named scalar.
+    None if there is no such combination."""
+    if not np.all(np.isfinite(y)):
+        return None
+    if np.linalg.norm(y) == 0:
+        return {}
+    for size in range(1, max_terms + 1):
+        found = []
+        for subset in itertools.combinations(basis, size):
+            stack = np.stack([x for _, x in subset], axis=1)
+            coef, _, rank, _ = np.linalg.lstsq(stack, y, rcond=None)
+            if rank < size or np.linalg.norm(stack @ coef - y) > FIT_RTOL * np.linalg.norm(y):
+                continue
+            names = [name_scalar(float(c), scalars) for c in coef]
+            if all(names):
+                found.append({n: Coef(c, v) for (n, _), c, v in zip(subset, names, coef)})
+        if found:
+            return min(found, key=lambda combo: sum(" " in c.strip("-(") for c in combo.values()))
+    return None
+
+
+class Coef(str):
+    """A coefficient's name that keeps its value."""
+
+    def __new__(cls, name: str, value: float):
+        out = super().__new__(cls, name)
+        out.value = float(value)
+        return out
+
+
+def show(combo: dict[str, str]) -> str:
+    if not combo:
+        return "0"
+    parts = []
+    for vector, coef in combo.items():
+        sign, size = ("-", coef[1:]) if coef.startswith("-") else ("+", coef)
+        shown = f"({vector})" if " " in vector and size != "1" else vector
+        term = shown if size == "1" else f"{size} {shown}"
+        parts.append((sign, term))
+    text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
+    return text + "".join(f" {s} {term}" for s, term in parts[1:])
+
+
+def compare(got: dict[str, str], want: dict[str, str], scalars: dict[str, float]) -> str:
+    """How ``got`` differs from ``want``, term by term, in words."""
+    missing = {k: v for k, v in want.items() if k not in got}
+    extra = {k: v for k, v in got.items() if k not in want}
+    changed = [k for k in want if k in got and got[k] != want[k]]
+    notes = []
+    for k in changed:
+        if got[k].lstrip("-") == want[k].lstrip("-"):
+            notes.append(f"the sign of the {k} term is flipped")
+        else:
+            notes.append(f"{k} is multiplied by {got[k]} where the equation has {want[k]}"
+                         + norm_change(got[k], want[k]))  # fmt: skip
+    if not got:
+        return ""
+    if set(got) == set(want):
+        ratios = [got[k].value / want[k].value for k in want]
+        if np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL) and abs(ratios[0] - 1) > SCALAR_RTOL:
+            which = "every term" if len(got) > 1 else "the whole value"
+            return f"{which} is multiplied by {all_names(ratios[0], scalars)}"
+    if len(missing) == 1 and len(extra) == 1:
+        (m, cm), (e, ce) = next(iter(missing.items())), next(iter(extra.items()))
+        if cm == ce:
+            decay = " (the weight decay is taken at another point)" if cm == "lam" else ""
+            return "; ".join([f"{e} stands where the equation has {m}{decay}", *notes])
+    notes += [f"the term {show({k: v})} is missing{_DECAY.get(v, '')}" for k, v in missing.items()]
+    notes += [f"an extra term {show({k: v})}" for k, v in extra.items()]
+    return "; ".join(notes)
+
+
+_DECAY = {"lam": " (the weight decay)"}
+
+
+def norm_change(got: str, want: str) -> str:
+    """`` (not normalised)`` and the like, read from the two coefficients' names."""
+    g, w = got.lstrip("-"), want.lstrip("-")
+    if "/||" in w and "/||" not in g:
+        return " (the division by the norm is missing)"
+    if "||^2" in g and "||^2" not in w:
+        return " (divided by the squared norm)"
+    return ""
+
+
+def per_tensor(got, want, base, keys, split, rho) -> bool:
+    """The perturbation ``got - base`` is ``want - base`` normalised tensor by tensor."""
+    shift_got, shift_want = np.split(got - base, split), np.split(want - base, split)
+    if len(keys) < 2 or not rho:
+        return False
+    ok = True
+    for a, b in zip(shift_got, shift_want):
+        if np.linalg.norm(b) == 0:
+            continue
+        c = float(a @ b) / float(b @ b)
+        ok &= bool(np.linalg.norm(a - c * b) <= 1e-6 * np.linalg.norm(a))
+        ok &= abs(np.linalg.norm(a) - rho) <= 1e-6 * rho
+    return ok and not np.allclose(got, want)
+
+
+def constant_ratio(got, want) -> float | None:
+    if np.linalg.norm(want) == 0:
+        return None
+    c = float(got @ want) / float(want @ want)
+    return c if np.linalg.norm(got - c * want) <= FIT_RTOL * np.linalg.norm(got) else None

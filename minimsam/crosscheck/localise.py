@@ -1,0 +1,594 @@
+"""Find the equation a wrong step gets wrong, and say how, from the numbers alone.
+
+The reference knows every intermediate of a step (MSAM: ``u``, ``w~``, ``g``, ``d``,
+``v_{t+1}``, ``w_{t+1}``; docs/optimizers.md). An implementation shows some of them:
+the points it passes to ``grad_fn``, the params it returns and, for a step function,
+the buffers it returns. :func:`localise` walks the steps of a run and, on each, the
+shown quantities in the order the step computes them, each recomputed from the
+implementation's *own* inputs of that step (its ``w_t`` and ``v_t``). The first one
+that differs while everything before it agrees is the equation that is wrong::
+
+    step 1: the point you pass to grad_fn, w~_t = w_t - rho_t u_t, agrees;
+    v_{t+1} = mu v_t + d_t, d_t = g(w~_t) + lam w~_t, does not: yours is
+    mu v_t + g(w~_t) + lam w_t, so lam w_t stands where the equation has lam w~_t
+
+The difference is then described from the numbers, without a list of known bugs:
+the value is written as a short combination (up to three terms) of the step's named
+vectors (``w_t``, ``v_t``, ``g(w~_t)``, ``v_{t+1}``, ...) with coefficients recognised
+as the step's scalars (``lr``, ``mu``, ``1 - mu``, ``rho / ||v_t||``, ...), and
+compared term by term with the equation's own combination: a sign flipped, a factor,
+a term missing or extra, one vector in place of another, a NaN and where it appeared,
+a perturbation normalised tensor by tensor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from minimsam.crosscheck import describe, problems
+from minimsam.crosscheck.case import Case, Trajectory
+from minimsam.crosscheck.describe import FIT_RTOL, SCALAR_RTOL
+from minimsam.optim.base import EPS
+
+__all__ = ["EQUATIONS", "Equation", "Location", "from_memory_free", "localise", "reference_steps"]
+
+AGREE_ATOL, AGREE_RTOL = 1e-10, 1e-8  # as the comparison of trajectories
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One shown quantity of a step: its symbol, the equation that makes it, how it is shown.
+
+    ``shown`` is ``"point 1"``, ``"point 2"`` (the points passed to ``grad_fn``),
+    ``"w"`` (the params returned) or the name of a returned buffer (``"v"``, ``"m"``...).
+    """
+
+    symbol: str
+    text: str
+    shown: str
+
+    def words(self, you: bool) -> str:
+        """What the implementation shows, in its own terms."""
+        if self.shown.startswith("point"):
+            call = f" (call {self.shown[-1]})" if self.shown != "point 1" else ""
+            return f"the point {'you pass' if you else 'passed'} to grad_fn{call}"
+        if not you:
+            return "the params after the step" if self.shown == "w" else f"the {self.shown} kept"
+        name = "w_next" if self.shown == "w" else f"{self.shown}_next"
+        return f"the {name} you return"
+
+
+_V_NEXT = "v_{t+1} = mu v_t + d_t, d_t = "
+_W_NEXT = Equation("w_{t+1}", "w_{t+1} = w_t - lr v_{t+1}", "w")
+_M_NEXT = Equation("m_{t+1}", "m_{t+1} = b1 m_t + (1 - b1) g", "m")
+_S_NEXT = Equation("s_{t+1}", "s_{t+1} = b2 s_t + (1 - b2) g^2", "s")
+_ADAM = "A_{t+1} = m_{t+1} / ((1 - b1^k) (sqrt(s_{t+1} / (1 - b2^k)) + eps))"
+
+EQUATIONS: dict[str, tuple[Equation, ...]] = {
+    "sgd": (
+        Equation("x_t", "the gradient is taken at w_t", "point 1"),
+        Equation("v_{t+1}", _V_NEXT + "g(w_t) + lam w_t", "v"),
+        _W_NEXT,
+    ),
+    "nag": (
+        Equation("a_t", "a_t = w_t - lr mu v_t (the look-ahead point)", "point 1"),
+        Equation("v_{t+1}", _V_NEXT + "g(a_t) + lam a_t", "v"),
+        _W_NEXT,
+    ),
+    "sam": (
+        Equation("x_t", "the first gradient is taken at w_t", "point 1"),
+        Equation("w_t + e_t", "w_t + e_t, e_t = rho_t g(w_t) / (||g(w_t)|| + EPS)", "point 2"),
+        Equation("v_{t+1}", _V_NEXT + "g(w_t + e_t) + lam w_t", "v"),
+        _W_NEXT,
+    ),
+    "msam": (
+        Equation("w~_t", "w~_t = w_t - rho_t u_t, u_t = v_t / (||v_t|| + EPS)", "point 1"),
+        Equation("v_{t+1}", _V_NEXT + "g(w~_t) + lam w~_t", "v"),
+        _W_NEXT,
+    ),
+    "adamw": (
+        Equation("x_t", "the gradient is taken at w_t", "point 1"),
+        _M_NEXT,
+        _S_NEXT,
+        Equation("w_{t+1}", f"w_{{t+1}} = w_t (1 - lr lam) - lr A_{{t+1}}, {_ADAM}", "w"),
+    ),
+    "adamw-msam": (
+        Equation("w~_t", "w~_t = w_t - c_t m_t, c_t = rho_t / (||m_t|| + EPS)", "point 1"),
+        _M_NEXT,
+        _S_NEXT,
+        Equation("w_{t+1}", f"w_{{t+1}} = (w_t - lr A_{{t+1}}) (1 - lr lam), {_ADAM}", "w"),
+    ),
+}
+_NEXT_PERTURBED = "the next perturbed point w_{t+1} - rho u_{t+1}"
+BUFFER = {"sgd": ("v",), "nag": ("v",), "sam": ("v",), "msam": ("v",), "adamw": ("m", "s"),
+          "adamw-msam": ("m", "s")}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- one step
+
+
+def _flat(tree: dict, keys) -> np.ndarray:
+    return np.concatenate([np.asarray(tree[k], dtype=np.float64).ravel() for k in keys])
+
+
+class _Step:
+    """The reference's intermediates of one step, from given inputs, as flat vectors.
+
+    ``vectors`` maps display names to flat vectors (the basis the differences are
+    described in); ``outputs`` maps each shown quantity (``"point 1"``, ``"v"``, ``"w"``)
+    to its expected value; ``scalars`` names the step's numbers.
+    """
+
+    def __init__(self, optimizer, w, buffers, grad, hp, t, split):
+        self.split, self.vectors, self.outputs = split, {}, {}
+        self.scalars = _base_scalars(optimizer, hp, t)
+        getattr(self, "_" + optimizer.replace("-", "_"))(w, buffers, grad, hp, t)
+
+    def _momentum(self, w, v, x, g, hp, decay_point):
+        lr, mu, lam = hp["lr"], hp["momentum"], hp["weight_decay"]
+        d = g + lam * decay_point
+        v_next = mu * v + d
+        if hp.get("nesterov"):
+            w_next = w - lr * (d + mu * v_next)
+        elif mu == 0:
+            w_next = w - lr * d
+        else:
+            w_next = w - lr * v_next
+        self.outputs.update({"v": v_next, "w": w_next})
+        self.vectors.update({"v_{t+1}": v_next, "w_{t+1}": w_next})
+        self.scalars["1/||v_{t+1}||"] = 1.0 / (np.linalg.norm(v_next) + EPS)
+
+    def _sgd(self, w, b, grad, hp, t):
+        v, g = b["v"], grad(w)
+        self.outputs["point 1"] = w
+        self.vectors.update({"w_t": w, "v_t": v, "g(w_t)": g})
+        self._momentum(w, v, w, g, hp, w)
+
+    def _nag(self, w, b, grad, hp, t):
+        v = b["v"]
+        a = w - hp["lr"] * hp["momentum"] * v
+        g = grad(a)
+        self.outputs["point 1"] = a
+        self.vectors.update({"w_t": w, "v_t": v, "g(a_t)": g, "a_t": a, "g(w_t)": grad(w)})
+        self._momentum(w, v, a, g, hp, a)
+
+    def _sam(self, w, b, grad, hp, t):
+        v, g1 = b["v"], grad(w)
+        n1 = np.linalg.norm(g1)
+        wp = w + hp["rho"] / (n1 + EPS) * g1
+        g2 = grad(wp)
+        self.scalars.update(_norm_scalars("g(w_t)", n1, hp["rho"]))
+        self.outputs.update({"point 1": w, "point 2": wp})
+        self.vectors.update({"w_t": w, "v_t": v, "g(w_t + e_t)": g2, "g(w_t)": g1,
+                             "w_t + e_t": wp})  # fmt: skip
+        self._momentum(w, v, wp, g2, hp, w)
+
+    def _msam(self, w, b, grad, hp, t):
+        v = b["v"]
+        nv = np.linalg.norm(v)
+        wp = w - hp["rho"] / (nv + EPS) * v
+        g = grad(wp)
+        self.scalars.update(_norm_scalars("v_t", nv, hp["rho"], hp.get("rho_prev")))
+        self.outputs["point 1"] = wp
+        self.vectors.update({"w_t": w, "v_t": v, "g(w~_t)": g, "w~_t": wp, "g(w_t)": grad(w)})
+        self._momentum(w, v, wp, g, hp, wp)
+        v_next = self.outputs["v"]
+        self.vectors[_NEXT_PERTURBED] = (
+            self.outputs["w"] - hp["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
+        )
+
+    def _adam(self, w, b, x, g, hp, t, decay_first):
+        lr, lam, eps, (b1, b2), k = hp["lr"], hp["weight_decay"], hp["eps"], hp["betas"], t + 1
+        m, s = b["m"], b["s"]
+        m_next, s_next = b1 * m + (1 - b1) * g, b2 * s + (1 - b2) * g * g
+        adam = m_next / (1 - b1**k) / (np.sqrt(s_next) / math.sqrt(1 - b2**k) + eps)
+        w_next = (1 - lr * lam) * w - lr * adam if decay_first else (w - lr * adam) * (1 - lr * lam)
+        self.outputs.update({"point 1": x, "m": m_next, "s": s_next, "w": w_next})
+        self.vectors.update({"w_t": w, "m_t": m, "s_t": s, "g": g, "g^2": g * g,
+                             "A_{t+1}": adam, "m_{t+1}": m_next, "w_{t+1}": w_next})  # fmt: skip
+        self.scalars.update({"b1": b1, "(1 - b1)": 1 - b1, "b2": b2, "(1 - b2)": 1 - b2})
+
+    def _adamw(self, w, b, grad, hp, t):
+        self._adam(w, b, w, grad(w), hp, t, decay_first=True)
+
+    def _adamw_msam(self, w, b, grad, hp, t):
+        m = b["m"]
+        nm = np.linalg.norm(m)
+        wp = w - hp["rho"] / (nm + EPS) * m
+        self.scalars.update(_norm_scalars("m_t", nm, hp["rho"], hp.get("rho_prev")))
+        self._adam(w, b, wp, grad(wp), hp, t, decay_first=False)
+        self.vectors["w~_t"] = wp
+
+
+def _base_scalars(optimizer, hp, t) -> dict[str, float]:
+    out = {"lr": hp["lr"], "lam": hp.get("weight_decay", 0.0)}
+    if "momentum" in hp:
+        mu = hp["momentum"]
+        out.update({"mu": mu, "(1 - mu)": 1 - mu, "(1 + mu)": 1 + mu, "lr mu": hp["lr"] * mu})
+    if "rho" in hp:
+        out["rho"] = hp["rho"]
+        if hp.get("rho_prev") not in (None, hp["rho"]):
+            out["rho_{t-1}"] = hp["rho_prev"]
+    out["lr lam"] = hp["lr"] * out["lam"]
+    out["(1 - lr lam)"] = 1 - out["lr lam"]
+    return out
+
+
+def _norm_scalars(of: str, norm: float, rho: float, rho_prev=None) -> dict[str, float]:
+    """The scalars a normalisation of ``of`` makes (and makes by mistake)."""
+    out = {
+        f"rho/||{of}||": rho / (norm + EPS),
+        f"1/||{of}||": 1.0 / (norm + EPS),
+        f"rho/||{of}||^2": rho / (norm * norm + EPS),
+        f"||{of}||": norm,
+    }
+    if rho_prev is not None and rho_prev != rho:
+        out[f"rho_{{t-1}}/||{of}||"] = rho_prev / (norm + EPS)
+    return out
+
+
+# ----------------------------------------------------------------------------- describing
+
+
+def _hint(equation: Equation, got_combo, step: _Step) -> str:
+    """A sentence for the patterns whose cause the combination alone does not say."""
+    if got_combo is None:
+        return ""
+    names = set(got_combo)
+    if names == {_NEXT_PERTURBED}:
+        return (
+            " This is the memory-free form of the paper's Algorithm 1 (it returns the "
+            "perturbed point for the next step); grade it with form='memory-free'."
+        )
+    if equation.shown != "w" and names == {"w_t"} and equation.shown.startswith("point"):
+        return (
+            " The gradient is taken at w_t itself, as if the shift were zero (a v_t that is "
+            "always 0, or a missing shift, does this)."
+        )
+    given = f"{equation.shown}_t"
+    if equation.shown == "w" or equation.shown.startswith("point"):
+        pass
+    elif (names == {given} and got_combo[given] == "1") or (
+        not names and given in step.vectors and not step.vectors[given].any()
+    ):
+        return " That is the buffer you were given: the new one is not returned."
+    for other in step.outputs:
+        if other != equation.shown and other != "point 1" and names == _single(other):
+            return f" That is the expected {_output_name(other)}: are the outputs swapped?"
+    return ""
+
+
+def _single(output: str) -> set[str]:
+    return {"v_{t+1}"} if output == "v" else {"w_{t+1}"} if output == "w" else {output}
+
+
+def _output_name(shown: str) -> str:
+    return "w_next" if shown == "w" else f"{shown}_next"
+
+
+def _describe(equation: Equation, got, want, step: _Step, keys):
+    """What is different about ``got``, from the numbers: ``(text, got_combo, want_combo)``."""
+    if not np.all(np.isfinite(got)):
+        i = int(np.flatnonzero(~np.isfinite(got))[0])
+        key, entry = _where(i, keys, step.split)
+        why = ""
+        zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0]
+        if zero and equation.shown.startswith("point"):
+            why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
+        return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}", None, None
+    own, later = _OWN[equation.shown], _LATER[equation.shown]
+    upstream = describe.basis({n: x for n, x in step.vectors.items() if n not in own | later})
+    basis = describe.basis({n: x for n, x in step.vectors.items() if n not in own})
+    in_text = sorted(step.scalars, key=lambda n: n.strip("()") not in equation.text)
+    scalars = {n: step.scalars[n] for n in in_text}
+    got_combo = describe.combination(got, upstream, scalars) or describe.combination(
+        got, basis, scalars
+    )
+    want_combo = describe.combination(want, upstream, scalars)
+    text = ""
+    swapped = [o for o in step.outputs if o != equation.shown and o != "point 1"
+               and _agree(got, step.outputs[o])]  # fmt: skip
+    if swapped:
+        text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
+        return text, None, None
+    if got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
+        text = f"yours is {_NEXT_PERTURBED}"
+    elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
+        text = f"yours is {next(iter(got_combo))}"
+    elif got_combo is not None:
+        text = f"yours is {describe.show(got_combo)}"
+        if want_combo is not None:
+            text += f", the equation gives {describe.show(want_combo)}"
+            diff = describe.compare(got_combo, want_combo, scalars)
+            text += f": {diff}" if diff else ""
+    elif equation.shown.startswith("point") and describe.per_tensor(
+        got, want, step.vectors["w_t"], keys, step.split, step.scalars.get("rho")
+    ):
+        text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
+        text += "the global norm over all parameters"
+    elif equation.shown.startswith("point") and _direction(got, want, upstream, step):
+        text = _direction(got, want, upstream, step)
+    else:
+        ratio = describe.constant_ratio(got, want)
+        if ratio is not None:
+            name = describe.name_scalar(ratio, step.scalars)
+            text = f"yours is {name or f'{ratio:.6g}'} times the expected value"
+        else:
+            text = "it is not a short combination of this step's quantities"
+    hint = _hint(equation, got_combo, step)
+    return text + ("." + hint if hint else ""), got_combo, want_combo
+
+
+_OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
+        "w": {"w_{t+1}"}, "m": {"m_{t+1}"}, "s": set()}  # fmt: skip
+"""The vectors that ARE the output checked: left out of the basis that describes it."""
+_OUTPUTS = {"v_{t+1}", "w_{t+1}", "m_{t+1}", _NEXT_PERTURBED}
+_LATER = {"point 1": _OUTPUTS, "point 2": _OUTPUTS, "v": {"w_{t+1}", _NEXT_PERTURBED},
+          "m": {"w_{t+1}", _NEXT_PERTURBED}, "s": {"w_{t+1}", _NEXT_PERTURBED},
+          "w": set()}  # fmt: skip
+"""The outputs computed after it: used to describe a value only when nothing earlier does
+(a value that IS a later output: outputs swapped)."""
+
+
+def _direction(got, want, basis, step: _Step) -> str:
+    """For a point: ``"your shift from w_t is along g(w_t) + lam w_t, of length 1 rho"``
+    when the shift is a named mix of two vectors with an unnamed overall scale."""
+    w, rho = step.vectors["w_t"], step.scalars.get("rho")
+    shift = got - w
+    if not rho or np.linalg.norm(shift) == 0:
+        return ""
+    for (n1, x1), (n2, x2) in itertools.combinations(basis, 2):
+        for (na, xa), (nb, xb) in (((n1, x1), (n2, x2)), ((n2, x2), (n1, x1))):
+            stack = np.stack([xa, xb], axis=1)
+            coef, _, rank, _ = np.linalg.lstsq(stack, shift, rcond=None)
+            if rank < 2 or np.linalg.norm(stack @ coef - shift) > FIT_RTOL * np.linalg.norm(shift):
+                continue
+            ratio = describe.name_scalar(float(coef[1] / coef[0]), step.scalars)
+            if ratio is not None:
+                sign = "-" if coef[0] < 0 else ""
+                mix = describe.show(
+                    {na: describe.Coef("1", 1.0), nb: describe.Coef(ratio, coef[1] / coef[0])}
+                )
+                length = np.linalg.norm(shift) / rho
+                along = _shift_of(want, w, basis, step)
+                return (f"your shift from w_t is along {sign}({mix}), of length {length:.3g} "
+                        f"rho; the equation's shift is along {along}")  # fmt: skip
+    return ""
+
+
+def _shift_of(want, w, basis, step) -> str:
+    combo = describe.combination(want - w, basis, step.scalars, max_terms=1)
+    return describe.show(combo) if combo else "another direction"
+
+
+def _where(i: int, keys, split) -> tuple[str, int]:
+    edges = [0, *split, math.inf]
+    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        if lo <= i < hi:
+            return keys[k], i - lo
+    return keys[-1], i
+
+
+# ----------------------------------------------------------------------------- the walk
+
+
+@dataclass
+class Location:
+    """The first equation whose output differs while its inputs agree, and how it differs."""
+
+    case: str
+    step: int
+    equation: Equation
+    agreed: list[Equation] = field(default_factory=list)
+    finding: str = ""
+    you: bool = True
+    memory_free: bool = False  # the value is the next perturbed point (Algorithm 1's form)
+    symbol: str = ""  # the equation of docs/optimizers.md the difference sits in (its left side)
+
+    def __str__(self) -> str:
+        agreed = "; ".join(f"{e.words(self.you)}, {e.text}" for e in self.agreed)
+        head = f"step {self.step}: " + (f"{agreed}, agrees; " if agreed else "")
+        return (
+            f"{head}{self.equation.words(self.you)}, {self.equation.text}, does not: {self.finding}"
+        )
+
+
+def _agree(a, b) -> bool:
+    with np.errstate(invalid="ignore"):
+        same = (a == b) | (np.abs(a - b) <= AGREE_ATOL + AGREE_RTOL * np.abs(b))
+    return bool(np.all(same | (np.isnan(a) & np.isnan(b))))
+
+
+def _hyperparameters(case: Case, t: int) -> dict:
+    hp = {**case.hyperparameters, **case.hyperparameters_at(t)}
+    hp.setdefault("weight_decay", 0.0)
+    if case.rho is not None and t > 0:
+        hp["rho_prev"] = case.rho[t - 1]
+    return hp
+
+
+def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
+    """The first step and equation where ``got`` leaves the equations, or None.
+
+    Each step is recomputed from the implementation's own inputs: ``w_t`` is the params
+    ``got`` recorded after step ``t - 1``; the buffers are those ``got`` recorded (a step
+    function's returned ``v``, named as in :data:`BUFFER`) or, when it recorded none,
+    the reference's, carried from step 0. ``you`` words the report for a student.
+    Batch-norm cases are not localised (None).
+    """
+    if case.has_stats or case.optimizer not in EQUATIONS:
+        return None
+    keys, names = list(case.init), BUFFER[case.optimizer]
+    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+    zeros = np.zeros(sum(int(np.size(case.init[k])) for k in keys))
+    kept = _named_buffers(got.buffers, names)
+    own = all(b in kept for b in names)
+    buffers = {b: zeros for b in names}
+    for t in range(got.steps):
+        w = (
+            _flat(case.init, keys)
+            if t == 0
+            else _flat({k: got.params[k][t - 1] for k in keys}, keys)
+        )
+        if own and t > 0:
+            buffers = {b: _flat({k: kept[b][k][t - 1] for k in keys}, keys) for b in names}
+        hp = _hyperparameters(case, t)
+        step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
+        found = _check_step(case, got, t, step, keys, you, kept)
+        if found is not None:
+            return found
+        buffers = {b: step.outputs[b] for b in names}
+    return None
+
+
+def _grad(case: Case, t: int, keys, split) -> Callable[[np.ndarray], np.ndarray]:
+    fn = problems.grad_fn(case.model, case.batches, t)
+    shapes = [np.shape(case.init[k]) for k in keys]
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(x)):
+            return np.full_like(x, np.nan)
+        tree = {k: part.reshape(s) for k, part, s in zip(keys, np.split(x, split), shapes)}
+        return _flat(fn(tree)[1], keys)
+
+    return grad
+
+
+_ALIASES = {
+    "v": ("v", "momentum", "momentum_buffer", "trace", "velocity", "buf"),
+    "m": ("m", "exp_avg", "mu", "m1"),
+    "s": ("s", "exp_avg_sq", "nu", "m2"),
+}
+"""What implementations call the buffers: torch.optim's ``momentum_buffer``, ``exp_avg``,
+``exp_avg_sq``; optax's ``trace``, ``mu``, ``nu`` (the last part of a state path)."""
+
+
+def _named_buffers(recorded: dict, names) -> dict:
+    """The recorded buffers that are ``names`` (``"v"``, or ``"m"`` and ``"s"``), by alias;
+    a name two recorded buffers could be is left out (no guess)."""
+    out = {}
+    for b in names:
+        hits = [k for k in recorded if k.rsplit(".", 1)[-1] in _ALIASES[b]]
+        if len(hits) == 1:
+            out[b] = recorded[hits[0]]
+    return out
+
+
+def _shown(got: Trajectory, t: int, equation: Equation, keys, kept) -> np.ndarray | None:
+    if equation.shown.startswith("point"):
+        e = int(equation.shown[-1]) - 1
+        if e >= int(got.grad_evals[t]):
+            return None
+        return _flat({k: got.eval_points[k][t, e] for k in keys}, keys)
+    if equation.shown == "w":
+        return _flat({k: got.params[k][t] for k in keys}, keys)
+    if equation.shown in kept:
+        return _flat({k: kept[equation.shown][k][t] for k in keys}, keys)
+    return None
+
+
+def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
+    agreed = []
+    for equation in EQUATIONS[case.optimizer]:
+        if equation.shown not in step.outputs:
+            continue
+        value = _shown(got, t, equation, keys, kept)
+        if value is None:
+            continue
+        want = step.outputs[equation.shown]
+        if _agree(value, want):
+            agreed.append(equation)
+            continue
+        finding, got_combo, want_combo = _describe(equation, value, want, step, keys)
+        memory_free = equation.shown == "w" and "memory-free form" in finding
+        symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo)
+        return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
+    return None
+
+
+_SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in
+_NORM_WORDS = ("NaN", "tensor by tensor", "division by the norm", "squared norm")
+
+
+def _changed(got: dict | None, want: dict | None) -> set[str] | None:
+    """The vectors whose term differs between two combinations (None: unknown)."""
+    if got is None or want is None:
+        return None
+    return {k for k in set(got) | set(want) if got.get(k) != want.get(k)}
+
+
+def _scaled_alike(got: dict, want: dict, changed: set[str]) -> bool:
+    """Every changed term is in both and scaled by one common factor (``d_t`` as a whole)."""
+    if not changed <= set(got) & set(want):
+        return False
+    ratios = [got[k].value / want[k].value for k in changed]
+    unchanged = [k for k in want if k not in changed and k != "v_t"]
+    return not unchanged and bool(np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL))
+
+
+def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
+    """The equation of docs/optimizers.md (its left side) the difference sits in: a shown
+    quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``)."""
+    shown, changed = equation.shown, _changed(got, want)
+    uniform = "every term" in text or "whole value" in text or got == {}
+    if "are the outputs swapped" in text:  # the first return slot holding a wrong value
+        other = next(o for o in _SLOTS if f"expected {_output_name(o)}:" in text)
+        first = min(shown, other, key=_SLOTS.index)
+        return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
+    if shown.startswith("point") and optimizer in ("msam", "adamw-msam"):
+        if any(w in text for w in _NORM_WORDS):
+            return "u_t" if optimizer == "msam" else "c_t"
+        return "w~_t"
+    if shown == "point 2":
+        return "e_t"
+    if shown == "v" and changed is not None and not uniform and "v_t" not in changed and changed:
+        return "v_{t+1}" if _scaled_alike(got, want, changed) else "d_t"  # (1 - mu) d: in v
+    if shown == "m" and changed is not None and not uniform and changed - {"m_t", "g"}:
+        return "gamma_t"
+    if shown == "w" and optimizer in ("adamw", "adamw-msam"):
+        decay = got is not None and want is not None and "A_{t+1}" in set(got) & set(want)
+        if optimizer == "adamw-msam":
+            return "w_{t+1}" if decay else "w'_t"
+        return "w'_t" if decay and "w_t" in (changed or ()) else "w_{t+1}"
+    return equation.symbol
+
+
+def reference_steps(case: Case) -> list[_Step]:
+    """The reference's steps on ``case`` (no batch norm), each from its own inputs."""
+    keys, names = list(case.init), BUFFER[case.optimizer]
+    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+    w = _flat(case.init, keys)
+    buffers = {b: np.zeros_like(w) for b in names}
+    steps = []
+    for t in range(case.steps):
+        hp = _hyperparameters(case, t)
+        steps.append(_Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split))
+        w, buffers = steps[-1].outputs["w"], {b: steps[-1].outputs[b] for b in names}
+    return steps
+
+
+def from_memory_free(case: Case, got: Trajectory) -> Trajectory:
+    """``got`` with its params read as the memory-free form's perturbed points, turned
+    into the weights they stand for: ``w_{t+1} = w~_{t+1} + rho_{t+1} b_{t+1} / (||b_{t+1}||
+    + EPS)``, ``b`` the reference's momentum (MSAM) or first moment (AdamW-MSAM) and
+    ``rho_{t+1}`` the next step's (the last step's for the last step). An error in the
+    buffer shows in the next step's gradient point."""
+    from minimsam.crosscheck.reference import run_reference
+
+    if case.optimizer not in ("msam", "adamw-msam"):
+        raise ValueError(f"the memory-free form is MSAM's or AdamW-MSAM's, not {case.optimizer}'s")
+    name = "momentum" if case.optimizer == "msam" else "m"
+    reference = run_reference(case, record_buffers=True).buffers[name]
+    params = {k: np.array(v, dtype=np.float64) for k, v in got.params.items()}
+    for t in range(min(got.steps, case.steps)):
+        b = {k: reference[k][t] for k in params}
+        norm = float(np.sqrt(sum(np.sum(x * x) for x in b.values())))
+        c = case.rho[min(t + 1, case.steps - 1)] / (norm + EPS)
+        for k in params:
+            params[k][t] = params[k][t] + c * b[k]
+    return replace(got, params=params)

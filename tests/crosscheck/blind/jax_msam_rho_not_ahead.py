@@ -1,0 +1,41 @@
+"""Momentum-SAM as an optax transformation; params hold the perturbed point."""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class MSAMState(NamedTuple):
+    count: jax.Array
+    momentum: Any
+    scale: jax.Array
+
+
+class MSAM(NamedTuple):
+    init: Any
+    update: Any
+    eval_params: Any
+
+
+def msam(learning_rate, momentum=0.9, rho=0.3, weight_decay=0.0):
+    tmap = jax.tree_util.tree_map
+
+    def init(params):
+        return MSAMState(jnp.zeros((), jnp.int32), tmap(jnp.zeros_like, params), jnp.zeros(()))
+
+    def update(grads, state, params):
+        t, v, c = state.count, state.momentum, state.scale
+        d = tmap(lambda g, p: g + weight_decay * p, grads, params)
+        w = tmap(lambda p, b: p + c * b, params, v)  # undo with the scale that was applied
+        v_new = tmap(lambda b, di: momentum * b + di, v, d)
+        w_new = tmap(lambda wi, b: wi - learning_rate(t) * b, w, v_new)
+        c_new = rho(t) / (optax.global_norm(v_new) + 1e-12)
+        p_new = tmap(lambda wi, b: wi - c_new * b, w_new, v_new)
+        return tmap(lambda a, b: a - b, p_new, params), MSAMState(t + 1, v_new, c_new)
+
+    def eval_params(params, state):
+        return tmap(lambda p, b: p + state.scale * b, params, state.momentum)
+
+    return MSAM(init, update, eval_params)

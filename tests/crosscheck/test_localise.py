@@ -1,0 +1,119 @@
+"""The kit's side of diagnosis by equation: each mutant's run is placed at its equation,
+the memory-free form is accepted when asked, state the runner cannot see is reported
+with its evidence, no advice accepts a listed pitfall, optax state is matched by shape."""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import numpy as np
+import pytest
+
+from minimsam import crosscheck
+from minimsam.crosscheck import compare, mutants
+from minimsam.crosscheck.compare import _accepts_a_pitfall, check_case
+from minimsam.crosscheck.localise import localise
+from minimsam.crosscheck.reference import run_reference
+
+CONSTANT_RHO = ["msam-mlp-rho0.3", "msam-mlp-wd-rho1", "msam-mlp-lr-schedule-restore"]
+
+
+def _case(cases, name):
+    return next(c for c in cases if c.name == name)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "mutant", "case", "symbol", "words"),
+    [
+        ("msam", "sign-flipped", "msam-mlp-rho0.3", "w~_t", "the sign of the v_t term is flipped"),
+        ("msam", "per-tensor", "msam-mlp-rho0.3", "w~_t", "normalised tensor by tensor"),
+        ("msam", "decay-at-w", "msam-mlp-wd-rho1", "w_{t+1}", "w_t"),
+        ("msam", "no-eps", "msam-mlp-rho0.3", "w~_t", "NaN"),
+        ("sam", "sign-flipped", "sam-mlp-rho0.05", "w_t + e_t", "flipped"),
+        ("nag", "decay-at-w", "nag-mlp-wd-restore", "w_{t+1}", ""),
+        ("sgd", "first-momentum", "sgd-mlp-momentum-wd-restore", "w_{t+1}", "(1 + mu)"),
+        ("adamw", "decay-last", "adamw-mlp-wd", "w_{t+1}", ""),
+    ],
+)
+def test_each_mutant_is_placed_at_its_equation(cases, optimizer, mutant, case, symbol, words):
+    case = _case(cases, case)
+    cls = {m.name: m for m in mutants.mutants_for(optimizer)}[mutant].cls
+    with np.errstate(all="ignore"):
+        location = localise(case, run_reference(case, cls), you=False)
+    assert location is not None and location.equation.symbol == symbol, location
+    assert words in str(location)
+    assert location.step == first_step(case, cls)
+
+
+def first_step(case, cls):
+    with np.errstate(all="ignore"):
+        got = run_reference(case, cls)
+    return crosscheck.compare.first_divergence(got, case.reference).step
+
+
+def test_the_reference_is_placed_nowhere(cases):
+    for case in cases:
+        assert localise(case, case.reference) is None, case.name
+
+
+@pytest.fixture(scope="module")
+def msam_golden(tmp_path_factory):
+    return crosscheck.export(tmp_path_factory.mktemp("msam"), optimizers=["msam"]).parent
+
+
+def test_the_memory_free_form_passes_when_asked_and_is_named_otherwise(msam_golden):
+    pytest.importorskip("torch")
+    from .torch_optimizers import ClosureMemoryFreeMSAM
+
+    default = crosscheck.check_torch(msam_golden, "msam", ClosureMemoryFreeMSAM, adapter="step",
+                                     names=CONSTANT_RHO)  # fmt: skip
+    assert {r.verdict for r in default.results} == {"not driven"}
+    assert "--form memory-free" in default.format()
+    asked = crosscheck.check_torch(msam_golden, "msam", ClosureMemoryFreeMSAM, adapter="step",
+                                   names=CONSTANT_RHO, form="memory-free")  # fmt: skip
+    assert asked.passed, asked.format()
+    buggy = functools.partial(ClosureMemoryFreeMSAM, bug="decay-at-w")
+    report = crosscheck.check_torch(msam_golden, "msam", buggy, adapter="step",
+                                    names=["msam-mlp-wd-rho1"], form="memory-free")  # fmt: skip
+    (result,) = report.results
+    assert result.verdict == "FAIL" and "w_t stands where the equation has w~_t" in result.location
+
+
+def test_state_the_runner_cannot_see_is_not_driven_with_its_evidence(msam_golden):
+    pytest.importorskip("torch")
+    from .torch_optimizers import ClosureMemoryFreeMSAM
+
+    hidden = functools.partial(ClosureMemoryFreeMSAM, bug="lost-state")
+    report = crosscheck.check_torch(msam_golden, "msam", hidden, adapter="step",
+                                    names=["msam-mlp-rho0.3"])  # fmt: skip
+    (result,) = report.results
+    assert result.verdict == "not driven"
+    assert "the reference's v_1" in result.not_driven.reason
+    assert "outside optimizer.state" in result.not_driven.reason
+
+
+def test_no_precision_advice_accepts_a_pitfall_listed_for_the_case(cases, monkeypatch):
+    case = _case(cases, "sam-surface-zero-grad-restore")  # rtol 1e-4 passes a decay bug here
+    assert _accepts_a_pitfall(case, 1e-10, 1e-4) and not _accepts_a_pitfall(case, 1e-10, 1e-8)
+    got = copy.deepcopy(case.reference)
+    scale = max(float(np.max(np.abs(p))) for p in got.params.values())
+    for k in got.params:
+        got.params[k] += 1e-8 * scale  # a rounding-sized difference
+    advised = check_case(case, got)
+    assert advised.verdict == "precision"
+    assert not _accepts_a_pitfall(case, 1e-10, advised.precision.rtol)
+    monkeypatch.setattr(compare, "_rounded_up", lambda value: 1e-4)  # advice that would
+    assert check_case(case, got).verdict == "FAIL"  # pass the decay bug is not given
+
+
+def test_an_optax_state_of_per_tensor_scalars_is_not_taken_for_a_buffer():
+    pytest.importorskip("jax")
+    from minimsam.crosscheck.jax_runner import _param_trees
+
+    shapes = {"w": (2, 3), "b": (3,)}
+    state = (
+        {"w": np.zeros((2, 3)), "b": np.zeros(3)},
+        {"w": np.float64(1.0), "b": np.float64(2.0)},
+    )
+    assert [path for path, _ in _param_trees(state, shapes)] == ["state.0"]

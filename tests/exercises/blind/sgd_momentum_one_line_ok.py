@@ -1,0 +1,11 @@
+"""SGD with momentum, the update written as one expression."""
+
+import numpy as np  # noqa: F401
+
+
+def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    d = {k: g[k] + weight_decay * w[k] for k in w}
+    w_next = {k: w[k] - lr * (momentum * v[k] + d[k]) for k in w}
+    v_next = {k: momentum * v[k] + d[k] for k in w}
+    return w_next, v_next

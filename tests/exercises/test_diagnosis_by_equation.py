@@ -1,0 +1,174 @@
+"""The grader names the equation a wrong step gets wrong, accepts the memory-free form
+when asked, limits a step's time, and tells where a NaN appeared and a gradient written."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minimsam.cli import main
+from minimsam.exercises import EXERCISES, grade, load_function
+
+from .typical_mistakes import MISTAKES
+
+HERE = Path(__file__).resolve().parent
+WRONG = sorted((HERE / "wrong").glob("*.py"))
+SOLUTIONS = HERE.parents[1] / "exercises" / "solutions"
+INTERNAL = ("could not drive", "grad_fn call 1: x", "mutant", "nearest")
+
+
+@pytest.mark.parametrize(("exercise", "step", "symbol", "words"), MISTAKES,
+                         ids=[m[1].__name__ for m in MISTAKES])  # fmt: skip
+def test_an_unnamed_mistake_is_placed_at_its_equation(exercise, step, symbol, words):
+    result = grade(exercise, step)
+    assert result.status == "fail"
+    assert result.location is not None, result.format()
+    assert result.location.equation.symbol == symbol, result.format()
+    assert words in str(result.location), result.format()
+    assert "where: case" in result.format()
+
+
+@pytest.mark.parametrize("path", WRONG, ids=lambda p: p.stem)
+def test_the_report_uses_no_internal_words_and_says_the_verdict_once(path):
+    exercise = EXERCISES[runpy.run_path(str(path))["EXERCISE"]]
+    text = grade(exercise, load_function(path, exercise.function)).format()
+    assert not [w for w in INTERNAL if w in text], text
+    assert len(re.findall(r"\bFAIL\b", text)) == 1, text
+    assert re.search(r"\n    \S+ +\(.*(weight decay|rho|lr schedule|zero-gradient|restored)", text)
+
+
+def _memory_free_msam(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    """The paper's Algorithm 1: ``w`` is the perturbed point, the step returns the next one."""
+    norm = lambda tree: np.sqrt(sum(np.sum(x * x) for x in tree.values()))  # noqa: E731
+    undo = rho / (norm(v) + 1e-12)
+    g = grad_fn(w)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    w_next = {k: w[k] + undo * v[k] - lr * v_next[k] for k in w}
+    c = rho / (norm(v_next) + 1e-12)
+    return {k: w_next[k] - c * v_next[k] for k in w}, v_next
+
+
+def test_the_memory_free_form_is_named_and_passes_when_asked():
+    result = grade("msam", _memory_free_msam)
+    assert result.status == "fail" and result.pitfalls == ["memory_free_form"]
+    assert "form='memory-free'" in result.message and result.location.memory_free
+    accepted = grade("msam", _memory_free_msam, form="memory-free")
+    assert accepted.passed, accepted.format()
+    assert any("not graded in the memory-free form" in n for n in accepted.notes)
+    reference = load_function(SOLUTIONS, "msam_step")
+    assert not grade("msam", reference, form="memory-free").passed  # the forms differ
+    with pytest.raises(ValueError, match="msam exercise only"):
+        grade("nag", load_function(SOLUTIONS, "nag_step"), form="memory-free")
+
+
+def test_the_memory_free_form_on_the_command_line(capsys, tmp_path):
+    path = tmp_path / "msam.py"
+    path.write_text(
+        "import numpy as np\n\n"
+        "def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):\n"
+        "    n = lambda t: np.sqrt(sum(np.sum(x * x) for x in t.values()))\n"
+        "    undo = rho / (n(v) + 1e-12)\n"
+        "    g = grad_fn(w)\n"
+        "    v2 = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}\n"
+        "    w2 = {k: w[k] + undo * v[k] - lr * v2[k] for k in w}\n"
+        "    c = rho / (n(v2) + 1e-12)\n"
+        "    return {k: w2[k] - c * v2[k] for k in w}, v2\n"
+    )
+    assert main(["exercise", "check", "msam", str(path)]) == 1
+    assert main(["exercise", "check", "msam", str(path), "--form", "memory-free"]) == 0
+    assert "PASS  msam" in capsys.readouterr().out
+
+
+def _hangs(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    while True:
+        try:
+            pass
+        except Exception:  # a step's own handler must not swallow the time limit
+            pass
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+def test_a_step_that_never_returns_fails_with_the_case_and_the_limit(in_thread):
+    results = []
+
+    def run():
+        results.append(grade("msam", _hangs, time_limit=0.3))
+
+    if in_thread:  # no signals off the main thread: the case runs in a watched thread
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(30)
+    else:
+        run()
+    (result,) = results
+    assert result.status == "fail"
+    assert "did not return within 0.3 s on case msam-mlp-rho0.3" in result.message
+    assert len(result.cases) == 1  # it stops instead of waiting on every case
+    with pytest.raises(ValueError, match="time_limit must be"):
+        grade("msam", _hangs, time_limit=0)
+
+
+def test_the_time_limit_on_the_command_line(capsys, tmp_path):
+    path = tmp_path / "msam.py"
+    path.write_text("def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):\n"
+                    "    while True:\n        pass\n")  # fmt: skip
+    assert main(["exercise", "check", "msam", str(path), "--time-limit", "0.3"]) == 1
+    assert "did not return within 0.3 s on case" in capsys.readouterr().out
+
+
+def test_a_nan_in_w_next_is_traced_to_where_it_appeared():
+    reference = load_function(SOLUTIONS, "sgd_momentum_step")
+    calls = []
+
+    def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
+        w_next, v_next = reference(w, v, grad_fn, lr, momentum, weight_decay)
+        calls.append(None)
+        if len(calls) == 3:
+            w_next["2.bias"][1] = np.nan
+        return w_next, v_next
+
+    result = grade("sgd-momentum", sgd_momentum_step)
+    nan = [n for n in result.notes if "NaN" in n]
+    assert nan == ["w_next holds NaN or inf; NaN or inf first appeared in case sgd-mlp-plain, "
+                   "step 2, in w_next['2.bias'][1]"], result.format()  # fmt: skip
+    assert "no known pitfall" in result.message
+
+
+def test_a_step_that_writes_into_its_gradients_is_told():
+    def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
+        g = grad_fn(w)
+        for k in g:
+            g[k] += weight_decay * w[k]  # in place, into what grad_fn returned
+        v_next = {k: momentum * v[k] + g[k] for k in w}
+        return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+    result = grade("sgd-momentum", sgd_momentum_step)
+    assert result.passed  # the arithmetic is right
+    assert any("wrote into grads[" in n for n in result.notes), result.notes
+    assert "wrote into" in result.format()
+
+
+def test_an_exception_inside_numpy_is_reported_at_the_students_line():
+    def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+        np.linalg.cholesky(-np.eye(2))  # raises inside NumPy
+        return w, v
+
+    result = grade("msam", msam_step)
+    assert "LinAlgError" in result.message
+    assert f"{__file__}:" in result.message and "in msam_step" in result.message
+    assert "numpy" not in result.message.split("(at ")[-1]
+
+
+def test_the_json_line_carries_the_equation():
+    import json
+
+    from .typical_mistakes import sgd_dampening
+
+    data = json.loads(grade("sgd-momentum", sgd_dampening).to_json(student="ada"))
+    assert data["equation"] == "v_{t+1}" and "(1 - mu)" in data["where"]
+    assert data["notes"] == []
