@@ -37,6 +37,14 @@ def time_interleaved(
     Each round calls every contender ``reps`` times in a row and records the mean;
     the result is the median over ``rounds`` rounds.
     """
+    samples = time_samples(contenders, rounds, reps, warmup)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def time_samples(
+    contenders: dict[str, Callable[[], object]], rounds: int = 30, reps: int = 5, warmup: int = 3
+) -> dict[str, list[float]]:
+    """Seconds per call of each contender in each of ``rounds`` interleaved rounds."""
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
@@ -47,7 +55,18 @@ def time_interleaved(
             for _ in range(reps):
                 fn()
             samples[name].append((time.perf_counter() - start) / reps)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return samples
+
+
+def ratio_spread(num: list[float], den: list[float]) -> tuple[float, float, float]:
+    """Median, first and third quartile of the per-round ratios ``num[i] / den[i]``.
+
+    Contenders of one round ran side by side, so a round's ratio cancels the load the
+    machine had then; the quartiles show how much the ratio still moved.
+    """
+    ratios = sorted(a / b for a, b in zip(num, den))
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return statistics.median(ratios), q1, q3
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
