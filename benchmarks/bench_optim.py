@@ -24,10 +24,10 @@ from minimsam import nn, optim
 
 try:
     from benchmarks.bench_autodiff import SIZES, handwritten_step, make_batch
-    from benchmarks.common import machine, markdown_table, time_interleaved
+    from benchmarks.common import CLOCKS, machine, markdown_table, set_clock, time_interleaved
 except ImportError:  # run as a script from the benchmarks/ folder
     from bench_autodiff import SIZES, handwritten_step, make_batch
-    from common import machine, markdown_table, time_interleaved
+    from common import CLOCKS, machine, markdown_table, set_clock, time_interleaved
 
 FLOOR = "floor (hand-written, in-place)"
 SGD = "SGD (momentum)"
@@ -114,9 +114,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--backend", default="numpy")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time, or this process's CPU time on a shared machine")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print only the markdown")
     args = parser.parse_args(argv)
     ms.set_backend(args.backend)
+    set_clock(args.clock)
     rows, targets = run(args.batch_sizes, args.rounds)
     header = ["batch", "optimizer", "ms/step (median)", "× SGD", "× floor", "grad evals/step",
               "state bytes"]  # fmt: skip

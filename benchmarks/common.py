@@ -3,6 +3,11 @@
 Contenders are timed in interleaved rounds (A B C A B C ...) inside one process, so
 slow drifts of the machine (frequency, other load) hit every contender alike, and
 ratios are taken between medians measured side by side.
+
+The clock is wall time (``time.perf_counter``) unless ``set_clock("cpu")`` chooses this
+process's CPU time (``time.process_time``): on a machine shared with other jobs, the time
+a contender waits for a core is not its own, and CPU time leaves it out (with one BLAS
+thread, CPU time is the step's time on its core).
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ def machine() -> str:
             f"NumPy {np.__version__}")  # fmt: skip
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = [time.perf_counter]
+
+
+def set_clock(name: str) -> None:
+    """Time with ``"wall"`` (default) or ``"cpu"`` time (see the module docstring)."""
+    _clock[0] = CLOCKS[name]
+
+
 def time_interleaved(
     contenders: dict[str, Callable[[], object]], rounds: int = 30, reps: int = 5, warmup: int = 3
 ) -> dict[str, float]:
@@ -48,13 +62,14 @@ def time_samples(
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
+    clock = _clock[0]
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(reps):
                 fn()
-            samples[name].append((time.perf_counter() - start) / reps)
+            samples[name].append((clock() - start) / reps)
     return samples
 
 

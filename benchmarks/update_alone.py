@@ -24,10 +24,10 @@ from minimsam.optim import EPS
 
 try:
     from benchmarks.bench_autodiff import SIZES
-    from benchmarks.common import markdown_table, ratio_spread, time_samples
+    from benchmarks.common import CLOCKS, markdown_table, ratio_spread, set_clock, time_samples
 except ImportError:  # run as a script from the benchmarks/ folder
     from bench_autodiff import SIZES
-    from common import markdown_table, ratio_spread, time_samples
+    from common import CLOCKS, markdown_table, ratio_spread, set_clock, time_samples
 
 LR, MU, RHO_MSAM, RHO_SAM = 0.01, 0.9, 0.3, 0.05
 ADAM_LR, BETAS, ADAM_EPS, DECAY, RHO_ADAM = 1e-3, (0.9, 0.999), 1e-8, 1e-2, 1.0
@@ -199,7 +199,9 @@ HEADER = ["optimizer", "by hand µs", "opt.step µs", "× by hand (quartiles)",
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = parser.parse_args(argv)
+    set_clock(args.clock)
     try:
         from benchmarks.bench_optim import OPTIMIZERS
     except ImportError:

@@ -70,7 +70,7 @@ from typing import Any
 
 from minimsam.backend import get_backend, to_numpy
 from minimsam.optim import validation
-from minimsam.optim.flat import Flat, gather, last_outputs, layout_of
+from minimsam.optim.flat import Flat, add_deferred, deferred, gather, last_outputs, layout_of
 
 __all__ = [
     "EPS",
@@ -128,6 +128,10 @@ def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
     """
     if isinstance(a, numbers.Real) and a == 0:
         return y if isinstance(y, Flat) else dict(y)
+    if _one_layout(x, y) and y.is_deferred:  # a gradient, added tensor by tensor (no copy)
+        result = add_deferred(scale(a, x), y)
+        if result is not None:
+            return result
     kernel = get_backend().kernels.axpy
     return tree_map(lambda xi, yi: kernel(a, xi, yi), x, y)
 
@@ -151,7 +155,7 @@ def _sumsq(tree: Mapping[str, Any]) -> Any:
     if not tree:
         raise ValueError("global_norm of an empty parameter dict")
     kernels = get_backend().kernels
-    if isinstance(tree, Flat) and len(tree.buffers) == 1:
+    if isinstance(tree, Flat) and not tree.is_deferred and len(tree.buffers) == 1:
         return kernels.sumsq_segments(tree.buffers[0], tree.layout.sizes[0])
     return kernels.sumsq(tree.segments() if isinstance(tree, Flat) else list(tree.values()))
 
@@ -261,23 +265,29 @@ class _GradCalls:
     """Wraps ``grad_fn``: validates each result against the params and records it.
 
     A point is handed to ``grad_fn`` as a dict in the params' dtypes; each gradient is
-    returned as a :class:`Flat` of the params' layout (one copy per buffer).
+    returned as a :class:`Flat` of the params' layout: on the host a deferred one (copied
+    in only if an equation needs its buffers), on a device one copy per buffer (one
+    launch instead of one per tensor).
     """
 
-    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params, layout):
+    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params, w: Flat):
         self.grad_fn = grad_fn
         self.params = params
-        self.layout = layout
+        self.w = w  # the params as a Flat: grad(w) hands grad_fn the params themselves
+        self.layout = w.layout
         self.results: list[tuple[Any, Flat]] = []
 
     def __call__(self, point: Mapping[str, Any]) -> Flat:
-        if isinstance(point, Flat):
+        if point is self.w:
+            point = self.params
+        elif isinstance(point, Flat):
             point = point.cast().as_dict()
         else:
             point = validation.cast_like(point, self.params)  # grad_fn sees the params' dtypes
         result = self.grad_fn(point)
         loss, grads = validation.check_grad_result(result, self.params, len(self.results) + 1)
-        flat = gather(grads, self.layout)
+        on_host = get_backend().name == "numpy"
+        flat = deferred(grads, self.layout) if on_host else gather(grads, self.layout)
         self.results.append((loss, flat))
         return flat
 
@@ -296,7 +306,9 @@ class _GradCalls:
 
     def all_finite(self, extra: list[Any]) -> bool:
         """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
-        values = [v for loss, grads in self.results for v in (loss, *grads.buffers)]
+        values = [loss for loss, _ in self.results]
+        for _, grads in self.results:
+            values += grads.tensors if grads.is_deferred else grads.buffers
         return _all_finite_fused(values + extra)
 
 
@@ -382,7 +394,7 @@ class Optimizer:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
         t, unchecked = validation.check_step_inputs(self, params, state)
         w, flat_state = _flat_inputs(self, params, state)
-        calls = _GradCalls(grad_fn, params, w.layout)
+        calls = _GradCalls(grad_fn, params, w)
         tracer = Tracer(trace)
         new_w, buffers = self.update(w, flat_state, calls, t, tracer)
         if self.check_finite and not calls.all_finite(unchecked):

@@ -11,6 +11,11 @@ whatever the number of tensors. Elementwise equations give every entry exactly t
 number of the per-tensor form: the same operations on the same values.
 
 - :func:`gather` copies a dict of arrays into a Flat: one copy per buffer;
+- :func:`deferred` wraps a gradient without copying it: the first equation that adds it
+  (``a * x + g``) adds it tensor by tensor into the equation's new buffer, so on the host,
+  where each operation costs its memory traffic, the gradient is never copied; any other
+  use copies it in once (:attr:`Flat.buffers`). On a device, where each operation costs a
+  launch, the step gathers the gradient in one copy instead;
 - a step returns the views of its Flats as its dicts, and :class:`LastOutputs` remembers
   them: handed the very dicts and arrays the last step returned, the next step takes the
   buffers back without copying. Views share memory with their buffer, so a change made
@@ -44,6 +49,9 @@ class Layout:
     spans: tuple[tuple[int, int, int], ...]
     members: tuple[tuple[int, ...], ...]
 
+    views: tuple[tuple[str, int, slice, tuple[int, ...]], ...]
+    """``(key, buffer, slice, shape)`` of each tensor, in key order."""
+
     @property
     def sizes(self) -> tuple[tuple[int, ...], ...]:
         """The lengths of the segments of each buffer, in order."""
@@ -72,12 +80,15 @@ def _build_layout(signature: tuple) -> Layout:
         spans.append((b, ends[b], ends[b] + size))
         members[b].append(i)
         ends[b] += size
+    keys, shapes = tuple(k for k, _, _ in signature), tuple(s for _, s, _ in signature)
     return Layout(
-        keys=tuple(k for k, _, _ in signature),
-        shapes=tuple(shape for _, shape, _ in signature),
+        keys=keys,
+        shapes=shapes,
         dtypes=dtypes,
         spans=tuple(spans),
         members=tuple(tuple(m) for m in members),
+        views=tuple((k, b, slice(start, stop), shape)
+                    for k, (b, start, stop), shape in zip(keys, spans, shapes)),  # fmt: skip
     )
 
 
@@ -88,19 +99,33 @@ def _prod(shape: tuple[int, ...]) -> int:
     return size
 
 
-class Flat(Mapping):
+class Flat:
     """A params-like vector: ``layout`` and one 1-D ``buffers`` entry per dtype.
 
-    Read as a dict, ``flat[name]`` is a view of the buffer with the param's shape. A
-    buffer may hold a wider dtype than its layout's while an equation promotes (a float64
-    scalar times float32 entries); :meth:`cast` brings it back.
+    Read as a dict (a read-only ``Mapping``), ``flat[name]`` is a view of the buffer with
+    the param's shape. A buffer may hold a wider dtype than its layout's while an
+    equation promotes (a float64 scalar times float32 entries); :meth:`cast` brings it
+    back.
     """
 
-    __slots__ = ("layout", "buffers")
+    __slots__ = ("layout", "_buffers", "tensors")
 
-    def __init__(self, layout: Layout, buffers: tuple[Any, ...]):
+    def __init__(self, layout: Layout, buffers: tuple[Any, ...] | None, tensors=None):
         self.layout = layout
-        self.buffers = buffers
+        self._buffers = buffers
+        self.tensors = tensors  # a deferred Flat's arrays, in key order, until copied in
+
+    @property
+    def buffers(self) -> tuple[Any, ...]:
+        """The 1-D buffers, one per dtype (a deferred Flat copies its tensors in now)."""
+        if self._buffers is None:
+            self._buffers = _concatenated(self.tensors, self.layout)
+        return self._buffers
+
+    @property
+    def is_deferred(self) -> bool:
+        """True while the tensors of a :func:`deferred` Flat have not been copied in."""
+        return self._buffers is None
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -114,17 +139,37 @@ class Flat(Mapping):
     def __len__(self) -> int:
         return len(self.layout.keys)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self.layout.keys
+
+    def keys(self):
+        return self.as_dict().keys()
+
+    def values(self):
+        return self.as_dict().values()
+
+    def items(self):
+        return self.as_dict().items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
     def _view(self, i: int) -> Any:
         b, start, stop = self.layout.spans[i]
         return self.buffers[b][start:stop].reshape(self.layout.shapes[i])
 
     def as_dict(self) -> dict[str, Any]:
         """``{name: view}``, a new dict (the views share the buffers' memory)."""
-        return {k: self._view(i) for i, k in enumerate(self.layout.keys)}
+        if self.is_deferred:
+            return dict(zip(self.layout.keys, self.tensors))
+        buffers = self.buffers
+        return {k: buffers[b][where].reshape(shape) for k, b, where, shape in self.layout.views}
 
     def segments(self) -> list[Any]:
         """The 1-D view of each tensor, in key order."""
-        return [self.buffers[b][start:stop] for b, start, stop in self.layout.spans]
+        if self.is_deferred:
+            return [x.reshape(-1) for x in self.tensors]
+        return [self.buffers[b][where] for _, b, where, _ in self.layout.views]
 
     def map(self, fn: Callable[..., Any], *others: Flat) -> Flat:
         """``fn`` applied to the buffers of ``self`` and ``others``, buffer by buffer."""
@@ -143,6 +188,9 @@ class Flat(Mapping):
         return f"Flat({self.layout.keys}, {len(self.buffers)} buffer(s))"
 
 
+Mapping.register(Flat)  # read as a dict; a plain class keeps isinstance(x, Flat) fast
+
+
 def gather(tree: Mapping[str, Any], layout: Layout) -> Flat:
     """Copy ``tree`` (the keys and shapes of ``layout``) into new buffers, one per dtype.
 
@@ -150,13 +198,35 @@ def gather(tree: Mapping[str, Any], layout: Layout) -> Flat:
     of float32 params becomes float32) and may have any memory layout (a transposed or
     strided view is read as its values, in C order).
     """
+    return Flat(layout, _concatenated(list(tree.values()), layout))
+
+
+def _concatenated(values: list[Any], layout: Layout) -> tuple[Any, ...]:
     xp = get_backend().xp
-    values = list(tree.values())
     buffers = []
     for members, dtype in zip(layout.members, layout.dtypes):
         parts = [values[i].reshape(-1) for i in members]
         buffers.append(xp.concatenate(parts, dtype=dtype, casting="same_kind"))
-    return Flat(layout, tuple(buffers))
+    return tuple(buffers)
+
+
+def deferred(tree: Mapping[str, Any], layout: Layout) -> Flat:
+    """``tree`` (in the dtypes of ``layout``) as a Flat that copies it in only when needed."""
+    return Flat(layout, None, tuple(tree.values()))
+
+
+def add_deferred(fresh: Flat, y: Flat) -> Flat | None:
+    """``fresh + y`` for a deferred ``y``, added tensor by tensor into ``fresh``'s buffers,
+    which the caller has just made (so changing them is safe). Per entry it is the one
+    addition ``fresh + y`` makes. None, with nothing changed, where a buffer of ``fresh``
+    is narrower than ``y``'s dtype (an in-place addition would round to it)."""
+    if any(x.dtype.itemsize < dt.itemsize for x, dt in zip(fresh.buffers, y.layout.dtypes)):
+        return None
+    buffers = fresh.buffers
+    for (_, b, where, _), tensor in zip(y.layout.views, y.tensors):
+        segment = buffers[b][where]
+        segment += tensor.reshape(-1)
+    return fresh
 
 
 class LastOutputs:
