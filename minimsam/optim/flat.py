@@ -87,8 +87,10 @@ def _build_layout(signature: tuple) -> Layout:
         dtypes=dtypes,
         spans=tuple(spans),
         members=tuple(tuple(m) for m in members),
-        views=tuple((k, b, slice(start, stop), shape)
-                    for k, (b, start, stop), shape in zip(keys, spans, shapes)),  # fmt: skip
+        views=tuple(
+            (k, b, slice(start, stop), shape)
+            for k, (b, start, stop), shape in zip(keys, spans, shapes)
+        ),
     )
 
 
@@ -175,14 +177,15 @@ class Flat:
         """``fn`` applied to the buffers of ``self`` and ``others``, buffer by buffer."""
         if not others:
             return Flat(self.layout, tuple(fn(x) for x in self.buffers))
-        return Flat(self.layout, tuple(fn(*xs) for xs in zip(self.buffers, *(o.buffers for o in others))))  # fmt: skip
+        buffers = zip(self.buffers, *(o.buffers for o in others))
+        return Flat(self.layout, tuple(fn(*xs) for xs in buffers))
 
     def cast(self) -> Flat:
         """The same vector with every buffer in its layout dtype (no copy where it is)."""
         if all(x.dtype == dt for x, dt in zip(self.buffers, self.layout.dtypes)):
             return self
-        return Flat(self.layout, tuple(x if x.dtype == dt else x.astype(dt)
-                                       for x, dt in zip(self.buffers, self.layout.dtypes)))  # fmt: skip
+        pairs = zip(self.buffers, self.layout.dtypes)
+        return Flat(self.layout, tuple(x if x.dtype == dt else x.astype(dt) for x, dt in pairs))
 
     def __repr__(self) -> str:
         return f"Flat({self.layout.keys}, {len(self.buffers)} buffer(s))"

@@ -554,9 +554,7 @@ def _fused(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _counted_kernels() -> Kernels:
     reference = array_kernels(xp)
-    return Kernels(
-        **{f.name: _fused(f.name, getattr(reference, f.name)) for f in fields(Kernels)}
-    )
+    return Kernels(**{f.name: _fused(f.name, getattr(reference, f.name)) for f in fields(Kernels)})
 
 
 def make_backend() -> Backend:
