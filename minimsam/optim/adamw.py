@@ -48,7 +48,9 @@ def adam_step(w, m, s, lr, betas, eps, k):
 
     def step(wi, mi, si):
         denominator = _plus(_over(xp.sqrt(si), bc2_sqrt), eps)  # sqrt(s) / sqrt(1 - b2**k) + eps
-        return wi - _over(step_size * mi, denominator)  # w - step_size m / denominator
+        update = _over(step_size * mi, denominator)  # step_size m / denominator
+        del denominator  # freed before the new params exist
+        return wi - update
 
     return tree_map(step, w, m, s)
 

@@ -70,7 +70,15 @@ from typing import Any
 
 from minimsam.backend import get_backend, to_numpy
 from minimsam.optim import validation
-from minimsam.optim.flat import Flat, add_deferred, deferred, gather, last_outputs, layout_of
+from minimsam.optim.flat import (
+    Flat,
+    add_into,
+    deferred,
+    gather,
+    last_outputs,
+    layout_of,
+    scale_deferred,
+)
 
 __all__ = [
     "EPS",
@@ -128,16 +136,16 @@ def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
     """
     if isinstance(a, numbers.Real) and a == 0:
         return y if isinstance(y, Flat) else dict(y)
-    if _one_layout(x, y) and y.is_deferred:  # a gradient, added tensor by tensor (no copy)
-        result = add_deferred(scale(a, x), y)
-        if result is not None:
-            return result
+    if _one_layout(x, y) and (x.is_deferred or y.is_deferred):  # a gradient, not copied in
+        return add_into(scale(a, x), y)
     kernel = get_backend().kernels.axpy
     return tree_map(lambda xi, yi: kernel(a, xi, yi), x, y)
 
 
 def scale(a: Any, x: Mapping[str, Any]) -> Any:
     """``a * x`` for each key."""
+    if isinstance(x, Flat) and x.is_deferred:
+        return scale_deferred(a, x)
     return tree_map(lambda xi: a * xi, x)
 
 

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from minimsam.backend import get_backend
 
 __all__ = ["Flat", "LastOutputs", "Layout", "gather", "layout_of"]
@@ -122,6 +124,7 @@ class Flat:
         """The 1-D buffers, one per dtype (a deferred Flat copies its tensors in now)."""
         if self._buffers is None:
             self._buffers = _concatenated(self.tensors, self.layout)
+            self.tensors = None  # copied in: the tensors can be freed
         return self._buffers
 
     @property
@@ -218,17 +221,32 @@ def deferred(tree: Mapping[str, Any], layout: Layout) -> Flat:
     return Flat(layout, None, tuple(tree.values()))
 
 
-def add_deferred(fresh: Flat, y: Flat) -> Flat | None:
-    """``fresh + y`` for a deferred ``y``, added tensor by tensor into ``fresh``'s buffers,
-    which the caller has just made (so changing them is safe). Per entry it is the one
-    addition ``fresh + y`` makes. None, with nothing changed, where a buffer of ``fresh``
-    is narrower than ``y``'s dtype (an in-place addition would round to it)."""
-    if any(x.dtype.itemsize < dt.itemsize for x, dt in zip(fresh.buffers, y.layout.dtypes)):
-        return None
-    buffers = fresh.buffers
-    for (_, b, where, _), tensor in zip(y.layout.views, y.tensors):
-        segment = buffers[b][where]
-        segment += tensor.reshape(-1)
+def scale_deferred(a: Any, x: Flat) -> Flat:
+    """``a * x`` for a deferred ``x``, tensor by tensor into new buffers (``x`` not copied)."""
+    xp = get_backend().xp
+    buffers = tuple(
+        xp.empty(sum(sizes), dtype=np.result_type(getattr(a, "dtype", a), dtype))
+        for sizes, dtype in zip(x.layout.sizes, x.layout.dtypes)
+    )
+    for (_, b, where, _), tensor in zip(x.layout.views, x.tensors):
+        xp.multiply(a, tensor.reshape(-1), out=buffers[b][where])
+    return Flat(x.layout, buffers)
+
+
+def add_into(fresh: Flat, y: Flat) -> Flat:
+    """``fresh + y``, added into ``fresh``'s buffers, which the caller has just made (so
+    changing them is safe); a deferred ``y`` tensor by tensor, not copied in. Per entry it
+    is the addition ``fresh + y`` makes; where a buffer of ``fresh`` is narrower than
+    ``y``'s dtype (in place would round to it), the sum is a new array, as NumPy's."""
+    if any(f.dtype.itemsize < dt.itemsize for f, dt in zip(fresh.buffers, y.layout.dtypes)):
+        return fresh.map(lambda f, yb: f + yb, y)
+    if y.is_deferred:
+        for (_, b, where, _), tensor in zip(y.layout.views, y.tensors):
+            segment = fresh.buffers[b][where]
+            segment += tensor.reshape(-1)
+        return fresh
+    for f, yb in zip(fresh.buffers, y.buffers):
+        f += yb
     return fresh
 
 
