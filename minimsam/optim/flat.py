@@ -33,7 +33,17 @@ import numpy as np
 
 from minimsam.backend import get_backend
 
-__all__ = ["Flat", "LastOutputs", "Layout", "gather", "layout_of"]
+__all__ = [
+    "Flat",
+    "LastOutputs",
+    "Layout",
+    "add_into",
+    "deferred",
+    "gather",
+    "last_outputs",
+    "layout_of",
+    "scale_deferred",
+]
 
 
 @dataclass(frozen=True)
@@ -238,7 +248,8 @@ def add_into(fresh: Flat, y: Flat) -> Flat:
     changing them is safe); a deferred ``y`` tensor by tensor, not copied in. Per entry it
     is the addition ``fresh + y`` makes; where a buffer of ``fresh`` is narrower than
     ``y``'s dtype (in place would round to it), the sum is a new array, as NumPy's."""
-    if any(f.dtype.itemsize < dt.itemsize for f, dt in zip(fresh.buffers, y.layout.dtypes)):
+    y_dtypes = y.layout.dtypes if y.is_deferred else [yb.dtype for yb in y.buffers]
+    if any(np.result_type(f.dtype, dt) != f.dtype for f, dt in zip(fresh.buffers, y_dtypes)):
         return fresh.map(lambda f, yb: f + yb, y)
     if y.is_deferred:
         for (_, b, where, _), tensor in zip(y.layout.views, y.tensors):
