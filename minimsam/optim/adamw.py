@@ -14,8 +14,10 @@ import numpy as np
 from minimsam.backend import get_backend
 from minimsam.optim.base import (
     Optimizer,
+    axpy,
     check_nonnegative,
     check_unit_interval,
+    multiply_into,
     scale,
     tree_map,
     zeros_like,
@@ -34,8 +36,8 @@ def check_betas(betas) -> tuple[float, float]:
 def adam_moments(m, s, g, betas):
     """``m <- b1 m + (1 - b1) g``,  ``s <- b2 s + (1 - b2) g**2``  (new dicts)."""
     b1, b2 = betas
-    m_next = tree_map(lambda mi, gi: _plus_scaled(b1, mi, (1 - b1) * gi), m, g)
-    s_next = tree_map(lambda si, gi: _plus_scaled(b2, si, _times((1 - b2) * gi, gi)), s, g)
+    m_next = axpy(b1, m, scale(1 - b1, g))  # b1 m + (1 - b1) g
+    s_next = axpy(b2, s, multiply_into(scale(1 - b2, g), g))  # b2 s + ((1 - b2) g) g
     return m_next, s_next
 
 
@@ -61,24 +63,11 @@ def adam_step(w, m, s, lr, betas, eps, k):
 # an in-place result would be rounded to it, so a new array is made as NumPy would.
 
 
-def _plus_scaled(a, x, fresh):
-    """``a * x + fresh`` (equal to ``fresh + a * x``: IEEE addition commutes)."""
-    return _plus(fresh, a * x)
-
-
 def _plus(fresh, y):
     """``fresh + y``."""
     if _widens(fresh, y):
         return fresh + y
     fresh += y
-    return fresh
-
-
-def _times(fresh, y):
-    """``fresh * y``."""
-    if _widens(fresh, y):
-        return fresh * y
-    fresh *= y
     return fresh
 
 

@@ -75,10 +75,12 @@ from minimsam.optim.flat import (
     add_into,
     deferred,
     gather,
+    host_bucket,
     last_outputs,
     layout_of,
     scale_deferred,
 )
+from minimsam.optim.flat import multiply_into as _multiply_flat
 
 __all__ = [
     "EPS",
@@ -147,6 +149,22 @@ def scale(a: Any, x: Mapping[str, Any]) -> Any:
     if isinstance(x, Flat) and x.is_deferred:
         return scale_deferred(a, x)
     return tree_map(lambda xi: a * xi, x)
+
+
+def multiply_into(fresh: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
+    """``fresh * y`` for each key, computed in ``fresh``'s memory: ``fresh`` must be a
+    temporary the caller has just made (this saves a new array; the numbers are those of
+    ``fresh * y``, and where that would widen ``fresh``'s dtype a new array is made)."""
+    if _one_layout(fresh, y):
+        return _multiply_flat(fresh, y)
+    return {k: _times_in_place(f, y[k]) for k, f in fresh.items()}
+
+
+def _times_in_place(fresh: Any, y: Any) -> Any:
+    if not getattr(fresh, "shape", ()) or get_backend().xp.result_type(fresh, y) != fresh.dtype:
+        return fresh * y  # a scalar, or a result of a wider dtype
+    fresh *= y
+    return fresh
 
 
 def add(x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
@@ -348,7 +366,7 @@ def _flat_inputs(opt: Optimizer, params: Params, state: Mapping[str, Any]):
     memory = last_outputs(opt)
     w = memory.find(params)
     if w is None:
-        w = gather(params, layout_of(params))
+        w = gather(params, layout_of(params, host_bucket()))
     flat_state = {
         k: memory.take(v, w.layout) if isinstance(v, Mapping) else v for k, v in state.items()
     }

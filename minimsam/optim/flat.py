@@ -24,6 +24,7 @@ number of the per-tensor form: the same operations on the same values.
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -38,10 +39,13 @@ __all__ = [
     "LastOutputs",
     "Layout",
     "add_into",
+    "combine_into",
     "deferred",
     "gather",
+    "host_bucket",
     "last_outputs",
     "layout_of",
+    "multiply_into",
     "scale_deferred",
 ]
 
@@ -52,7 +56,8 @@ class Layout:
 
     ``spans[i] = (buffer, start, stop)`` places ``keys[i]`` (shape ``shapes[i]``) at
     ``buffers[buffer][start:stop]``; ``dtypes[b]`` is buffer ``b``'s dtype and
-    ``members[b]`` the indices of its keys, in key order.
+    ``members[b]`` the indices of its keys, in key order. A dtype has one buffer, or on
+    the host several of bounded size (:data:`HOST_BUCKET`).
     """
 
     keys: tuple[str, ...]
@@ -73,22 +78,43 @@ class Layout:
 _LAYOUTS: dict[tuple, Layout] = {}
 
 
-def layout_of(tree: Mapping[str, Any]) -> Layout:
-    """The layout of a dict of arrays: one buffer per dtype, tensors in key order."""
+def layout_of(tree: Mapping[str, Any], bucket: int | None = None) -> Layout:
+    """The layout of a dict of arrays: tensors in key order, one buffer per dtype.
+
+    With ``bucket``, a buffer holds consecutive tensors of one dtype up to ``bucket``
+    entries in all (a larger tensor gets a buffer of its own); see :func:`host_bucket`.
+    """
     signature = tuple((k, x.shape, x.dtype) for k, x in tree.items())
-    layout = _LAYOUTS.get(signature)
+    layout = _LAYOUTS.get((signature, bucket))
     if layout is None:
-        layout = _LAYOUTS[signature] = _build_layout(signature)
+        layout = _LAYOUTS[signature, bucket] = _build_layout(signature, bucket)
     return layout
 
 
-def _build_layout(signature: tuple) -> Layout:
-    dtypes = tuple(dict.fromkeys(dtype for _, _, dtype in signature))
-    ends = [0] * len(dtypes)
-    spans, members = [], [[] for _ in dtypes]
+#: Entries per buffer on the host: 2**16 (256 KiB of float32), so that an equation's
+#: operands and result stay in a core's cache between its two operations, as they do
+#: tensor by tensor. On a device a buffer holds every tensor of its dtype.
+HOST_BUCKET = 2**16
+
+
+def host_bucket() -> int | None:
+    """The ``bucket`` of :func:`layout_of` for the active backend."""
+    return HOST_BUCKET if get_backend().name == "numpy" else None
+
+
+def _build_layout(signature: tuple, bucket: int | None) -> Layout:
+    dtypes: list[Any] = []  # of each buffer
+    ends: list[int] = []
+    open_buffer: dict[Any, int] = {}  # dtype -> the buffer still taking tensors
+    spans, members = [], []
     for i, (_, shape, dtype) in enumerate(signature):
-        b = dtypes.index(dtype)
-        size = int(_prod(shape))
+        size = _prod(shape)
+        b = open_buffer.get(dtype)
+        if b is None or (bucket is not None and ends[b] + size > bucket and ends[b] > 0):
+            b = open_buffer[dtype] = len(dtypes)
+            dtypes.append(dtype)
+            ends.append(0)
+            members.append([])
         spans.append((b, ends[b], ends[b] + size))
         members[b].append(i)
         ends[b] += size
@@ -96,7 +122,7 @@ def _build_layout(signature: tuple) -> Layout:
     return Layout(
         keys=keys,
         shapes=shapes,
-        dtypes=dtypes,
+        dtypes=tuple(dtypes),
         spans=tuple(spans),
         members=tuple(tuple(m) for m in members),
         views=tuple(
@@ -244,20 +270,29 @@ def scale_deferred(a: Any, x: Flat) -> Flat:
 
 
 def add_into(fresh: Flat, y: Flat) -> Flat:
-    """``fresh + y``, added into ``fresh``'s buffers, which the caller has just made (so
-    changing them is safe); a deferred ``y`` tensor by tensor, not copied in. Per entry it
-    is the addition ``fresh + y`` makes; where a buffer of ``fresh`` is narrower than
-    ``y``'s dtype (in place would round to it), the sum is a new array, as NumPy's."""
+    """``fresh + y`` into ``fresh``'s buffers (see :func:`combine_into`)."""
+    return combine_into(operator.iadd, operator.add, fresh, y)
+
+
+def multiply_into(fresh: Flat, y: Flat) -> Flat:
+    """``fresh * y`` into ``fresh``'s buffers (see :func:`combine_into`)."""
+    return combine_into(operator.imul, operator.mul, fresh, y)
+
+
+def combine_into(in_place: Callable, op: Callable, fresh: Flat, y: Flat) -> Flat:
+    """``op(fresh, y)`` computed into ``fresh``'s buffers, which the caller has just made
+    (so changing them is safe); a deferred ``y`` tensor by tensor, not copied in. Per entry
+    it is the operation ``op(fresh, y)`` makes; where a buffer of ``fresh`` is narrower
+    than ``y``'s dtype (in place would round to it), the result is new, as NumPy's."""
     y_dtypes = y.layout.dtypes if y.is_deferred else [yb.dtype for yb in y.buffers]
     if any(np.result_type(f.dtype, dt) != f.dtype for f, dt in zip(fresh.buffers, y_dtypes)):
-        return fresh.map(lambda f, yb: f + yb, y)
+        return fresh.map(op, y)
     if y.is_deferred:
         for (_, b, where, _), tensor in zip(y.layout.views, y.tensors):
-            segment = fresh.buffers[b][where]
-            segment += tensor.reshape(-1)
+            in_place(fresh.buffers[b][where], tensor.reshape(-1))
         return fresh
     for f, yb in zip(fresh.buffers, y.buffers):
-        f += yb
+        in_place(f, yb)
     return fresh
 
 
