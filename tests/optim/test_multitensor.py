@@ -88,6 +88,25 @@ def test_the_flat_step_equals_the_per_tensor_step_bit_for_bit(backend, name, dty
             assert_bitwise_equal(info.points[point], tree, f"step {t} trace {point}")
 
 
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_small_host_buckets_change_no_number(monkeypatch, name):
+    """On the host a dtype's tensors are split into buffers of at most HOST_BUCKET entries
+    (a larger tensor alone): with tiny buckets, every tensor in its own buffer or
+    grouped, the step is still the per-tensor step bit for bit."""
+    from minimsam.optim import flat
+
+    monkeypatch.setattr(flat, "HOST_BUCKET", 9)
+    params, grad_fn = problem(DTYPES["mixed"], n_tensors=8)
+    layout = flat.layout_of(params, flat.host_bucket())
+    assert len(layout.dtypes) > 2 and all(sum(s) <= 9 or len(s) == 1 for s in layout.sizes)
+    opt = MAKERS[name]()
+    state = opt.init(params)
+    for t in range(3):
+        want_w, _, _ = per_tensor_step(opt, params, state, grad_fn, t)
+        params, state, _ = opt.step(params, state, grad_fn)
+        assert_bitwise_equal(params, want_w, f"step {t} params")
+
+
 def update_launches(opt, n_tensors):
     """Launches of one steady-state step outside grad_fn (the update), on fakegpu."""
     with ms.use_backend("fakegpu"):
