@@ -45,14 +45,15 @@ params' dtypes. Complex, integer and float16 params, complex gradients and Pytho
 numbers as params are refused with a one-line error (float16: ``EPS`` and Adam's
 ``eps`` underflow to 0; keep float32 params).
 
-One pass per equation (:mod:`minimsam.optim.flat`). Inside ``step`` every params-like
-vector (``w``, the buffers, each gradient) is a :class:`~minimsam.optim.flat.Flat`, one
-buffer per dtype read as the dict of its views, and the helpers below (:func:`axpy`,
-:func:`tree_map`, :func:`over_norm`, ...) apply an equation to the whole buffer at once:
-one array operation (one GPU kernel) per equation, whatever the number of tensors, with
-per entry the numbers of the per-tensor form. Given dicts, the helpers work key by key.
-The dicts a step returns are views of its buffers; fed back to the next step unchanged,
-they are used without a copy.
+One kernel per equation on a device (:mod:`minimsam.optim.flat`). On a GPU backend every
+params-like vector of ``step`` (``w``, the buffers, each gradient) is a
+:class:`~minimsam.optim.flat.Flat`, one buffer per dtype read as the dict of its views,
+and the helpers below (:func:`axpy`, :func:`tree_map`, :func:`over_norm`, ...) apply an
+equation to the whole buffer at once: one kernel launch per equation, whatever the number
+of tensors. The dicts such a step returns are views of its buffers; fed back to the next
+step unchanged, they are used without a copy. On the host the helpers work key by key
+on the dicts, which costs the same passes over memory. Both give entry for entry the
+same numbers.
 
 Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, the step
 count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
@@ -70,16 +71,7 @@ from typing import Any
 
 from minimsam.backend import get_backend, to_numpy
 from minimsam.optim import validation
-from minimsam.optim.flat import (
-    Flat,
-    add_into,
-    deferred,
-    gather,
-    host_bucket,
-    last_outputs,
-    layout_of,
-    scale_deferred,
-)
+from minimsam.optim.flat import Flat, gather, last_outputs, layout_of
 from minimsam.optim.flat import multiply_into as _multiply_flat
 
 __all__ = [
@@ -138,16 +130,12 @@ def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
     """
     if isinstance(a, numbers.Real) and a == 0:
         return y if isinstance(y, Flat) else dict(y)
-    if _one_layout(x, y) and (x.is_deferred or y.is_deferred):  # a gradient, not copied in
-        return add_into(scale(a, x), y)
     kernel = get_backend().kernels.axpy
     return tree_map(lambda xi, yi: kernel(a, xi, yi), x, y)
 
 
 def scale(a: Any, x: Mapping[str, Any]) -> Any:
     """``a * x`` for each key."""
-    if isinstance(x, Flat) and x.is_deferred:
-        return scale_deferred(a, x)
     return tree_map(lambda xi: a * xi, x)
 
 
@@ -181,7 +169,7 @@ def _sumsq(tree: Mapping[str, Any]) -> Any:
     if not tree:
         raise ValueError("global_norm of an empty parameter dict")
     kernels = get_backend().kernels
-    if isinstance(tree, Flat) and not tree.is_deferred and len(tree.buffers) == 1:
+    if isinstance(tree, Flat) and len(tree.buffers) == 1:
         return kernels.sumsq_segments(tree.buffers[0], tree.layout.sizes[0])
     return kernels.sumsq(tree.segments() if isinstance(tree, Flat) else list(tree.values()))
 
@@ -291,19 +279,17 @@ class _GradCalls:
     """Wraps ``grad_fn``: validates each result against the params and records it.
 
     A point is handed to ``grad_fn`` as a dict in the params' dtypes; each gradient is
-    returned as a :class:`Flat` of the params' layout: on the host a deferred one (copied
-    in only if an equation needs its buffers), on a device one copy per buffer (one
-    launch instead of one per tensor).
+    returned as a :class:`Flat` of the params' layout when ``w`` is one (one copy per
+    buffer, on a device), else as the dict in the params' dtypes.
     """
 
-    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params, w: Flat):
+    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params, w: Any):
         self.grad_fn = grad_fn
         self.params = params
-        self.w = w  # the params as a Flat: grad(w) hands grad_fn the params themselves
-        self.layout = w.layout
-        self.results: list[tuple[Any, Flat]] = []
+        self.w = w  # the params as the step holds them: grad(w) hands grad_fn the params
+        self.results: list[tuple[Any, Any]] = []
 
-    def __call__(self, point: Mapping[str, Any]) -> Flat:
+    def __call__(self, point: Mapping[str, Any]) -> Any:
         if point is self.w:
             point = self.params
         elif isinstance(point, Flat):
@@ -312,10 +298,10 @@ class _GradCalls:
             point = validation.cast_like(point, self.params)  # grad_fn sees the params' dtypes
         result = self.grad_fn(point)
         loss, grads = validation.check_grad_result(result, self.params, len(self.results) + 1)
-        on_host = get_backend().name == "numpy"
-        flat = deferred(grads, self.layout) if on_host else gather(grads, self.layout)
-        self.results.append((loss, flat))
-        return flat
+        if isinstance(self.w, Flat):
+            grads = gather(grads, self.w.layout)
+        self.results.append((loss, grads))
+        return grads
 
     def first_non_finite(self, state: Mapping[str, Any]) -> str:
         """Describe the first non-finite input, loss or gradient (error path only)."""
@@ -334,7 +320,7 @@ class _GradCalls:
         """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
         values = [loss for loss, _ in self.results]
         for _, grads in self.results:
-            values += grads.tensors if grads.is_deferred else grads.buffers
+            values += grads.buffers if isinstance(grads, Flat) else grads.values()
         return _all_finite_fused(values + extra)
 
 
@@ -358,15 +344,30 @@ def _as_dict(tree: Any) -> Any:
     return tree.as_dict() if isinstance(tree, Flat) else tree
 
 
-def _flat_inputs(opt: Optimizer, params: Params, state: Mapping[str, Any]):
-    """``params`` and the params-sized buffers of ``state`` as Flats of the params' layout.
+def _as_arrays(tree: Any) -> Any:
+    """A step's output as a dict of arrays: a Flat's views, and in a dict the NumPy
+    scalars that array arithmetic makes of 0-d arrays turned back into 0-d arrays."""
+    if isinstance(tree, Flat):
+        return tree.as_dict()
+    if not isinstance(tree, Mapping):
+        return tree
+    backend = get_backend()
+    return {k: x if isinstance(x, backend.array_type) else backend.xp.asarray(x)
+            for k, x in tree.items()}  # fmt: skip
 
-    The dicts the last step of ``opt`` returned give back their buffers; others are copied.
+
+def _step_inputs(opt: Optimizer, params: Params, state: Mapping[str, Any]):
+    """``params`` and ``state`` as the step computes with them: on a device the params and
+    the params-sized buffers as Flats of the params' layout (the dicts the last step of
+    ``opt`` returned give back their buffers, others are copied in); on the host, where
+    a Flat saves no pass over memory (:mod:`minimsam.optim.flat`), the dicts themselves.
     """
+    if get_backend().name == "numpy":
+        return params, state
     memory = last_outputs(opt)
     w = memory.find(params)
     if w is None:
-        w = gather(params, layout_of(params, host_bucket()))
+        w = gather(params, layout_of(params))
     flat_state = {
         k: memory.take(v, w.layout) if isinstance(v, Mapping) else v for k, v in state.items()
     }
@@ -419,7 +420,7 @@ class Optimizer:
     ) -> tuple[Params, dict[str, Any], StepInfo]:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
         t, unchecked = validation.check_step_inputs(self, params, state)
-        w, flat_state = _flat_inputs(self, params, state)
+        w, flat_state = _step_inputs(self, params, state)
         calls = _GradCalls(grad_fn, params, w)
         tracer = Tracer(trace)
         new_w, buffers = self.update(w, flat_state, calls, t, tracer)
@@ -431,7 +432,7 @@ class Optimizer:
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)
         outputs = {k: v.cast() if isinstance(v, Flat) else v for k, v in
                    {"params": new_w, **buffers}.items()}  # fmt: skip
-        views = {k: _as_dict(v) for k, v in outputs.items()}
+        views = {k: _as_arrays(v) for k, v in outputs.items()}
         new_params, new_state = validation.finish_step(
             self, params, views["params"], {k: v for k, v in views.items() if k != "params"}, t
         )

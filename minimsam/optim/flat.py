@@ -10,16 +10,19 @@ dict ``{name: view of the buffer}``. An equation is then one operation per buffe
 whatever the number of tensors. Elementwise equations give every entry exactly the
 number of the per-tensor form: the same operations on the same values.
 
-- :func:`gather` copies a dict of arrays into a Flat: one copy per buffer;
-- :func:`deferred` wraps a gradient without copying it: the first equation that adds it
-  (``a * x + g``) adds it tensor by tensor into the equation's new buffer, so on the host,
-  where each operation costs its memory traffic, the gradient is never copied; any other
-  use copies it in once (:attr:`Flat.buffers`). On a device, where each operation costs a
-  launch, the step gathers the gradient in one copy instead;
+- :func:`gather` copies a dict of arrays into a Flat: one copy (one launch) per buffer;
 - a step returns the views of its Flats as its dicts, and :class:`LastOutputs` remembers
   them: handed the very dicts and arrays the last step returned, the next step takes the
   buffers back without copying. Views share memory with their buffer, so a change made
   in place to a returned array is seen by the next step, as it would be per tensor.
+
+Where it pays. On a device each operation costs a launch, and a step on Flats launches
+the same number of kernels whatever the number of tensors. On the host each operation
+costs its memory traffic, which is the same either way, and for a model of a few large
+tensors the bookkeeping of the buffers (copying the gradient in, the views) costs more
+than the per-tensor calls it saves; so ``Optimizer.step`` uses Flats on a device and
+plain dicts on the host (``minimsam.optim.base``). Both run the same equations with the
+same helpers, entry for entry the same numbers.
 """
 
 from __future__ import annotations
@@ -38,15 +41,10 @@ __all__ = [
     "Flat",
     "LastOutputs",
     "Layout",
-    "add_into",
-    "combine_into",
-    "deferred",
     "gather",
-    "host_bucket",
     "last_outputs",
     "layout_of",
     "multiply_into",
-    "scale_deferred",
 ]
 
 
@@ -56,8 +54,7 @@ class Layout:
 
     ``spans[i] = (buffer, start, stop)`` places ``keys[i]`` (shape ``shapes[i]``) at
     ``buffers[buffer][start:stop]``; ``dtypes[b]`` is buffer ``b``'s dtype and
-    ``members[b]`` the indices of its keys, in key order. A dtype has one buffer, or on
-    the host several of bounded size (:data:`HOST_BUCKET`).
+    ``members[b]`` the indices of its keys, in key order.
     """
 
     keys: tuple[str, ...]
@@ -78,43 +75,22 @@ class Layout:
 _LAYOUTS: dict[tuple, Layout] = {}
 
 
-def layout_of(tree: Mapping[str, Any], bucket: int | None = None) -> Layout:
-    """The layout of a dict of arrays: tensors in key order, one buffer per dtype.
-
-    With ``bucket``, a buffer holds consecutive tensors of one dtype up to ``bucket``
-    entries in all (a larger tensor gets a buffer of its own); see :func:`host_bucket`.
-    """
+def layout_of(tree: Mapping[str, Any]) -> Layout:
+    """The layout of a dict of arrays: one buffer per dtype, tensors in key order."""
     signature = tuple((k, x.shape, x.dtype) for k, x in tree.items())
-    layout = _LAYOUTS.get((signature, bucket))
+    layout = _LAYOUTS.get(signature)
     if layout is None:
-        layout = _LAYOUTS[signature, bucket] = _build_layout(signature, bucket)
+        layout = _LAYOUTS[signature] = _build_layout(signature)
     return layout
 
 
-#: Entries per buffer on the host: 2**16 (256 KiB of float32), so that an equation's
-#: operands and result stay in a core's cache between its two operations, as they do
-#: tensor by tensor. On a device a buffer holds every tensor of its dtype.
-HOST_BUCKET = 2**16
-
-
-def host_bucket() -> int | None:
-    """The ``bucket`` of :func:`layout_of` for the active backend."""
-    return HOST_BUCKET if get_backend().name == "numpy" else None
-
-
-def _build_layout(signature: tuple, bucket: int | None) -> Layout:
-    dtypes: list[Any] = []  # of each buffer
-    ends: list[int] = []
-    open_buffer: dict[Any, int] = {}  # dtype -> the buffer still taking tensors
-    spans, members = [], []
+def _build_layout(signature: tuple) -> Layout:
+    dtypes = tuple(dict.fromkeys(dtype for _, _, dtype in signature))
+    ends = [0] * len(dtypes)
+    spans, members = [], [[] for _ in dtypes]
     for i, (_, shape, dtype) in enumerate(signature):
+        b = dtypes.index(dtype)
         size = _prod(shape)
-        b = open_buffer.get(dtype)
-        if b is None or (bucket is not None and ends[b] + size > bucket and ends[b] > 0):
-            b = open_buffer[dtype] = len(dtypes)
-            dtypes.append(dtype)
-            ends.append(0)
-            members.append([])
         spans.append((b, ends[b], ends[b] + size))
         members[b].append(i)
         ends[b] += size
@@ -122,7 +98,7 @@ def _build_layout(signature: tuple, bucket: int | None) -> Layout:
     return Layout(
         keys=keys,
         shapes=shapes,
-        dtypes=tuple(dtypes),
+        dtypes=dtypes,
         spans=tuple(spans),
         members=tuple(tuple(m) for m in members),
         views=tuple(
@@ -148,25 +124,11 @@ class Flat:
     back.
     """
 
-    __slots__ = ("layout", "_buffers", "tensors")
+    __slots__ = ("layout", "buffers")
 
-    def __init__(self, layout: Layout, buffers: tuple[Any, ...] | None, tensors=None):
+    def __init__(self, layout: Layout, buffers: tuple[Any, ...]):
         self.layout = layout
-        self._buffers = buffers
-        self.tensors = tensors  # a deferred Flat's arrays, in key order, until copied in
-
-    @property
-    def buffers(self) -> tuple[Any, ...]:
-        """The 1-D buffers, one per dtype (a deferred Flat copies its tensors in now)."""
-        if self._buffers is None:
-            self._buffers = _concatenated(self.tensors, self.layout)
-            self.tensors = None  # copied in: the tensors can be freed
-        return self._buffers
-
-    @property
-    def is_deferred(self) -> bool:
-        """True while the tensors of a :func:`deferred` Flat have not been copied in."""
-        return self._buffers is None
+        self.buffers = buffers
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -201,15 +163,11 @@ class Flat:
 
     def as_dict(self) -> dict[str, Any]:
         """``{name: view}``, a new dict (the views share the buffers' memory)."""
-        if self.is_deferred:
-            return dict(zip(self.layout.keys, self.tensors))
         buffers = self.buffers
         return {k: buffers[b][where].reshape(shape) for k, b, where, shape in self.layout.views}
 
     def segments(self) -> list[Any]:
         """The 1-D view of each tensor, in key order."""
-        if self.is_deferred:
-            return [x.reshape(-1) for x in self.tensors]
         return [self.buffers[b][where] for _, b, where, _ in self.layout.views]
 
     def map(self, fn: Callable[..., Any], *others: Flat) -> Flat:
@@ -252,47 +210,16 @@ def _concatenated(values: list[Any], layout: Layout) -> tuple[Any, ...]:
     return tuple(buffers)
 
 
-def deferred(tree: Mapping[str, Any], layout: Layout) -> Flat:
-    """``tree`` (in the dtypes of ``layout``) as a Flat that copies it in only when needed."""
-    return Flat(layout, None, tuple(tree.values()))
-
-
-def scale_deferred(a: Any, x: Flat) -> Flat:
-    """``a * x`` for a deferred ``x``, tensor by tensor into new buffers (``x`` not copied)."""
-    xp = get_backend().xp
-    buffers = tuple(
-        xp.empty(sum(sizes), dtype=np.result_type(getattr(a, "dtype", a), dtype))
-        for sizes, dtype in zip(x.layout.sizes, x.layout.dtypes)
-    )
-    for (_, b, where, _), tensor in zip(x.layout.views, x.tensors):
-        xp.multiply(a, tensor.reshape(-1), out=buffers[b][where])
-    return Flat(x.layout, buffers)
-
-
-def add_into(fresh: Flat, y: Flat) -> Flat:
-    """``fresh + y`` into ``fresh``'s buffers (see :func:`combine_into`)."""
-    return combine_into(operator.iadd, operator.add, fresh, y)
-
-
 def multiply_into(fresh: Flat, y: Flat) -> Flat:
-    """``fresh * y`` into ``fresh``'s buffers (see :func:`combine_into`)."""
-    return combine_into(operator.imul, operator.mul, fresh, y)
-
-
-def combine_into(in_place: Callable, op: Callable, fresh: Flat, y: Flat) -> Flat:
-    """``op(fresh, y)`` computed into ``fresh``'s buffers, which the caller has just made
-    (so changing them is safe); a deferred ``y`` tensor by tensor, not copied in. Per entry
-    it is the operation ``op(fresh, y)`` makes; where a buffer of ``fresh`` is narrower
-    than ``y``'s dtype (in place would round to it), the result is new, as NumPy's."""
-    y_dtypes = y.layout.dtypes if y.is_deferred else [yb.dtype for yb in y.buffers]
-    if any(np.result_type(f.dtype, dt) != f.dtype for f, dt in zip(fresh.buffers, y_dtypes)):
-        return fresh.map(op, y)
-    if y.is_deferred:
-        for (_, b, where, _), tensor in zip(y.layout.views, y.tensors):
-            in_place(fresh.buffers[b][where], tensor.reshape(-1))
-        return fresh
-    for f, yb in zip(fresh.buffers, y.buffers):
-        in_place(f, yb)
+    """``fresh * y`` computed in ``fresh``'s buffers, which the caller has just made (so
+    changing them is safe). Per entry it is the product ``fresh * y`` makes; where a
+    buffer of ``fresh`` is narrower than ``y``'s (in place would round to it), the
+    product is a new array, as NumPy's."""
+    pairs = list(zip(fresh.buffers, y.buffers))
+    if any(np.result_type(f.dtype, yb.dtype) != f.dtype for f, yb in pairs):
+        return fresh.map(operator.mul, y)
+    for f, yb in pairs:
+        f *= yb
     return fresh
 
 
