@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from minimsam.backend import get_backend
 from minimsam.optim.base import (
     Optimizer,
-    axpy,
     check_nonnegative,
     check_unit_interval,
-    multiply_into,
     scale,
     tree_map,
     zeros_like,
@@ -36,8 +32,8 @@ def check_betas(betas) -> tuple[float, float]:
 def adam_moments(m, s, g, betas):
     """``m <- b1 m + (1 - b1) g``,  ``s <- b2 s + (1 - b2) g**2``  (new dicts)."""
     b1, b2 = betas
-    m_next = axpy(b1, m, scale(1 - b1, g))  # b1 m + (1 - b1) g
-    s_next = axpy(b2, s, multiply_into(scale(1 - b2, g), g))  # b2 s + ((1 - b2) g) g
+    m_next = tree_map(lambda mi, gi: b1 * mi + (1 - b1) * gi, m, g)
+    s_next = tree_map(lambda si, gi: b2 * si + (1 - b2) * gi * gi, s, g)
     return m_next, s_next
 
 
@@ -47,43 +43,9 @@ def adam_step(w, m, s, lr, betas, eps, k):
     b1, b2 = betas
     step_size = lr / (1 - b1**k)
     bc2_sqrt = math.sqrt(1 - b2**k)
-
-    def step(wi, mi, si):
-        denominator = _plus(_over(xp.sqrt(si), bc2_sqrt), eps)  # sqrt(s) / sqrt(1 - b2**k) + eps
-        update = _over(step_size * mi, denominator)  # step_size m / denominator
-        del denominator  # freed before the new params exist
-        return wi - update
-
-    return tree_map(step, w, m, s)
-
-
-# Each helper is one operation of NumPy's own, done in place on ``fresh``, a temporary the
-# caller has just made and no one else holds; that saves a new array (a pass over new
-# memory) and gives the same numbers. Where ``fresh`` is narrower than the other operand,
-# an in-place result would be rounded to it, so a new array is made as NumPy would.
-
-
-def _plus(fresh, y):
-    """``fresh + y``."""
-    if _widens(fresh, y):
-        return fresh + y
-    fresh += y
-    return fresh
-
-
-def _over(fresh, y):
-    """``fresh / y``."""
-    if _widens(fresh, y):
-        return fresh / y
-    fresh /= y
-    return fresh
-
-
-def _widens(fresh, y) -> bool:
-    """True if ``fresh op y`` has another dtype than ``fresh`` (or ``fresh`` is a scalar)."""
-    if not getattr(fresh, "shape", ()):
-        return True
-    return np.result_type(fresh.dtype, getattr(y, "dtype", y)) != fresh.dtype
+    return tree_map(
+        lambda wi, mi, si: wi - step_size * mi / (xp.sqrt(si) / bc2_sqrt + eps), w, m, s
+    )
 
 
 class AdamW(Optimizer):

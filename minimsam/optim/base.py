@@ -72,7 +72,6 @@ from typing import Any
 from minimsam.backend import get_backend, to_numpy
 from minimsam.optim import validation
 from minimsam.optim.flat import Flat, gather, last_outputs, layout_of
-from minimsam.optim.flat import multiply_into as _multiply_flat
 
 __all__ = [
     "EPS",
@@ -131,28 +130,14 @@ def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
     if isinstance(a, numbers.Real) and a == 0:
         return y if isinstance(y, Flat) else dict(y)
     kernel = get_backend().kernels.axpy
-    return tree_map(lambda xi, yi: kernel(a, xi, yi), x, y)
+    if _one_layout(x, y):
+        return x.map(lambda xi, yi: kernel(a, xi, yi), y)
+    return {k: kernel(a, xi, y[k]) for k, xi in x.items()}
 
 
 def scale(a: Any, x: Mapping[str, Any]) -> Any:
     """``a * x`` for each key."""
     return tree_map(lambda xi: a * xi, x)
-
-
-def multiply_into(fresh: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
-    """``fresh * y`` for each key, computed in ``fresh``'s memory: ``fresh`` must be a
-    temporary the caller has just made (this saves a new array; the numbers are those of
-    ``fresh * y``, and where that would widen ``fresh``'s dtype a new array is made)."""
-    if _one_layout(fresh, y):
-        return _multiply_flat(fresh, y)
-    return {k: _times_in_place(f, y[k]) for k, f in fresh.items()}
-
-
-def _times_in_place(fresh: Any, y: Any) -> Any:
-    if not getattr(fresh, "shape", ()) or get_backend().xp.result_type(fresh, y) != fresh.dtype:
-        return fresh * y  # a scalar, or a result of a wider dtype
-    fresh *= y
-    return fresh
 
 
 def add(x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
@@ -374,6 +359,21 @@ def _step_inputs(opt: Optimizer, params: Params, state: Mapping[str, Any]):
     return w, flat_state
 
 
+def _finish_flat(opt: Optimizer, params: Params, new_w: Any, buffers: dict, t: int):
+    """A device step's outputs: the views of its Flats (remembered for the next step)."""
+    outputs = {k: v.cast() if isinstance(v, Flat) else v for k, v in
+               {"params": new_w, **buffers}.items()}  # fmt: skip
+    views = {k: _as_arrays(v) for k, v in outputs.items()}
+    new_params, new_state = validation.finish_step(
+        opt, params, views["params"], {k: v for k, v in views.items() if k != "params"}, t
+    )
+    returned = {"params": new_params, **new_state}
+    last_outputs(opt).remember(
+        [(returned[k], flat, views[k]) for k, flat in outputs.items() if isinstance(flat, Flat)]
+    )
+    return new_params, new_state
+
+
 class Optimizer:
     """Base class: hyperparameter lookup, input checks, finite checks, the step protocol.
 
@@ -430,16 +430,10 @@ class Optimizer:
                 f"params and state were left unchanged"
             )
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)
-        outputs = {k: v.cast() if isinstance(v, Flat) else v for k, v in
-                   {"params": new_w, **buffers}.items()}  # fmt: skip
-        views = {k: _as_arrays(v) for k, v in outputs.items()}
-        new_params, new_state = validation.finish_step(
-            self, params, views["params"], {k: v for k, v in views.items() if k != "params"}, t
-        )
-        returned = {"params": new_params, **new_state}
-        last_outputs(self).remember(
-            [(returned[k], flat, views[k]) for k, flat in outputs.items() if isinstance(flat, Flat)]
-        )
+        if not isinstance(w, Flat):  # the host: dicts throughout
+            buffers = {k: _as_arrays(v) for k, v in buffers.items()}
+            return (*validation.finish_step(self, params, _as_arrays(new_w), buffers, t), info)
+        new_params, new_state = _finish_flat(self, params, new_w, buffers, t)
         return new_params, new_state, info
 
     def eval_params(self, params: Params, state: dict[str, Any]) -> Params:

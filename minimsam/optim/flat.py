@@ -27,13 +27,10 @@ same helpers, entry for entry the same numbers.
 
 from __future__ import annotations
 
-import operator
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from minimsam.backend import get_backend
 
@@ -44,7 +41,6 @@ __all__ = [
     "gather",
     "last_outputs",
     "layout_of",
-    "multiply_into",
 ]
 
 
@@ -208,19 +204,6 @@ def _concatenated(values: list[Any], layout: Layout) -> tuple[Any, ...]:
         parts = [values[i].reshape(-1) for i in members]
         buffers.append(xp.concatenate(parts, dtype=dtype, casting="same_kind"))
     return tuple(buffers)
-
-
-def multiply_into(fresh: Flat, y: Flat) -> Flat:
-    """``fresh * y`` computed in ``fresh``'s buffers, which the caller has just made (so
-    changing them is safe). Per entry it is the product ``fresh * y`` makes; where a
-    buffer of ``fresh`` is narrower than ``y``'s (in place would round to it), the
-    product is a new array, as NumPy's."""
-    pairs = list(zip(fresh.buffers, y.buffers))
-    if any(np.result_type(f.dtype, yb.dtype) != f.dtype for f, yb in pairs):
-        return fresh.map(operator.mul, y)
-    for f, yb in pairs:
-        f *= yb
-    return fresh
 
 
 class LastOutputs:
