@@ -385,10 +385,10 @@ class Optimizer:
     where ``grad(point)`` returns the gradient at ``point`` (``grad_fn``'s loss is
     recorded by the base class), ``t`` is the step count, and ``trace(name=dict, ...)``
     records intermediate points. ``buffers`` is the new state without ``"step"``.
-    ``w``, the params-sized buffers of ``state`` and each gradient are
+    On a device, ``w``, the params-sized buffers of ``state`` and each gradient are
     :class:`~minimsam.optim.flat.Flat` vectors, read as dicts; written with the helpers
-    of this module, each equation is one operation on their buffers. An ``update`` may
-    return Flats or dicts.
+    of this module, each equation is one operation on their buffers. On the host they
+    are the dicts. An ``update`` may return Flats or dicts.
     """
 
     def __init__(self, check_finite: bool = True):
