@@ -1,7 +1,8 @@
 """Inputs that a flat parameter buffer could get wrong (issue 26): each gives a correct step.
 
-A step copies params, state buffers and gradients into one flat buffer per dtype, or
-reuses the buffers behind the dicts its last step returned. Params that share memory,
+On a device backend (fakegpu here, cupy on a GPU) a step copies params, state buffers and
+gradients into one flat buffer per dtype, or reuses the buffers behind the dicts its last
+step returned; on numpy it works on the dicts. Params that share memory,
 non-contiguous arrays, gradients or state that alias the params, and mixed float32 /
 float64 params must each give exactly the step of independent contiguous copies, leave
 every input as it was, and keep each param's dtype and shape.

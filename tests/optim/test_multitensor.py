@@ -1,5 +1,6 @@
-"""One pass per equation (minimsam.optim.flat): the flat step equals the per-tensor step bit
-for bit, and its kernel launches do not grow with the number of tensors."""
+"""One kernel per equation on a device (minimsam.optim.flat): the step on flat buffers
+(fakegpu, cupy) equals the per-tensor step bit for bit, and its kernel launches do not grow
+with the number of tensors. On numpy the step is the per-tensor form itself."""
 
 from __future__ import annotations
 
