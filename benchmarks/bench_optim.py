@@ -6,28 +6,48 @@ evaluations included) with the optimizer's defaults (the finite check on); all a
 timed in interleaved rounds in one process. Two ratios: to SGD-momentum's median
 from the same run, and to the *floor*, the hand-written NumPy forward/backward with
 an in-place SGD-momentum update (``bench_autodiff.handwritten_step``). The table
-also lists gradient evaluations per step and the bytes of optimizer state
-(params-sized buffers), the two columns behind the paper's claim that MSAM costs
-what SGD costs while SAM costs twice as much. Below the table, each target of the
-step-overhead issue is printed with the measured ratio and whether it was met.
+also lists gradient evaluations per step, the bytes of optimizer state
+(params-sized buffers) and the peak memory of one step (``tracemalloc``: what the step
+allocates on top of what existed before it), the columns behind the paper's claim that
+MSAM costs what SGD costs while SAM costs twice as much.
 
-Run: ``python benchmarks/bench_optim.py [--batch-sizes 128 512] [--rounds 30] [--backend numpy]``.
-``--markdown`` prints only the markdown (table and targets), as docs/benchmarks.md quotes it.
+Two more tables: the kernel launches of one step on the fake GPU
+(``benchmarks/kernel_counts.py``; what a GPU step costs when launches dominate, as for
+this MLP) and the update alone, ``opt.step`` with precomputed gradients against the same
+equations hand-written in place (``benchmarks/update_alone.py``). Below the tables, each
+target of the step-overhead issues is printed with the measured value and whether it
+was met; timing ratios are medians of the per-round ratios, with their quartiles.
+
+Run: ``python benchmarks/bench_optim.py [--batch-sizes 128 512] [--rounds 30] [--backend numpy]
+[--clock cpu]``. ``--markdown`` prints only the markdown (tables and targets), as
+docs/benchmarks.md quotes it. ``--clock cpu`` times with this process's CPU time, for a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import tracemalloc
 
 import minimsam as ms
 from minimsam import nn, optim
 
 try:
+    from benchmarks import kernel_counts, update_alone
     from benchmarks.bench_autodiff import SIZES, handwritten_step, make_batch
-    from benchmarks.common import machine, markdown_table, time_interleaved
+    from benchmarks.common import (
+        CLOCKS,
+        machine,
+        markdown_table,
+        ratio_spread,
+        set_clock,
+        time_samples,
+    )
 except ImportError:  # run as a script from the benchmarks/ folder
+    import kernel_counts
+    import update_alone
     from bench_autodiff import SIZES, handwritten_step, make_batch
-    from common import machine, markdown_table, time_interleaved
+    from common import CLOCKS, machine, markdown_table, ratio_spread, set_clock, time_samples
 
 FLOOR = "floor (hand-written, in-place)"
 SGD = "SGD (momentum)"
@@ -44,11 +64,13 @@ OPTIMIZERS = {
 }
 # (what, numerator, denominator, bound per batch size or for all)
 TARGETS = [
-    ("SGD / floor", SGD, FLOOR, {128: 1.25, 512: 1.15}),
-    ("MSAM / SGD", "MSAM", SGD, 1.03),
+    ("SGD / floor", SGD, FLOOR, {128: 1.10, 512: 1.15}),
+    ("MSAM / SGD", "MSAM", SGD, 1.01),
     ("SAM / SGD", "SAM", SGD, 2.05),
     ("NAG / SGD", "NAG", SGD, 1.03),
 ]
+MAX_EXTRA_LAUNCHES = 3  # MSAM launches at most this many kernels more than SGD
+SAME_MEMORY = 4096  # peaks this close count as equal: no params-sized array more, a few scalars
 
 
 def state_bytes(state: dict) -> int:
@@ -69,6 +91,7 @@ def stepper(make_opt, batch: int):
     opt = make_opt()
     holder["state"] = opt.init(holder["params"])
     holder["evals"] = 0
+    holder["peak"] = None
 
     def step():
         holder["params"], holder["state"], info = opt.step(
@@ -79,15 +102,27 @@ def stepper(make_opt, batch: int):
     return step, holder
 
 
-def target_rows(times: dict[str, float], batch: int) -> list[list[object]]:
-    """One row per target: the measured ratio, the bound, met or not."""
+def peak_step_bytes(step) -> int:
+    """Bytes one call of ``step`` allocates at its peak beyond what existed before it."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def target_rows(samples: dict[str, list[float]], batch: int) -> list[list[object]]:
+    """One row per target: the median per-round ratio (quartiles), the bound, met or not."""
     rows = []
     for what, num, den, bound in TARGETS:
         limit = bound.get(batch) if isinstance(bound, dict) else bound
-        if limit is None or num not in times or den not in times:
+        if limit is None or num not in samples or den not in samples:
             continue
-        ratio = times[num] / times[den]
-        rows.append([batch, what, f"{ratio:.3f}", f"<= {limit:.2f}",
+        ratio, q1, q3 = ratio_spread(samples[num], samples[den])
+        rows.append([batch, what, f"{ratio:.3f} ({q1:.3f}–{q3:.3f})", f"<= {limit:.2f}",
                      "met" if ratio <= limit else "NOT met"])  # fmt: skip
     return rows
 
@@ -99,14 +134,33 @@ def run(batch_sizes: list[int], rounds: int) -> tuple[list, list]:
         steppers = {name: stepper(make, batch) for name, make in OPTIMIZERS.items()}
         contenders = {FLOOR: handwritten_step(batch)}
         contenders.update({n: s for n, (s, _) in steppers.items()})
-        times = time_interleaved(contenders, rounds=rounds)
+        samples = time_samples(contenders, rounds=rounds)
+        times = {name: statistics.median(s) for name, s in samples.items()}
+        peaks = {name: peak_step_bytes(s) for name, (s, _) in steppers.items()}
         for name, seconds in times.items():
             holder = steppers[name][1] if name in steppers else {"evals": 1, "state": {}}
             state = "-" if name == FLOOR else f"{state_bytes(holder['state']):,}"
-            rows.append([batch, name, f"{seconds * 1e3:.3f}", f"{seconds / times[SGD]:.2f}",
-                         f"{seconds / times[FLOOR]:.2f}", holder["evals"], state])  # fmt: skip
-        targets += target_rows(times, batch)
+            peak = f"{peaks[name]:,}" if name in peaks else "-"
+            ms_step, x_sgd, x_floor = seconds * 1e3, seconds / times[SGD], seconds / times[FLOOR]
+            rows.append([batch, name, f"{ms_step:.3f}", f"{x_sgd:.2f}", f"{x_floor:.2f}",
+                         holder["evals"], state, peak])  # fmt: skip
+        targets += target_rows(samples, batch)
+        extra, one_array = peaks["MSAM"] - peaks[SGD], state_bytes(steppers[SGD][1]["state"])
+        targets.append([batch, "MSAM peak step bytes − SGD's", f"{extra:+,}",
+                        f"< {SAME_MEMORY:,} (a params array: {one_array:,})",
+                        "met" if abs(extra) < SAME_MEMORY else "NOT met"])  # fmt: skip
     return rows, targets
+
+
+def launch_targets(counts) -> list[list[object]]:
+    """MSAM's extra kernel launches over SGD's, per model, against the bound."""
+    rows = []
+    for model in kernel_counts.MODELS:
+        extra = counts["MSAM", model].launches - counts[SGD, model].launches
+        rows.append(["-", f"{model}: MSAM − SGD kernels/step (fake GPU)", f"{extra:+d}",
+                     f"<= +{MAX_EXTRA_LAUNCHES}",
+                     "met" if extra <= MAX_EXTRA_LAUNCHES else "NOT met"])  # fmt: skip
+    return rows
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -114,17 +168,31 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--backend", default="numpy")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall",
+        help="wall time, or this process's CPU time (for a shared machine)",
+    )  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print only the markdown")
     args = parser.parse_args(argv)
     ms.set_backend(args.backend)
+    set_clock(args.clock)
     rows, targets = run(args.batch_sizes, args.rounds)
+    counts = kernel_counts.count_all(OPTIMIZERS)
+    targets += launch_targets(counts)
+    update_rows = update_alone.run(OPTIMIZERS, args.rounds)
     header = ["batch", "optimizer", "ms/step (median)", "× SGD", "× floor", "grad evals/step",
-              "state bytes"]  # fmt: skip
-    text = markdown_table(header, rows) + "\n\nTargets (medians of the same run):\n\n"
-    text += markdown_table(["batch", "ratio", "measured", "target", ""], targets)
+              "state bytes", "peak step bytes"]  # fmt: skip
+    text = markdown_table(header, rows)
+    text += "\n\nKernel launches per step on the fake GPU (counted, not timed; one "
+    text += "steady-state step, batch 4):\n\n" + kernel_counts.table(counts, SGD)
+    text += "\n\nThe update alone (precomputed gradients; µs per step, median; "
+    text += "× by hand: median of the per-round ratios, quartiles in brackets):\n\n"
+    text += markdown_table(update_alone.HEADER, update_rows)
+    text += "\n\nTargets (medians of per-round ratios of the same run, quartiles in "
+    text += "brackets):\n\n" + markdown_table(["batch", "ratio", "measured", "target", ""], targets)
     if not args.markdown:
         print(f"MLP {'-'.join(map(str, SIZES))}, float32, backend {args.backend}, "
-              f"{args.rounds} interleaved rounds\n")  # fmt: skip
+              f"{args.rounds} interleaved rounds, {args.clock} clock\n")  # fmt: skip
         print(f"Machine: {machine()}\n")
     print(text)
     return text

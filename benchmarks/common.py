@@ -3,6 +3,11 @@
 Contenders are timed in interleaved rounds (A B C A B C ...) inside one process, so
 slow drifts of the machine (frequency, other load) hit every contender alike, and
 ratios are taken between medians measured side by side.
+
+The clock is wall time (``time.perf_counter``) unless ``set_clock("cpu")`` chooses this
+process's CPU time (``time.process_time``): on a machine shared with other jobs, the time
+a contender waits for a core is not its own, and CPU time leaves it out (with one BLAS
+thread, CPU time is the step's time on its core).
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ def machine() -> str:
             f"NumPy {np.__version__}")  # fmt: skip
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = [time.perf_counter]
+
+
+def set_clock(name: str) -> None:
+    """Time with ``"wall"`` (default) or ``"cpu"`` time (see the module docstring)."""
+    _clock[0] = CLOCKS[name]
+
+
 def time_interleaved(
     contenders: dict[str, Callable[[], object]], rounds: int = 30, reps: int = 5, warmup: int = 3
 ) -> dict[str, float]:
@@ -37,17 +51,37 @@ def time_interleaved(
     Each round calls every contender ``reps`` times in a row and records the mean;
     the result is the median over ``rounds`` rounds.
     """
+    samples = time_samples(contenders, rounds, reps, warmup)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def time_samples(
+    contenders: dict[str, Callable[[], object]], rounds: int = 30, reps: int = 5, warmup: int = 3
+) -> dict[str, list[float]]:
+    """Seconds per call of each contender in each of ``rounds`` interleaved rounds."""
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
+    clock = _clock[0]
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(reps):
                 fn()
-            samples[name].append((time.perf_counter() - start) / reps)
-    return {name: statistics.median(s) for name, s in samples.items()}
+            samples[name].append((clock() - start) / reps)
+    return samples
+
+
+def ratio_spread(num: list[float], den: list[float]) -> tuple[float, float, float]:
+    """Median, first and third quartile of the per-round ratios ``num[i] / den[i]``.
+
+    Contenders of one round ran side by side, so a round's ratio cancels the load the
+    machine had then; the quartiles show how much the ratio still moved.
+    """
+    ratios = sorted(a / b for a, b in zip(num, den))
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return statistics.median(ratios), q1, q3
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:

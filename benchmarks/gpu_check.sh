@@ -22,7 +22,8 @@ torch.__version__)"; nproc; } 2>&1 | tee "$OUT/env.txt"
 
 echo "== 1. tests on the cupy backend"
 SUITE=${SUITE:-tests/test_kernels.py tests/autodiff/test_fused.py \
-tests/test_device_agreement.py tests/optim/test_interface.py tests/nn}
+tests/test_device_agreement.py tests/optim/test_interface.py tests/optim/test_multitensor.py \
+tests/bad_input/test_multitensor_inputs.py tests/nn}
 # shellcheck disable=SC2086
 MINIMSAM_TEST_BACKENDS=cupy timeout "${SUITE_TIMEOUT:-120}" python3 -m pytest -o addopts="" \
   -q -p no:cacheprovider -rfE $SUITE 2>&1 | tee "$OUT/pytest_cupy.log" | tail -25

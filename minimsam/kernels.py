@@ -6,13 +6,22 @@ expression like ``a * x + y`` (two launches and a temporary) costs twice what it
 to. The functions here are the few expressions that the optimizers and the autodiff
 evaluate on every step, each stated as its equation:
 
-==================  ===========================================================
-``axpy(a, x, y)``   ``a * x + y``
-``sumsq(arrays)``   ``sum_k sum(arrays[k] ** 2)`` (a 0-d array, no host sync)
+===========================  ==================================================
+``axpy(a, x, y)``            ``a * x + y``
+``sumsq(arrays)``            ``sum_k sum(arrays[k] ** 2)`` (a 0-d array, no host sync)
+``sumsq_segments(x, sizes)`` ``sum(x ** 2)`` of a 1-D buffer holding tensors of
+                             ``sizes`` entries one after the other (a 0-d array)
+``over_norm(a, ss, eps)``    ``a / (sqrt(ss) + eps)`` on a 0-d ``ss``
 ``dot(x, y)``       ``sum(x * y)`` over all entries (a 0-d array)
-``relu_grad``       ``gy * [y > 0]``  (the gradient through a ReLU with output y)
-``xent_grad``       ``scale * (exp(logp) - q)``  (cross-entropy through log-softmax)
-==================  ===========================================================
+``relu_grad(gy, y)``          ``gy * [y > 0]``  (the gradient through a ReLU with output y)
+``xent_grad(logp, q, scale)`` ``scale * (exp(logp) - q)``  (cross-entropy via log-softmax)
+===========================  ==================================================
+
+``sumsq_segments`` is how the optimizers' global norm reads a flat parameter buffer
+(:mod:`minimsam.optim.flat`): the NumPy version takes one dot product per tensor and adds
+them in order, exactly the rounding of ``sumsq`` over the separate tensors; the CUDA
+version is one reduction over the whole buffer (a GPU reduction rounds in its own order
+anyway).
 
 :class:`Kernels` holds one implementation of each. The NumPy one (:func:`array_kernels`)
 is the reference, written with ordinary array code through ``xp``; it also serves the
@@ -39,6 +48,8 @@ class Kernels:
 
     axpy: Callable[[Any, Any, Any], Any]
     sumsq: Callable[[Sequence[Any]], Any]
+    sumsq_segments: Callable[[Any, Sequence[int]], Any]
+    over_norm: Callable[[Any, Any, float], Any]
     dot: Callable[[Any, Any], Any]
     relu_grad: Callable[[Any, Any], Any]
     xent_grad: Callable[[Any, Any, Any], Any]
@@ -67,6 +78,20 @@ def array_kernels(xp: ModuleType) -> Kernels:
             total = sq if total is None else total + sq
         return total
 
+    def sumsq_segments(x, sizes):
+        """``sum(x ** 2)``: one BLAS dot product per segment, added in order (as ``sumsq``)."""
+        total, start = None, 0
+        for size in sizes:
+            segment = x[start : start + size]
+            sq = xp.vdot(segment, segment)
+            total = sq if total is None else total + sq
+            start += size
+        return total
+
+    def over_norm(a, ss, eps):
+        """``a / (sqrt(ss) + eps)``."""
+        return a / (xp.sqrt(ss) + eps)
+
     def dot(x, y):
         """``sum(x * y)``, one BLAS dot product."""
         return xp.vdot(x.reshape(-1), y.reshape(-1))
@@ -82,7 +107,8 @@ def array_kernels(xp: ModuleType) -> Kernels:
         g *= scale
         return g
 
-    return Kernels(axpy=axpy, sumsq=sumsq, dot=dot, relu_grad=relu_grad, xent_grad=xent_grad)
+    return Kernels(axpy=axpy, sumsq=sumsq, sumsq_segments=sumsq_segments, over_norm=over_norm,
+                   dot=dot, relu_grad=relu_grad, xent_grad=xent_grad)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- CUDA kernels
@@ -99,6 +125,9 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
     )
     xent_grad_k = cupy.ElementwiseKernel(
         "T logp, T q, T scale", "T g", "g = (exp(logp) - q) * scale", "minimsam_xent_grad"
+    )
+    over_norm_k = cupy.ElementwiseKernel(
+        "T ss, T a, T eps", "T r", "r = a / (sqrt(ss) + eps)", "minimsam_over_norm"
     )
 
     def same_dtype(*arrays):
@@ -120,6 +149,14 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
         partial = [sumsq_k(x) for x in arrays]
         return partial[0] if len(partial) == 1 else _adder(cupy, len(partial))(*partial)
 
+    def sumsq_segments(x, sizes):
+        return sumsq_k(x)  # one reduction over the whole buffer
+
+    def over_norm(a, ss, eps):
+        if hasattr(a, "dtype"):
+            return fallback.over_norm(a, ss, eps)
+        return over_norm_k(ss, ss.dtype.type(a), ss.dtype.type(eps))  # as NumPy casts numbers
+
     def dot(x, y):
         if not same_dtype(x, y):
             return fallback.dot(x, y)
@@ -135,7 +172,8 @@ def cupy_kernels(cupy: ModuleType) -> Kernels:
             return fallback.xent_grad(logp, q, scale)
         return xent_grad_k(logp, q, scale)
 
-    return Kernels(axpy=axpy, sumsq=sumsq, dot=dot, relu_grad=relu_grad, xent_grad=xent_grad)
+    return Kernels(axpy=axpy, sumsq=sumsq, sumsq_segments=sumsq_segments, over_norm=over_norm,
+                   dot=dot, relu_grad=relu_grad, xent_grad=xent_grad)  # fmt: skip
 
 
 _ADDERS: dict[int, Any] = {}

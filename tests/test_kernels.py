@@ -96,3 +96,31 @@ def test_dot_is_the_sum_of_products(backend, rng):
     np.testing.assert_allclose(
         float(ms.to_numpy(got)), np.sum(hx * hy, dtype=np.float64), rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sumsq_segments_is_the_sum_of_squares_of_the_buffer(backend, rng, dtype):
+    host, flat = _device(rng, 1200 + 30 + 7, dtype=dtype)
+    sizes = (1200, 30, 7)
+    got = backend.kernels.sumsq_segments(flat, sizes)
+    assert got.shape == () and got.dtype == dtype
+    expected = float(np.sum(host.astype(np.float64) ** 2))
+    np.testing.assert_allclose(float(ms.to_numpy(got)), expected, rtol=1e-5)
+    if backend.name != "cupy":  # the array code rounds as sumsq over the separate tensors
+        pieces = [flat[:1200], flat[1200:1230], flat[1230:]]
+        assert float(ms.to_numpy(got)) == float(ms.to_numpy(backend.kernels.sumsq(pieces)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a", [0.3, -1.5])
+def test_over_norm_is_a_over_the_root_plus_eps(backend, a, dtype):
+    ss = ms.asarray(np.array(2.25, dtype=dtype))
+    got = backend.kernels.over_norm(a, ss, 1e-12)
+    assert got.shape == () and got.dtype == dtype
+    expected = a / (np.sqrt(dtype(2.25)) + 1e-12)  # NumPy's rounding, in the dtype
+    if backend.name == "cupy":
+        np.testing.assert_allclose(float(ms.to_numpy(got)), float(expected), rtol=1e-6)
+    else:
+        assert float(ms.to_numpy(got)) == float(expected)
+    zero = backend.kernels.over_norm(a, ms.asarray(np.array(0.0, dtype=dtype)), 1e-12)
+    assert np.isfinite(float(ms.to_numpy(zero)))  # a zero vector: a / EPS, never NaN

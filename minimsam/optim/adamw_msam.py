@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from minimsam.optim.adamw import adam_moments, adam_step, check_betas
 from minimsam.optim.base import (
-    EPS,
     Optimizer,
     axpy,
     check_nonnegative,
-    global_norm,
+    over_norm,
     scale,
     zeros_like,
 )
@@ -74,8 +73,7 @@ class AdamWMSAM(Optimizer):
 
     def update(self, w, state, grad, t, trace):
         lr, rho = self.hyper("lr", t), self.hyper("rho", t)
-        c = rho / (global_norm(state["m"]) + EPS)  # c_t = rho / (||m_t|| + EPS)
-        wp = axpy(-c, state["m"], w)  # wp_t = w_t - c_t m_t
+        wp = axpy(over_norm(-rho, state["m"]), state["m"], w)  # wp_t = w_t - c_t m_t
         g = grad(wp)
         m, s = adam_moments(state["m"], state["s"], g, self.betas)
         w_adam = adam_step(w, m, s, lr, self.betas, self.eps, k=t + 1)

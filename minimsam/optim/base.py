@@ -45,6 +45,16 @@ params' dtypes. Complex, integer and float16 params, complex gradients and Pytho
 numbers as params are refused with a one-line error (float16: ``EPS`` and Adam's
 ``eps`` underflow to 0; keep float32 params).
 
+One kernel per equation on a device (:mod:`minimsam.optim.flat`). On a GPU backend every
+params-like vector of ``step`` (``w``, the buffers, each gradient) is a
+:class:`~minimsam.optim.flat.Flat`, one buffer per dtype read as the dict of its views,
+and the helpers below (:func:`axpy`, :func:`tree_map`, :func:`over_norm`, ...) apply an
+equation to the whole buffer at once: one kernel launch per equation, whatever the number
+of tensors. The dicts such a step returns are views of its buffers; fed back to the next
+step unchanged, they are used without a copy. On the host the helpers work key by key
+on the dicts, which costs the same passes over memory. Both give entry for entry the
+same numbers.
+
 Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, the step
 count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
 unless they are exactly what the previous step of the same optimizer returned, and
@@ -63,6 +73,7 @@ from typing import Any
 
 from minimsam.backend import get_backend, to_numpy
 from minimsam.optim import validation
+from minimsam.optim.flat import Flat, gather, last_outputs, layout_of
 
 __all__ = [
     "EPS",
@@ -71,6 +82,7 @@ __all__ = [
     "add",
     "axpy",
     "global_norm",
+    "over_norm",
     "scale",
     "tree_map",
     "zeros_like",
@@ -85,39 +97,68 @@ Schedule = Callable[[int], float]
 # ----------------------------------------------------------------------------- tree helpers
 
 
-def tree_map(fn: Callable[..., Any], tree: Mapping[str, Any], *rest: Mapping[str, Any]) -> Params:
-    """``{k: fn(tree[k], rest[0][k], ...)}`` in the key order of ``tree``."""
+def _one_layout(*trees: Any) -> bool:
+    """True if every tree is a :class:`Flat` of one layout: the equation runs on its buffers."""
+    first = trees[0]
+    return isinstance(first, Flat) and all(
+        isinstance(t, Flat) and t.layout is first.layout for t in trees[1:]
+    )
+
+
+def tree_map(fn: Callable[..., Any], tree: Mapping[str, Any], *rest: Mapping[str, Any]) -> Any:
+    """``{k: fn(tree[k], rest[0][k], ...)}`` in the key order of ``tree``.
+
+    On Flats of one layout, ``fn`` is applied once per buffer (``fn`` must be elementwise).
+    """
+    if _one_layout(tree, *rest):
+        return tree.map(fn, *rest)
     return {k: fn(x, *(r[k] for r in rest)) for k, x in tree.items()}
 
 
-def zeros_like(tree: Mapping[str, Any]) -> Params:
+def zeros_like(tree: Mapping[str, Any]) -> Any:
     """A buffer of zeros with the keys, shapes, dtypes and device of ``tree``."""
     xp = get_backend().xp
     return tree_map(xp.zeros_like, tree)
 
 
-def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Params:
+def axpy(a: Any, x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
     """``a * x + y`` for each key; ``a`` is a number or a 0-d array on the device.
 
-    A number ``a == 0`` skips the exactly-zero term and returns ``y``'s arrays in a new
-    dict (e.g. ``weight_decay=0`` costs nothing). Otherwise each key is one fused
-    ``a * x + y`` of the backend's kernels (one CUDA kernel on CuPy; on NumPy one new
-    array with ``y`` added into it in place).
+    A number ``a == 0`` skips the exactly-zero term and returns ``y`` (a dict in a new
+    dict; e.g. ``weight_decay=0`` costs nothing). Otherwise each buffer (Flats) or key
+    (dicts) is one fused ``a * x + y`` of the backend's kernels (one CUDA kernel on
+    CuPy; on NumPy one new array with ``y`` added into it in place).
     """
     if isinstance(a, numbers.Real) and a == 0:
-        return dict(y)
+        return y if isinstance(y, Flat) else dict(y)
     kernel = get_backend().kernels.axpy
+    if _one_layout(x, y):
+        return x.map(lambda xi, yi: kernel(a, xi, yi), y)
     return {k: kernel(a, xi, y[k]) for k, xi in x.items()}
 
 
-def scale(a: Any, x: Mapping[str, Any]) -> Params:
+def scale(a: Any, x: Mapping[str, Any]) -> Any:
     """``a * x`` for each key."""
     return tree_map(lambda xi: a * xi, x)
 
 
-def add(x: Mapping[str, Any], y: Mapping[str, Any]) -> Params:
+def add(x: Mapping[str, Any], y: Mapping[str, Any]) -> Any:
     """``x + y`` for each key."""
     return tree_map(lambda xi, yi: xi + yi, x, y)
+
+
+def _sumsq(tree: Mapping[str, Any]) -> Any:
+    """``sum_k sum(tree[k]**2)``, summed tensor by tensor in key order (a 0-d array).
+
+    A Flat of one buffer is one fused reduction (``kernels.sumsq_segments``: on NumPy one
+    dot product per tensor, as for a dict, so the sum rounds as it always did).
+    """
+    if not tree:
+        raise ValueError("global_norm of an empty parameter dict")
+    kernels = get_backend().kernels
+    if isinstance(tree, Flat) and len(tree.buffers) == 1:
+        return kernels.sumsq_segments(tree.buffers[0], tree.layout.sizes[0])
+    return kernels.sumsq(tree.segments() if isinstance(tree, Flat) else list(tree.values()))
 
 
 def global_norm(tree: Mapping[str, Any]) -> Any:
@@ -125,9 +166,15 @@ def global_norm(tree: Mapping[str, Any]) -> Any:
 
     The sum of squares over all keys is one fused reduction of the backend's kernels.
     """
-    if not tree:
-        raise ValueError("global_norm of an empty parameter dict")
-    return get_backend().xp.sqrt(get_backend().kernels.sumsq(list(tree.values())))
+    return get_backend().xp.sqrt(_sumsq(tree))
+
+
+def over_norm(a: float, tree: Mapping[str, Any]) -> Any:
+    """``a / (||tree|| + EPS)``, a 0-d array on the device: one reduction, one scalar kernel.
+
+    Equal to ``a / (global_norm(tree) + EPS)`` bit for bit.
+    """
+    return get_backend().kernels.over_norm(a, _sumsq(tree), EPS)
 
 
 def check_like(tree: Any, ref: Mapping[str, Any], what: str) -> None:
@@ -216,17 +263,30 @@ class StepInfo:
 
 
 class _GradCalls:
-    """Wraps ``grad_fn``: validates each result against the params and records it."""
+    """Wraps ``grad_fn``: validates each result against the params and records it.
 
-    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params):
+    A point is handed to ``grad_fn`` as a dict in the params' dtypes; each gradient is
+    returned as a :class:`Flat` of the params' layout when ``w`` is one (one copy per
+    buffer, on a device), else as the dict in the params' dtypes.
+    """
+
+    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params, w: Any):
         self.grad_fn = grad_fn
         self.params = params
-        self.results: list[tuple[Any, Params]] = []
+        self.w = w  # the params as the step holds them: grad(w) hands grad_fn the params
+        self.results: list[tuple[Any, Any]] = []
 
-    def __call__(self, point: Params) -> Params:
-        point = validation.cast_like(point, self.params)  # grad_fn sees the params' dtypes
+    def __call__(self, point: Mapping[str, Any]) -> Any:
+        if point is self.w:
+            point = self.params
+        elif isinstance(point, Flat):
+            point = point.cast().as_dict()
+        else:
+            point = validation.cast_like(point, self.params)  # grad_fn sees the params' dtypes
         result = self.grad_fn(point)
         loss, grads = validation.check_grad_result(result, self.params, len(self.results) + 1)
+        if isinstance(self.w, Flat):
+            grads = gather(grads, self.w.layout)
         self.results.append((loss, grads))
         return grads
 
@@ -245,7 +305,9 @@ class _GradCalls:
 
     def all_finite(self, extra: list[Any]) -> bool:
         """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
-        values = [v for loss, grads in self.results for v in (loss, *grads.values())]
+        values = [loss for loss, _ in self.results]
+        for _, grads in self.results:
+            values += grads.buffers if isinstance(grads, Flat) else grads.values()
         return _all_finite_fused(values + extra)
 
 
@@ -261,7 +323,57 @@ class Tracer:
 
     def __call__(self, **points: Params) -> None:
         if self.points is not None:
-            self.points.update(points)
+            self.points.update({k: _as_dict(p) for k, p in points.items()})
+
+
+def _as_dict(tree: Any) -> Any:
+    """A Flat's views as a plain dict; anything else as it is."""
+    return tree.as_dict() if isinstance(tree, Flat) else tree
+
+
+def _as_arrays(tree: Any) -> Any:
+    """A step's output as a dict of arrays: a Flat's views, and in a dict the NumPy
+    scalars that array arithmetic makes of 0-d arrays turned back into 0-d arrays."""
+    if isinstance(tree, Flat):
+        return tree.as_dict()
+    if not isinstance(tree, Mapping):
+        return tree
+    backend = get_backend()
+    return {k: x if isinstance(x, backend.array_type) else backend.xp.asarray(x)
+            for k, x in tree.items()}  # fmt: skip
+
+
+def _step_inputs(opt: Optimizer, params: Params, state: Mapping[str, Any]):
+    """``params`` and ``state`` as the step computes with them: on a device the params and
+    the params-sized buffers as Flats of the params' layout (the dicts the last step of
+    ``opt`` returned give back their buffers, others are copied in); on the host, where
+    a Flat saves no pass over memory (:mod:`minimsam.optim.flat`), the dicts themselves.
+    """
+    if get_backend().name == "numpy":
+        return params, state
+    memory = last_outputs(opt)
+    w = memory.find(params)
+    if w is None:
+        w = gather(params, layout_of(params))
+    flat_state = {
+        k: memory.take(v, w.layout) if isinstance(v, Mapping) else v for k, v in state.items()
+    }
+    return w, flat_state
+
+
+def _finish_flat(opt: Optimizer, params: Params, new_w: Any, buffers: dict, t: int):
+    """A device step's outputs: the views of its Flats (remembered for the next step)."""
+    outputs = {k: v.cast() if isinstance(v, Flat) else v for k, v in
+               {"params": new_w, **buffers}.items()}  # fmt: skip
+    views = {k: _as_arrays(v) for k, v in outputs.items()}
+    new_params, new_state = validation.finish_step(
+        opt, params, views["params"], {k: v for k, v in views.items() if k != "params"}, t
+    )
+    returned = {"params": new_params, **new_state}
+    last_outputs(opt).remember(
+        [(returned[k], flat, views[k]) for k, flat in outputs.items() if isinstance(flat, Flat)]
+    )
+    return new_params, new_state
 
 
 class Optimizer:
@@ -275,6 +387,10 @@ class Optimizer:
     where ``grad(point)`` returns the gradient at ``point`` (``grad_fn``'s loss is
     recorded by the base class), ``t`` is the step count, and ``trace(name=dict, ...)``
     records intermediate points. ``buffers`` is the new state without ``"step"``.
+    On a device, ``w``, the params-sized buffers of ``state`` and each gradient are
+    :class:`~minimsam.optim.flat.Flat` vectors, read as dicts; written with the helpers
+    of this module, each equation is one operation on their buffers. On the host they
+    are the dicts. An ``update`` may return Flats or dicts.
     """
 
     def __init__(self, check_finite: bool = True):
@@ -306,16 +422,20 @@ class Optimizer:
     ) -> tuple[Params, dict[str, Any], StepInfo]:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
         t, unchecked = validation.check_step_inputs(self, params, state)
-        calls = _GradCalls(grad_fn, params)
+        w, flat_state = _step_inputs(self, params, state)
+        calls = _GradCalls(grad_fn, params, w)
         tracer = Tracer(trace)
-        new_params, buffers = self.update(params, state, calls, t, tracer)
+        new_w, buffers = self.update(w, flat_state, calls, t, tracer)
         if self.check_finite and not calls.all_finite(unchecked):
             raise FloatingPointError(
                 f"{type(self).__name__} step {t}: {calls.first_non_finite(state)}; "
                 f"params and state were left unchanged"
             )
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)
-        new_params, new_state = validation.finish_step(self, params, new_params, buffers, t)
+        if not isinstance(w, Flat):  # the host: dicts throughout
+            buffers = {k: _as_arrays(v) for k, v in buffers.items()}
+            return (*validation.finish_step(self, params, _as_arrays(new_w), buffers, t), info)
+        new_params, new_state = _finish_flat(self, params, new_w, buffers, t)
         return new_params, new_state, info
 
     def eval_params(self, params: Params, state: dict[str, Any]) -> Params:

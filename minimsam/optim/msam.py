@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from minimsam.backend import get_backend
 from minimsam.optim.base import (
-    EPS,
     Optimizer,
     axpy,
     check_nonnegative,
     check_unit_interval,
-    global_norm,
+    over_norm,
     zeros_like,
 )
 
@@ -102,7 +101,7 @@ class MSAM(Optimizer):
             return self._update_perturbed_params(w, state, grad, t, trace)
         lr, rho = self.hyper("lr", t), self.hyper("rho", t)
         mu, v = self.momentum, state["momentum"]
-        wp = axpy(-rho / (global_norm(v) + EPS), v, w)  # wp_t = w_t - rho v_t / (||v_t|| + EPS)
+        wp = axpy(over_norm(-rho, v), v, w)  # wp_t = w_t - rho v_t / (||v_t|| + EPS)
         g = grad(wp)
         d = axpy(self.weight_decay, wp, g)  # d = g(wp_t) + lam wp_t
         trace(w=w, w_perturbed=wp, grad=g)
@@ -120,7 +119,7 @@ class MSAM(Optimizer):
         w = axpy(state["scale"], v, wp)  # w_t = wp_t + scale_t v_t
         v_next = axpy(mu, v, d)  # v_{t+1} = mu v_t + d
         w_next = axpy(-lr, v_next, w)  # w_{t+1} = w_t - eta v_{t+1}
-        scale_next = self.hyper("rho", t + 1) / (global_norm(v_next) + EPS)
+        scale_next = over_norm(self.hyper("rho", t + 1), v_next)  # rho_{t+1} / (||v_{t+1}|| + EPS)
         wp_next = axpy(-scale_next, v_next, w_next)  # wp_{t+1} = w_{t+1} - scale_{t+1} v_{t+1}
         trace(
             w=w,

@@ -7,12 +7,11 @@ Sec. 2.2, Eq. 2, and the official code's ``sam.py``.
 from __future__ import annotations
 
 from minimsam.optim.base import (
-    EPS,
     Optimizer,
     axpy,
     check_nonnegative,
     check_unit_interval,
-    global_norm,
+    over_norm,
     scale,
     zeros_like,
 )
@@ -66,7 +65,7 @@ class SAM(Optimizer):
     def update(self, w, state, grad, t, trace):
         lr, rho, mu = self.hyper("lr", t), self.hyper("rho", t), self.momentum
         g1 = grad(w)
-        ascent = rho / (global_norm(g1) + EPS)  # e_t = ascent * g1 = rho g1 / (||g1|| + EPS)
+        ascent = over_norm(rho, g1)  # e_t = ascent * g1 = rho g1 / (||g1|| + EPS)
         wp = axpy(ascent, g1, w)  # w_t + e_t, in one pass
         if trace.points is not None:  # e_t itself is only materialised when traced
             trace(w=w, grad_at_w=g1, ascent=scale(ascent, g1), w_perturbed=wp)

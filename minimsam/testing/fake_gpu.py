@@ -27,10 +27,30 @@ The rules, as in CuPy:
 
 Deliberately lenient: Python lists are accepted wherever NumPy accepts them (CuPy refuses
 most), and dtype promotion is NumPy's.
+
+Counting kernels. On a GPU every array operation is a kernel launch with a fixed cost,
+so the launches of a step are a measure of its cost that needs no GPU. Inside
+``with count_kernels() as counter:``, ``counter.launches`` counts the launches CuPy would
+make, ``counter.syncs`` the device -> host reads that wait for the GPU:
+
+* each operator, ``xp.*`` function, ufunc and array method that computes an array is one
+  launch (in-place ones and ``a[i] = v`` included); those that return a view of their
+  input (``reshape``, basic slicing, ``.T``, ``astype(..., copy=False)`` of the same
+  dtype), metadata and ``xp.empty`` launch nothing;
+* each function of :mod:`minimsam.kernels` counts as the CUDA version launches
+  (:data:`CUPY_KERNEL_LAUNCHES`): one per fused kernel, whatever array code the
+  reference version runs; with mixed dtypes the CUDA version falls back to the array
+  code, and so does the count;
+* ``.get()``, ``float()``, ``int()``, ``bool()``, ``.item()`` and ``.tolist()`` are syncs.
+
+Host -> device uploads (``xp.asarray(host)``) are neither.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from functools import partial
 from types import ModuleType
 from typing import Any
@@ -38,8 +58,10 @@ from typing import Any
 import numpy as np
 
 from minimsam.backend import Backend
+from minimsam.kernels import Kernels, array_kernels
 
-__all__ = ["StrictArray", "make_backend", "xp"]
+__all__ = ["CUPY_KERNEL_LAUNCHES", "KernelCounter", "StrictArray", "count_kernels",
+           "make_backend", "xp"]  # fmt: skip
 
 _SCALARS = (int, float, complex, np.generic)
 # Attributes that would hand out the host buffer itself; CuPy's have no host meaning.
@@ -90,11 +112,70 @@ def _wrap(x: Any) -> Any:
     return x
 
 
+# ----------------------------------------------------------------------------- kernel counter
+
+
+@dataclass(eq=False)  # counters are told apart by identity
+class KernelCounter:
+    """Kernel launches and host syncs counted inside :func:`count_kernels`."""
+
+    launches: int = 0
+    syncs: int = 0
+
+
+_COUNTERS: list[KernelCounter] = []
+_PAUSED = [0]  # > 0 inside a minimsam.kernels function: it counts as its CUDA version
+
+
+@contextlib.contextmanager
+def count_kernels() -> Iterator[KernelCounter]:
+    """Count the fakegpu launches and syncs of the ``with`` block (nested blocks all count)."""
+    counter = KernelCounter()
+    _COUNTERS.append(counter)
+    try:
+        yield counter
+    finally:
+        _COUNTERS.remove(counter)
+
+
+def _count(launches: int = 0, syncs: int = 0) -> None:
+    if _COUNTERS and not _PAUSED[0]:
+        for counter in _COUNTERS:
+            counter.launches += launches
+            counter.syncs += syncs
+
+
+_NO_KERNEL = frozenset({np.empty, np.empty_like})
+
+
+def _count_result(fn: Any, args: tuple, kwargs: dict, result: Any) -> None:
+    """One launch if ``fn`` computed an array, none if it returned a view or metadata."""
+    if not _COUNTERS or _PAUSED[0] or fn in _NO_KERNEL:
+        return
+    first = result[0] if isinstance(result, tuple) and result else result
+    if not isinstance(first, (np.ndarray, np.generic)):
+        return
+    if "out" not in kwargs and isinstance(first, np.ndarray):
+        inputs = [getattr(fn, "__self__", None), *args]
+        if any(
+            a is first or (first.base is not None and isinstance(a, np.ndarray)
+                           and np.may_share_memory(first, a))
+            for a in inputs
+        ):  # fmt: skip
+            return  # the input itself or a view of it: no kernel
+    _count(launches=1)
+
+
 def _apply(fn: Any, args: tuple, kwargs: dict) -> Any:
     """Call the NumPy ``fn`` on unwrapped arguments and wrap what it returns."""
     if not kwargs:  # the common case, kept short
-        return _wrap(fn(*_unwrap(args, fn)))
-    result = fn(*_unwrap(args, fn), **_unwrap(kwargs, fn))
+        unwrapped = _unwrap(args, fn)
+        result = fn(*unwrapped)
+        _count_result(fn, unwrapped, kwargs, result)
+        return _wrap(result)
+    unwrapped = _unwrap(args, fn)
+    result = fn(*unwrapped, **_unwrap(kwargs, fn))
+    _count_result(fn, unwrapped, kwargs, result)
     out = kwargs.get("out")
     if out is None:
         return _wrap(result)
@@ -137,6 +218,7 @@ class StrictArray:
 
     def get(self) -> np.ndarray:
         """Explicit device -> host copy (``cupy.ndarray.get``)."""
+        _count(syncs=1)
         return self._data.copy()
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -192,21 +274,29 @@ class StrictArray:
         return map(_wrap, self._data)
 
     def __getitem__(self, key: Any) -> Any:
-        return _wrap(self._data[_index(key)])
+        result = self._data[_index(key)]
+        if not (isinstance(result, np.ndarray) and np.may_share_memory(result, self._data)):
+            _count(launches=1)  # advanced indexing gathers; basic slicing is a view
+        return _wrap(result)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        _count(launches=1)
         self._data[_index(key)] = _unwrap(value, self.__setitem__)
 
     def __bool__(self) -> bool:
+        _count(syncs=1)
         return bool(self._data)
 
     def __float__(self) -> float:
+        _count(syncs=1)
         return float(self._data)
 
     def __int__(self) -> int:
+        _count(syncs=1)
         return int(self._data)
 
     def __complex__(self) -> complex:
+        _count(syncs=1)
         return complex(self._data)
 
     def __repr__(self) -> str:
@@ -240,6 +330,7 @@ def _index(key: Any) -> Any:
 
 def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, *b: Any) -> None:
     """``ufunc.at(a, indices, b)``, in place. Indices may live on the host, as in ``a[i]``."""
+    _count(launches=1)
     ufunc.at(_unwrap(a, ufunc.at), _index(indices), *_unwrap(b, ufunc.at))
 
 
@@ -251,6 +342,7 @@ def _binary(ufunc: np.ufunc, reflected: bool = False):
         other = _operand(other, ufunc)
         if other is NotImplemented:
             return NotImplemented
+        _count(launches=1)
         return _wrap(ufunc(other, self._data) if reflected else ufunc(self._data, other))
 
     return op
@@ -261,6 +353,7 @@ def _inplace(ufunc: np.ufunc):
         other = _operand(other, ufunc)
         if other is NotImplemented:
             return NotImplemented
+        _count(launches=1)
         ufunc(self._data, other, out=self._data)
         return self
 
@@ -268,11 +361,17 @@ def _inplace(ufunc: np.ufunc):
 
 
 def _unary(ufunc: np.ufunc):
-    return lambda self: _wrap(ufunc(self._data))
+    def op(self: StrictArray) -> StrictArray:
+        _count(launches=1)
+        return _wrap(ufunc(self._data))
+
+    return op
 
 
 def _method(name: str):
     def method(self: StrictArray, *args: Any, **kwargs: Any) -> Any:
+        if name in _SYNC_METHODS:
+            _count(syncs=1)
         return _apply(getattr(self._data, name), args, kwargs)
 
     method.__name__ = name
@@ -304,6 +403,7 @@ _COMPARISONS = {
 _COMPARISON_UFUNCS = frozenset(_COMPARISONS.values())
 _UNARY = {"neg": np.negative, "pos": np.positive, "abs": np.absolute, "invert": np.invert}
 # Hot methods get real definitions; anything else goes through __getattr__.
+_SYNC_METHODS = frozenset({"item", "tolist"})
 _METHODS = (
     "all any argmax argmin astype clip copy cumsum dot fill flatten item max mean min "
     "nonzero prod ravel repeat reshape round squeeze std sum swapaxes take tolist transpose var"
@@ -410,8 +510,60 @@ def _to_host(x: Any) -> np.ndarray:
     return x.get() if isinstance(x, StrictArray) else np.asarray(x)
 
 
+# ----------------------------------------------------------------------------- kernels
+
+
+def _one(*args: Any) -> int:
+    return 1
+
+
+#: The launches of each :mod:`minimsam.kernels` function on CuPy (``cupy_kernels``) when
+#: its arrays share one dtype: one fused kernel, except ``sumsq`` over n arrays, which is
+#: n reductions and one kernel adding the partial sums.
+CUPY_KERNEL_LAUNCHES: dict[str, Callable[..., int]] = {
+    "axpy": _one,
+    "sumsq": lambda arrays: len(arrays) + (len(arrays) > 1),
+    "sumsq_segments": _one,
+    "over_norm": _one,
+    "dot": _one,
+    "relu_grad": _one,
+    "xent_grad": _one,
+}
+
+
+def _fused(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` counted as CuPy's fused version (its array code runs uncounted)."""
+
+    def counted(*args: Any) -> Any:
+        arrays = args[0] if name == "sumsq" else args
+        dtypes = {a.dtype for a in arrays if isinstance(a, StrictArray)}
+        uses_kernel = len(dtypes) <= 1 and not (name == "over_norm" and hasattr(args[0], "dtype"))
+        if not uses_kernel:
+            return fn(*args)  # CuPy falls back to the array code here too
+        _count(launches=CUPY_KERNEL_LAUNCHES[name](*args))
+        _PAUSED[0] += 1
+        try:
+            return fn(*args)
+        finally:
+            _PAUSED[0] -= 1
+
+    counted.__name__ = counted.__qualname__ = fn.__qualname__
+    counted.__doc__ = fn.__doc__
+    return counted
+
+
+def _counted_kernels() -> Kernels:
+    reference = array_kernels(xp)
+    return Kernels(**{f.name: _fused(f.name, getattr(reference, f.name)) for f in fields(Kernels)})
+
+
 def make_backend() -> Backend:
     """The ``fakegpu`` backend: ``xp`` mirrors NumPy, arrays are :class:`StrictArray`."""
     return Backend(
-        name="fakegpu", xp=xp, array_type=StrictArray, to_host=_to_host, from_host=xp.asarray
+        name="fakegpu",
+        xp=xp,
+        array_type=StrictArray,
+        to_host=_to_host,
+        from_host=xp.asarray,
+        kernels=_counted_kernels(),
     )
