@@ -20,7 +20,8 @@ was met; timing ratios are medians of the per-round ratios, with their quartiles
 
 Run: ``python benchmarks/bench_optim.py [--batch-sizes 128 512] [--rounds 30] [--backend numpy]
 [--clock cpu]``. ``--markdown`` prints only the markdown (tables and targets), as
-docs/benchmarks.md quotes it. ``--clock cpu`` times with this process's CPU time, for a shared machine.
+docs/benchmarks.md quotes it. ``--clock cpu`` times with this process's CPU time, for a
+shared machine.
 """
 
 from __future__ import annotations
