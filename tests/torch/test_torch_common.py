@@ -33,7 +33,7 @@ def test_missing_torch_gives_an_install_hint():
     )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
-    assert "pip install 'minimsam[torch]'" in result.stdout
+    assert 'pip install "minimsam[torch]"' in result.stdout
 
 
 def optimizers():
