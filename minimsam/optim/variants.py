@@ -50,6 +50,11 @@ from minimsam import optim
 from minimsam.backend import get_backend
 from minimsam.optim.adamw import adam_moments, adam_step
 from minimsam.optim.base import EPS, axpy, global_norm, scale, zeros_like
+from minimsam.optim.flat import Flat
+
+#: A params-sized buffer of a state: a dict of arrays, or on a device the Flat of the
+#: step's one-buffer-per-dtype layout (:mod:`minimsam.optim.flat`).
+Buffer = (dict, Flat)
 
 __all__ = [
     "VARIANTS",
@@ -126,7 +131,7 @@ class Knobs:
         """The state's buffers, or zeros of their shape when ``carry`` is off."""
         if self.carry:
             return state
-        return {k: zeros_like(b) if isinstance(b, dict) else b for k, b in state.items()}
+        return {k: zeros_like(b) if isinstance(b, Buffer) else b for k, b in state.items()}
 
 
 def variant(base: type, **knobs) -> type:
