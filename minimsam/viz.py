@@ -500,6 +500,10 @@ def _halo(width: float) -> list[Any]:
     return [patheffects.withStroke(linewidth=width + 2.5, foreground="white"), patheffects.Normal()]
 
 
+# the dotted copy of the gradient part: dense round dots, visible over the contour lines
+APPLIED_DOTS = (0, (1, 1))
+
+
 def draw_step(
     ax: Any,
     step: Step,
@@ -596,10 +600,11 @@ def draw_step(
                 m,
                 w_next,
                 colors["gradient"],
-                linewidth=width * 0.75,
-                linestyle=":",
+                linewidth=width * 0.9,
+                linestyle=APPLIED_DOTS,
                 mutation_scale=14,
                 zorder=5,
+                path_effects=halo,
                 shift=shift.get("gradient_applied"),
             )
     return drawn
@@ -688,7 +693,10 @@ def step_legend(
         "perturbation": (f"perturbation  $w_t \\to {tw}_t$", "--"),
         "momentum": ("momentum part  $-\\eta\\mu v_t$", "-"),
         "gradient": (f"gradient part  $-\\eta\\, g({tw}_t)$, taken at ${tw}_t$", "-"),
-        "gradient_applied": (f"the same $-\\eta\\, g({tw}_t)$, applied after the momentum", ":"),
+        "gradient_applied": (
+            f"the same $-\\eta\\, g({tw}_t)$, applied after the momentum",
+            APPLIED_DOTS,
+        ),
     }
     handles = []
     for part in parts:
@@ -710,7 +718,7 @@ def step_legend(
             continue
         text, style = labels[part]
         color = colors["gradient" if part == "gradient_applied" else part]
-        width = 1.6 if part == "gradient_applied" else 2.6
+        width = 2.3 if part == "gradient_applied" else 2.6
         handles.append(Line2D([], [], color=color, linestyle=style, linewidth=width, label=text))
     return ax.legend(handles=handles, **kwargs)
 

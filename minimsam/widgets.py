@@ -151,7 +151,7 @@ def redraw(
     ax = axes[0]
     viz.contour(ax, land)
     viz.trajectory(ax, viz.path(steps), label=name, color=color)
-    ax.set_title(f"{name}: {num_steps} steps, {settings}")
+    ax.set_title(f"{name}: {num_steps} steps\n{settings}", fontsize=10)
     zoom = axes[-1]
     if len(axes) == 2:
         window = _window(shown, land) if shown else land.bounds
@@ -162,7 +162,7 @@ def redraw(
         zoom.set_title(f"steps {first} to {last - 1}" if shown else "no step to zoom on")
     arrows = [viz.draw_step(zoom, s) for s in shown]
     present = {part for drawn in arrows for part in drawn}
-    parts = [p for p in PARTS[key] if p in present]
+    parts = [p for p in (*PARTS[key], "gradient_applied") if p in present]
     viz.step_legend(zoom, parts, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     for a in axes:
         a.set_xlabel("$x$ (first coordinate of $w$)")
