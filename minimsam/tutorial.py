@@ -379,3 +379,15 @@ def sam_final_points(
         v = momentum * v + g
         w = w - lr * v
     return w
+
+
+def gaussian_well_sam_ratio(r: np.ndarray | float, rho: float, sigma: float) -> np.ndarray:
+    """``|g(w~)| / |g(w)|`` in one Gaussian well ``L = -A exp(-r^2 / 2 sigma^2)``, SAM radius rho.
+
+    The gradient's size is ``(A / sigma^2) r exp(-r^2 / 2 sigma^2)`` at distance ``r`` from
+    the minimum, and the ascent step moves ``w`` outward to ``r + rho``, so::
+
+        R(r) = (r + rho) / r * exp(-(2 r rho + rho^2) / (2 sigma^2))
+    """
+    r = np.asarray(r, dtype=float)
+    return (r + rho) / r * np.exp(-(2 * r * rho + rho**2) / (2 * sigma**2))

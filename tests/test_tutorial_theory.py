@@ -132,3 +132,15 @@ def test_rate_explorer_draws_the_static_figure_without_a_live_kernel(monkeypatch
     assert rates["SGD"][0] == pytest.approx(rate)
     assert rates["SGD"][1] == pytest.approx(rate, rel=0.02)  # t s^t at the double root
     assert rates["GD"][0] > 1 and rates["NAG"][0] > 1  # both diverge at heavy ball's lr
+
+
+def test_gaussian_well_sam_ratio_is_the_ratio_of_gradient_sizes_at_r_plus_rho_and_r():
+    sigma, rho = 0.2, 0.3
+    r = np.array([0.01, 0.07, 0.3])
+
+    def size(x):  # |grad| of -exp(-x^2 / 2 sigma^2) at distance x
+        return x / sigma**2 * np.exp(-(x**2) / (2 * sigma**2))
+
+    ratio = tutorial.gaussian_well_sam_ratio(r, rho, sigma)
+    np.testing.assert_allclose(ratio, size(r + rho) / size(r), rtol=1e-12)
+    assert ratio[0] > 9 > 1 > ratio[2]  # large near the bottom, small on the flank
