@@ -519,7 +519,7 @@ def draw_step(
 
     - ``"perturbation"``: a dashed arrow ``w_t -> w~_t`` for SAM (``w~_t = w_t + e_t``,
       along the gradient) and MSAM (``w~_t = w_t - rho v_t/||v_t||``, along the negative
-      momentum); for NAG the look-ahead ``w~_t = w_t - eta mu v_t`` is marked with a
+      momentum); for NAG the look-ahead ``a_t = w_t - eta mu v_t`` is marked with a
       ring (its arrow would lie on the momentum arrow). Nothing for SGD (``w~_t = w_t``).
     - ``"momentum"``: a solid black arrow ``w_t -> w_t - eta mu v_t``, the momentum part
       of the update (heavy-ball updates only; absent on the first step, ``v_0 = 0``).
@@ -623,7 +623,8 @@ def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) ->
     ``t`` is the step's index (a number, or ``"t"`` for the symbols). Each name goes in
     the one of eight directions around its point that keeps it farthest from the
     step's arrows, its path segment and the other names, on a white box. ``w~_t``
-    (:data:`TILDE_W`) is named only where it differs from ``w_t``. Returns ``{"w":
+    (:data:`TILDE_W`; ``a_t`` for NAG's look-ahead) is named only where it differs from
+    ``w_t``. Returns ``{"w":
     text, "w_tilde": text, "w_next": text}`` for what was drawn.
     """
     w, w_next, p = step.points["w"], step.points["w_next"], step.gradient_point
@@ -633,7 +634,8 @@ def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) ->
     after = f"{t}+1" if isinstance(t, str) else str(t + 1)
     points = {"w": (w, f"$w_{{{t}}}$"), "w_next": (w_next, f"$w_{{{after}}}$")}
     if np.any(p != w):
-        points["w_tilde"] = (p, f"${TILDE_W}_{{{t}}}$")
+        symbol = "a" if "lookahead" in step.points else TILDE_W  # NAG's look-ahead is a_t
+        points["w_tilde"] = (p, f"${symbol}_{{{t}}}$")
     scale = max(float(np.ptp(np.array([w, p, m, w_next, g_end]), axis=0).max()), 1e-300)
     angles = np.deg2rad(np.arange(8) * 45 + 90)  # up first, then anticlockwise
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
@@ -688,7 +690,8 @@ def step_legend(
     colors = {**PART_COLORS, **(colors or {})}
     parts = list(parts)
     # the gradient point: w~_t where the step moves before its gradient, else w_t (SGD)
-    tw = TILDE_W if {"perturbation", "lookahead"} & set(parts) else "w"
+    # NAG's look-ahead is a_t (as in docs/optimizers.md); SAM's and MSAM's perturbed point w~_t
+    tw = "a" if "lookahead" in parts else TILDE_W if "perturbation" in parts else "w"
     labels = {
         "perturbation": (f"perturbation  $w_t \\to {tw}_t$", "--"),
         "momentum": ("momentum part  $-\\eta\\mu v_t$", "-"),
@@ -712,7 +715,7 @@ def step_legend(
                     markeredgewidth=2,
                     linestyle="none",
                     markeredgecolor=colors["lookahead"],
-                    label=f"look-ahead ${TILDE_W}_t = w_t - \\eta\\mu v_t$",
+                    label="look-ahead $a_t = w_t - \\eta\\mu v_t$",
                 )
             )
             continue
