@@ -677,12 +677,17 @@ def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) ->
 
 
 def step_legend(
-    ax: Any, parts: Iterable[str], colors: Mapping[str, str] | None = None, **kwargs: Any
+    ax: Any,
+    parts: Iterable[str],
+    colors: Mapping[str, str] | None = None,
+    gradient_point: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """A legend explaining the arrows of :func:`draw_step` for the given ``parts``.
 
-    The gradient is named ``g(w~_t)`` when ``parts`` has a perturbation or look-ahead,
-    else ``g(w_t)`` (SGD).
+    The gradient is named ``g(w~_t)`` when ``parts`` has a perturbation, ``g(a_t)`` when it
+    has NAG's look-ahead, else ``g(w_t)`` (SGD); ``gradient_point`` (a TeX symbol, e.g.
+    :data:`TILDE_W`) names it when the parts drawn do not show it.
     Keyword arguments go to ``ax.legend``; :func:`legend_outside` places one off the data.
     """
     from matplotlib.lines import Line2D
@@ -692,6 +697,7 @@ def step_legend(
     # the gradient point: w~_t where the step moves before its gradient, else w_t (SGD)
     # NAG's look-ahead is a_t (as in docs/optimizers.md); SAM's and MSAM's perturbed point w~_t
     tw = "a" if "lookahead" in parts else TILDE_W if "perturbation" in parts else "w"
+    tw = gradient_point if gradient_point is not None else tw
     labels = {
         "perturbation": (f"perturbation  $w_t \\to {tw}_t$", "--"),
         "momentum": ("momentum part  $-\\eta\\mu v_t$", "-"),

@@ -144,3 +144,21 @@ def test_gaussian_well_sam_ratio_is_the_ratio_of_gradient_sizes_at_r_plus_rho_an
     ratio = tutorial.gaussian_well_sam_ratio(r, rho, sigma)
     np.testing.assert_allclose(ratio, size(r + rho) / size(r), rtol=1e-12)
     assert ratio[0] > 9 > 1 > ratio[2]  # large near the bottom, small on the flank
+
+
+def test_draw_update_zoom_shows_the_momentum_and_the_applied_gradient_of_one_step():
+    from matplotlib.figure import Figure
+
+    from minimsam import viz
+    from minimsam.data import landscapes
+
+    surface = landscapes.get("sharp-flat")
+    opt = optim.SAM(lr=surface.lr, momentum=0.9, rho=0.3)
+    steps = viz.trace_steps(opt, surface.grad_fn(), surface.start, 13)
+    ax = Figure().subplots()
+    drawn = tutorial.draw_update_zoom(ax, surface, steps, 11)
+    assert {"momentum", "gradient_applied"} <= set(drawn)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for point in (steps[11].points["w"], steps[11].w_momentum, steps[11].points["w_next"]):
+        assert x0 < point[0] < x1 and y0 < point[1] < y1
+    assert x1 - x0 < 0.2  # far closer than the perturbation (rho = 0.3) would allow
