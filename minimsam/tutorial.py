@@ -379,3 +379,37 @@ def sam_final_points(
         v = momentum * v + g
         w = w - lr * v
     return w
+
+
+def gaussian_well_sam_ratio(r: np.ndarray | float, rho: float, sigma: float) -> np.ndarray:
+    """``|g(w~)| / |g(w)|`` in one Gaussian well ``L = -A exp(-r^2 / 2 sigma^2)``, SAM radius rho.
+
+    The gradient's size is ``(A / sigma^2) r exp(-r^2 / 2 sigma^2)`` at distance ``r`` from
+    the minimum, and the ascent step moves ``w`` outward to ``r + rho``, so::
+
+        R(r) = (r + rho) / r * exp(-(2 r rho + rho^2) / (2 sigma^2))
+    """
+    r = np.asarray(r, dtype=float)
+    return (r + rho) / r * np.exp(-(2 * r * rho + rho**2) / (2 * sigma**2))
+
+
+def draw_update_zoom(ax: Any, landscape: Any, steps: Sequence[Any], t: int) -> dict[str, Any]:
+    """Zoom on the update of step ``t``: ``w_t -> w_t - eta mu v_t -> w_{t+1}``.
+
+    Draws the contours and the path in a square window around the three points, and the
+    momentum part and the applied gradient part of step ``t`` (:func:`viz.draw_step`),
+    which are too short to see at the scale of a perturbation. Returns ``{part: artist}``.
+    """
+    step = steps[t]
+    ends = [step.points["w"], step.points["w_next"]]
+    if step.w_momentum is not None:
+        ends.append(step.w_momentum)
+    corners = np.array(ends)
+    centre, half = corners.mean(axis=0), 0.65 * float(np.ptp(corners, axis=0).max())
+    bounds = tuple((float(c - half), float(c + half)) for c in centre)
+    viz.contour(ax, landscape, bounds=bounds, mark_minima=False, axis_labels=False)
+    viz.trajectory(ax, viz.path(steps), color="0.5", markersize=4)
+    drawn = viz.draw_step(ax, step, parts=("momentum", "gradient"))
+    ax.set_xlim(*bounds[0])
+    ax.set_ylim(*bounds[1])
+    return drawn

@@ -500,6 +500,10 @@ def _halo(width: float) -> list[Any]:
     return [patheffects.withStroke(linewidth=width + 2.5, foreground="white"), patheffects.Normal()]
 
 
+# the dotted copy of the gradient part: dense round dots, visible over the contour lines
+APPLIED_DOTS = (0, (1, 1))
+
+
 def draw_step(
     ax: Any,
     step: Step,
@@ -515,7 +519,7 @@ def draw_step(
 
     - ``"perturbation"``: a dashed arrow ``w_t -> w~_t`` for SAM (``w~_t = w_t + e_t``,
       along the gradient) and MSAM (``w~_t = w_t - rho v_t/||v_t||``, along the negative
-      momentum); for NAG the look-ahead ``w~_t = w_t - eta mu v_t`` is marked with a
+      momentum); for NAG the look-ahead ``a_t = w_t - eta mu v_t`` is marked with a
       ring (its arrow would lie on the momentum arrow). Nothing for SGD (``w~_t = w_t``).
     - ``"momentum"``: a solid black arrow ``w_t -> w_t - eta mu v_t``, the momentum part
       of the update (heavy-ball updates only; absent on the first step, ``v_0 = 0``).
@@ -596,10 +600,11 @@ def draw_step(
                 m,
                 w_next,
                 colors["gradient"],
-                linewidth=width * 0.75,
-                linestyle=":",
+                linewidth=width * 0.9,
+                linestyle=APPLIED_DOTS,
                 mutation_scale=14,
                 zorder=5,
+                path_effects=halo,
                 shift=shift.get("gradient_applied"),
             )
     return drawn
@@ -618,7 +623,8 @@ def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) ->
     ``t`` is the step's index (a number, or ``"t"`` for the symbols). Each name goes in
     the one of eight directions around its point that keeps it farthest from the
     step's arrows, its path segment and the other names, on a white box. ``w~_t``
-    (:data:`TILDE_W`) is named only where it differs from ``w_t``. Returns ``{"w":
+    (:data:`TILDE_W`; ``a_t`` for NAG's look-ahead) is named only where it differs from
+    ``w_t``. Returns ``{"w":
     text, "w_tilde": text, "w_next": text}`` for what was drawn.
     """
     w, w_next, p = step.points["w"], step.points["w_next"], step.gradient_point
@@ -628,7 +634,8 @@ def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) ->
     after = f"{t}+1" if isinstance(t, str) else str(t + 1)
     points = {"w": (w, f"$w_{{{t}}}$"), "w_next": (w_next, f"$w_{{{after}}}$")}
     if np.any(p != w):
-        points["w_tilde"] = (p, f"${TILDE_W}_{{{t}}}$")
+        symbol = "a" if "lookahead" in step.points else TILDE_W  # NAG's look-ahead is a_t
+        points["w_tilde"] = (p, f"${symbol}_{{{t}}}$")
     scale = max(float(np.ptp(np.array([w, p, m, w_next, g_end]), axis=0).max()), 1e-300)
     angles = np.deg2rad(np.arange(8) * 45 + 90)  # up first, then anticlockwise
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
@@ -670,12 +677,17 @@ def label_step(ax: Any, step: Step, t: int | str = "t", fontsize: float = 13) ->
 
 
 def step_legend(
-    ax: Any, parts: Iterable[str], colors: Mapping[str, str] | None = None, **kwargs: Any
+    ax: Any,
+    parts: Iterable[str],
+    colors: Mapping[str, str] | None = None,
+    gradient_point: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """A legend explaining the arrows of :func:`draw_step` for the given ``parts``.
 
-    The gradient is named ``g(w~_t)`` when ``parts`` has a perturbation or look-ahead,
-    else ``g(w_t)`` (SGD).
+    The gradient is named ``g(w~_t)`` when ``parts`` has a perturbation, ``g(a_t)`` when it
+    has NAG's look-ahead, else ``g(w_t)`` (SGD); ``gradient_point`` (a TeX symbol, e.g.
+    :data:`TILDE_W`) names it when the parts drawn do not show it.
     Keyword arguments go to ``ax.legend``; :func:`legend_outside` places one off the data.
     """
     from matplotlib.lines import Line2D
@@ -683,12 +695,17 @@ def step_legend(
     colors = {**PART_COLORS, **(colors or {})}
     parts = list(parts)
     # the gradient point: w~_t where the step moves before its gradient, else w_t (SGD)
-    tw = TILDE_W if {"perturbation", "lookahead"} & set(parts) else "w"
+    # NAG's look-ahead is a_t (as in docs/optimizers.md); SAM's and MSAM's perturbed point w~_t
+    tw = "a" if "lookahead" in parts else TILDE_W if "perturbation" in parts else "w"
+    tw = gradient_point if gradient_point is not None else tw
     labels = {
         "perturbation": (f"perturbation  $w_t \\to {tw}_t$", "--"),
         "momentum": ("momentum part  $-\\eta\\mu v_t$", "-"),
         "gradient": (f"gradient part  $-\\eta\\, g({tw}_t)$, taken at ${tw}_t$", "-"),
-        "gradient_applied": (f"the same $-\\eta\\, g({tw}_t)$, applied after the momentum", ":"),
+        "gradient_applied": (
+            f"the same $-\\eta\\, g({tw}_t)$, applied after the momentum",
+            APPLIED_DOTS,
+        ),
     }
     handles = []
     for part in parts:
@@ -704,13 +721,13 @@ def step_legend(
                     markeredgewidth=2,
                     linestyle="none",
                     markeredgecolor=colors["lookahead"],
-                    label=f"look-ahead ${TILDE_W}_t = w_t - \\eta\\mu v_t$",
+                    label="look-ahead $a_t = w_t - \\eta\\mu v_t$",
                 )
             )
             continue
         text, style = labels[part]
         color = colors["gradient" if part == "gradient_applied" else part]
-        width = 1.6 if part == "gradient_applied" else 2.6
+        width = 2.3 if part == "gradient_applied" else 2.6
         handles.append(Line2D([], [], color=color, linestyle=style, linewidth=width, label=text))
     return ax.legend(handles=handles, **kwargs)
 

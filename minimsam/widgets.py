@@ -151,7 +151,7 @@ def redraw(
     ax = axes[0]
     viz.contour(ax, land)
     viz.trajectory(ax, viz.path(steps), label=name, color=color)
-    ax.set_title(f"{name}: {num_steps} steps, {settings}")
+    ax.set_title(f"{name}: {num_steps} steps\n{settings}", fontsize=10)
     zoom = axes[-1]
     if len(axes) == 2:
         window = _window(shown, land) if shown else land.bounds
@@ -162,7 +162,7 @@ def redraw(
         zoom.set_title(f"steps {first} to {last - 1}" if shown else "no step to zoom on")
     arrows = [viz.draw_step(zoom, s) for s in shown]
     present = {part for drawn in arrows for part in drawn}
-    parts = [p for p in PARTS[key] if p in present]
+    parts = [p for p in (*PARTS[key], "gradient_applied") if p in present]
     viz.step_legend(zoom, parts, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     for a in axes:
         a.set_xlabel("$x$ (first coordinate of $w$)")
@@ -335,11 +335,14 @@ def draw_rates(
     viz.legend_outside(ax_run, "below", ncols=1)
     mus = np.linspace(0.0, 0.99, 100)
     grid = np.linspace(0.0, 0.9, 7)
+    top, off_scale = 1.2, []  # the rate axis ends at `top`; name the curves above it
     for name in ("SGD", "NAG"):
         style = viz.optimizer_style(name)
         label = "heavy ball" if name == "SGD" else "NAG"
-        ax_mu.plot(mus, [tutorial.quadratic_rate(name, lr, m, curvatures) for m in mus],
-                   color=style["color"], linestyle=style["linestyle"],
+        curve = [tutorial.quadratic_rate(name, lr, m, curvatures) for m in mus]
+        if min(curve) > top:
+            off_scale.append(f"{label} off scale: predicted rate {min(curve):.2f} or more")
+        ax_mu.plot(mus, curve, color=style["color"], linestyle=style["linestyle"],
                    label=f"{label}, predicted")  # fmt: skip
         ax_mu.plot(grid, [measure(name, m)[1] for m in grid], linestyle="none",
                    marker=style["marker"], color=style["color"], mec="k",
@@ -349,9 +352,13 @@ def draw_rates(
                   label="best GD (any lr)")  # fmt: skip
     ax_mu.axhline(tutorial.tuned_heavy_ball(largest, smallest)[2], color="grey", linestyle="-.",
                   label="best heavy ball (any lr, momentum)")  # fmt: skip
-    ax_mu.axvline(momentum, color="grey", linewidth=0.8)
+    ax_mu.axvline(momentum, color="grey", linewidth=0.8,
+                  label=f"momentum of the runs on the left, {momentum:.2f}")  # fmt: skip
+    if off_scale:
+        ax_mu.text(0.03, 0.03, "\n".join(off_scale) + f" (> {top})", transform=ax_mu.transAxes,
+                   fontsize=8, va="bottom")  # fmt: skip
     ax_mu.set(xlabel=r"momentum $\mu$", ylabel="rate: factor per step (lower is faster)",
-              ylim=(0.0, 1.2), title=f"rate against momentum at lr {lr:.4g}")  # fmt: skip
+              ylim=(0.0, top), title=f"rate against momentum at lr {lr:.4g}")  # fmt: skip
     viz.legend_outside(ax_mu, "below", ncols=1)
     return out
 

@@ -132,3 +132,33 @@ def test_rate_explorer_draws_the_static_figure_without_a_live_kernel(monkeypatch
     assert rates["SGD"][0] == pytest.approx(rate)
     assert rates["SGD"][1] == pytest.approx(rate, rel=0.02)  # t s^t at the double root
     assert rates["GD"][0] > 1 and rates["NAG"][0] > 1  # both diverge at heavy ball's lr
+
+
+def test_gaussian_well_sam_ratio_is_the_ratio_of_gradient_sizes_at_r_plus_rho_and_r():
+    sigma, rho = 0.2, 0.3
+    r = np.array([0.01, 0.07, 0.3])
+
+    def size(x):  # |grad| of -exp(-x^2 / 2 sigma^2) at distance x
+        return x / sigma**2 * np.exp(-(x**2) / (2 * sigma**2))
+
+    ratio = tutorial.gaussian_well_sam_ratio(r, rho, sigma)
+    np.testing.assert_allclose(ratio, size(r + rho) / size(r), rtol=1e-12)
+    assert ratio[0] > 9 > 1 > ratio[2]  # large near the bottom, small on the flank
+
+
+def test_draw_update_zoom_shows_the_momentum_and_the_applied_gradient_of_one_step():
+    from matplotlib.figure import Figure
+
+    from minimsam import viz
+    from minimsam.data import landscapes
+
+    surface = landscapes.get("sharp-flat")
+    opt = optim.SAM(lr=surface.lr, momentum=0.9, rho=0.3)
+    steps = viz.trace_steps(opt, surface.grad_fn(), surface.start, 13)
+    ax = Figure().subplots()
+    drawn = tutorial.draw_update_zoom(ax, surface, steps, 11)
+    assert {"momentum", "gradient_applied"} <= set(drawn)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for point in (steps[11].points["w"], steps[11].w_momentum, steps[11].points["w_next"]):
+        assert x0 < point[0] < x1 and y0 < point[1] < y1
+    assert x1 - x0 < 0.2  # far closer than the perturbation (rho = 0.3) would allow

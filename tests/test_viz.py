@@ -364,3 +364,12 @@ def test_step_legend_uses_the_tilde_symbol_only_where_there_is_one():
     assert all("\\tilde w" in t for t in texts)
     texts = [t.get_text() for t in viz.step_legend(ax, ["momentum", "gradient"]).get_texts()]
     assert "g(w_t)" in texts[1]
+    nag = [t.get_text() for t in viz.step_legend(ax, ["lookahead", "gradient"]).get_texts()]
+    assert "a_t = w_t" in nag[0] and "g(a_t)" in nag[1]  # NAG's look-ahead is a_t
+    alone = viz.step_legend(ax, ["momentum", "gradient_applied"], gradient_point=viz.TILDE_W)
+    assert "g(\\tilde w_t)" in alone.get_texts()[1].get_text()
+
+
+def test_label_step_names_nags_look_ahead_a_t(surface):
+    texts = viz.label_step(Figure().subplots(), traced("NAG", surface)[3], 3)
+    assert texts["w_tilde"].get_text() == "$a_{3}$"

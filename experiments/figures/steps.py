@@ -4,7 +4,8 @@
 ``info.points`` (right): the perturbation ``w_t -> w~_t``, the momentum part
 ``-eta mu v_t`` and the gradient part ``-eta g(w~_t)``, taken at ``w~_t`` and applied
 after the momentum part, ending at ``w_{t+1}``. ``w~_t`` is where the step takes its
-gradient: SAM's and MSAM's perturbed point, NAG's look-ahead, ``w_t`` for SGD.
+gradient: SAM's and MSAM's perturbed point, NAG's look-ahead (named ``a_t`` in the NAG
+figure), ``w_t`` for SGD.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ STEP_FIGURES = {
         "NAG",
         lambda: optim.NAG(lr=LR, momentum=0.9),
         5,
-        rf"NAG: gradient at the look-ahead ${TW}_t = w_t - \eta\mu v_t$; "
-        rf"$w_{{t+1}} = w_t - \eta\mu v_t - \eta\, g({TW}_t)$",
+        r"NAG: gradient at the look-ahead $a_t = w_t - \eta\mu v_t$; "
+        r"$w_{t+1} = w_t - \eta\mu v_t - \eta\, g(a_t)$",
     ),
     "sam": StepFigure(
         "SAM",
