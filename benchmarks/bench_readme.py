@@ -6,7 +6,8 @@ output in ``benchmarks/results/cpu_bench_optim.md`` and ``cpu_bench_epoch.md``, 
 rewrites the part of docs/benchmarks.md between ``<!-- benchmarks:start -->`` and
 ``<!-- benchmarks:end -->`` from them (atomically).
 
-Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_readme.py [--note "quiet machine"]``;
+Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_readme.py [--note "quiet machine"]
+[--clock cpu]``;
 ``--no-run`` rebuilds the section from the saved results without measuring again.
 """
 
@@ -76,10 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", default="the machine was otherwise quiet",
                         help="how loaded the machine was, as a phrase")  # fmt: skip
     parser.add_argument("--no-run", action="store_true", help="reuse benchmarks/results")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="the optimizer step's clock: cpu on a shared machine")  # fmt: skip
     args = parser.parse_args(argv)
     optim_file, epoch_file = RESULTS / "cpu_bench_optim.md", RESULTS / "cpu_bench_epoch.md"
     if not args.no_run:
-        write_text(optim_file, _captured(bench_optim.main, []))
+        write_text(optim_file, _captured(bench_optim.main, ["--clock", args.clock]))
         write_text(epoch_file, _captured(bench_epoch.main, []))
     text = section(optim_file.read_text(), epoch_file.read_text(), args.note)
     old = PAGE.read_text()
