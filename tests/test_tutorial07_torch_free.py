@@ -27,7 +27,7 @@ cells = [
     if c["cell_type"] == "code"
 ]
 imports = "\n".join(line for line in cells[0].splitlines() if "torch" not in line)
-markers = ("crosscheck.export(golden)", "def record_msam", "check_trajectory_file(golden")
+markers = ("crosscheck.export(golden)", "def record_msam", "crosscheck.check_trajectory_file(")
 needed = [imports] + [c for c in cells if any(m in c for m in markers)]
 assert len(needed) == 4, f"expected the imports and 3 cells, found {len(needed)}"
 namespace = {}
