@@ -220,14 +220,16 @@ def _base_scalars(optimizer, hp, t) -> dict[str, float]:
 
 
 def _norm_scalars(of: str, norm: float, rho: float, rho_prev=None) -> dict[str, float]:
-    """The scalars a normalisation of ``of`` makes (and makes by mistake)."""
+    """The scalars a normalisation of ``of`` makes (and makes by mistake). Where the radius
+    changed since the last step, the current one is written ``rho_t``, apart from ``rho_{t-1}``."""
+    scheduled = rho_prev is not None and rho_prev != rho
     out = {
-        f"rho/||{of}||": rho / (norm + EPS),
+        f"{'rho_t' if scheduled else 'rho'}/||{of}||": rho / (norm + EPS),
         f"1/||{of}||": 1.0 / (norm + EPS),
         f"rho/||{of}||^2": rho / (norm * norm + EPS),
         f"||{of}||": norm,
     }
-    if rho_prev is not None and rho_prev != rho:
+    if scheduled:
         out[f"rho_{{t-1}}/||{of}||"] = rho_prev / (norm + EPS)
     return out
 
