@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-__all__ = ["load_object"]
+__all__ = ["load_object", "named_class"]
 
 
 def load_object(spec: str | Callable) -> Callable:
@@ -19,3 +19,17 @@ def load_object(spec: str | Callable) -> Callable:
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def named_class(spec, base: type, registry: dict, auto: Callable, optimizer: str, kind: str):
+    """The class ``spec`` names: a subclass of ``base``, ``"auto"`` (``auto(optimizer)``), a
+    name in ``registry``, or ``"module:Class"``; anything else is one line naming the choices."""
+    if isinstance(spec, type) and issubclass(spec, base):
+        return spec
+    if spec == "auto":
+        return auto(optimizer)
+    if spec in registry:
+        return registry[spec]
+    if isinstance(spec, str) and ":" in spec:
+        return load_object(spec)
+    raise ValueError(f"unknown {kind} {spec!r}; use auto, {', '.join(registry)} or module:Class")

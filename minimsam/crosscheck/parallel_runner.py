@@ -138,18 +138,10 @@ class _WorkerRun:
 
 
 def _recipe_class(spec, optimizer):
-    from minimsam.crosscheck.loading import load_object
+    from minimsam.crosscheck.loading import named_class
     from minimsam.crosscheck.parallel_adapters import RECIPES, ParallelRecipe, auto_recipe
 
-    if isinstance(spec, type) and issubclass(spec, ParallelRecipe):
-        return spec
-    if spec == "auto":
-        return auto_recipe(optimizer)
-    if spec in RECIPES:
-        return RECIPES[spec]
-    if isinstance(spec, str) and ":" in spec:
-        return load_object(spec)
-    raise ValueError(f"unknown recipe {spec!r}; use auto, {', '.join(RECIPES)} or module:Class")
+    return named_class(spec, ParallelRecipe, RECIPES, auto_recipe, optimizer, "recipe")
 
 
 def _worker(rank, world_size, port, cases_dir, names, impl_spec, recipe_spec, out_dir, cwd):

@@ -52,7 +52,7 @@ import torch
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case, not_driven
 from minimsam.crosscheck.fileformat import load_cases
-from minimsam.crosscheck.loading import load_object
+from minimsam.crosscheck.loading import load_object, named_class
 from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto, describe, fitting, label
 
 __all__ = ["build_model", "check", "evaluation_logits", "load_object", "run_case", "running_stats"]
@@ -157,15 +157,7 @@ def constructor_kwargs(case: Case) -> dict:
 
 
 def _adapter_class(spec, optimizer) -> type[Adapter]:
-    if isinstance(spec, type) and issubclass(spec, Adapter):
-        return spec
-    if spec == "auto":
-        return auto(optimizer)
-    if spec in ADAPTERS:
-        return ADAPTERS[spec]
-    if isinstance(spec, str) and ":" in spec:
-        return load_object(spec)
-    raise ValueError(f"unknown adapter {spec!r}; use auto, {', '.join(ADAPTERS)} or module:Class")
+    return named_class(spec, Adapter, ADAPTERS, auto, optimizer, "adapter")
 
 
 def _wants_model(impl: Callable) -> bool:
