@@ -42,26 +42,25 @@ __all__ = [
 STRICT_CLAIMS_VARIABLE = "MINIMSAM_STRICT_CLAIMS"
 
 
-def expect(holds: bool, claim: str, why_it_may_differ: str = "") -> bool:
+def expect(holds: bool, claim: str, why_it_may_differ: str = "") -> None:
     """Check that the prose's ``claim`` holds for the numbers this run printed.
 
     A reader who changes a setting (``EPOCHS = 30``, another seed) gets a note naming the
     sentence that no longer holds and why it may not, and the notebook runs on. Under the
     tests, where ``MINIMSAM_STRICT_CLAIMS=1``, a claim that does not hold fails the run, so
-    the committed prose and the committed settings can never drift apart.
+    the committed prose and the committed settings can never drift apart. A claim that
+    holds prints nothing (and returns nothing, so a cell that ends with it shows no ``True``).
     """
     import os
 
-    holds = bool(holds)
-    if holds:
-        return True
+    if bool(holds):
+        return
     if os.environ.get(STRICT_CLAIMS_VARIABLE, "") == "1":
         raise AssertionError(f"the text says: {claim}; this run does not show it")
     note = f"Note: the text says {claim}, but this run differs."
     if why_it_may_differ:
         note += f" It may: {why_it_may_differ}."
     print(note)
-    return False
 
 
 #: The saddle point between the two wells of the sharp-flat surface (on ``y = 0``).
