@@ -159,7 +159,8 @@ def redraw(
         viz.trajectory(zoom, viz.path(steps), color=color, markersize=5)
         zoom.set_xlim(*window[0])
         zoom.set_ylim(*window[1])
-        zoom.set_title(f"steps {first} to {last - 1}" if shown else "no step to zoom on")
+        steps_shown = f"step {first}" if len(shown) == 1 else f"steps {first} to {last - 1}"
+        zoom.set_title(steps_shown if shown else "no step to zoom on")
     arrows = [viz.draw_step(zoom, s) for s in shown]
     present = {part for drawn in arrows for part in drawn}
     parts = [p for p in (*PARTS[key], "gradient_applied") if p in present]
