@@ -1,0 +1,18 @@
+"""Student answer: Momentum-SAM in the memory-free form (w holds the perturbed point)."""
+
+import numpy as np
+
+EPS = 1e-12
+
+
+def global_norm(tree):
+    return np.sqrt(sum(np.sum(x * x) for x in tree.values()))
+
+
+def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    # w is the perturbed point w~_t; the gradient is taken right here
+    g = grad_fn(w)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    scale = rho / (global_norm(v_next) + EPS)
+    return {k: w_next[k] - scale * v_next[k] for k in w}, v_next

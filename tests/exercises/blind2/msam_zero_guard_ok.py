@@ -1,0 +1,15 @@
+"""Student answer: Momentum-SAM, with the first step handled separately."""
+
+import numpy as np
+
+
+def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    norm = np.sqrt(sum(np.sum(x * x) for x in v.values()))
+    if norm > 0:
+        wp = {k: w[k] - rho * v[k] / norm for k in w}
+    else:
+        wp = dict(w)  # first step: no momentum yet, no perturbation
+    g = grad_fn(wp)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * wp[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return w_next, v_next

@@ -1,0 +1,13 @@
+"""Student answer: NAG, look-ahead form, skipping the update when there is nothing to learn."""
+
+import numpy as np
+
+
+def nag_step(w, v, grad_fn, lr, momentum, weight_decay):
+    a = {k: w[k] - lr * momentum * v[k] for k in w}
+    g = grad_fn(a)
+    if all(not np.any(g[k]) for k in g):
+        return dict(w), dict(v)  # zero gradient: at a stationary point, nothing to do
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * a[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return w_next, v_next

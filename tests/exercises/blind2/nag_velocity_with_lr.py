@@ -1,0 +1,11 @@
+"""Student answer: NAG as in Sutskever et al.: the velocity holds the step itself."""
+
+
+def nag_step(w, v, grad_fn, lr, momentum, weight_decay):
+    # here v is the velocity (it includes the learning rate and points downhill):
+    #   a = w + mu v;  v <- mu v - lr d(a);  w <- w + v
+    a = {k: w[k] + momentum * v[k] for k in w}
+    g = grad_fn(a)
+    v_next = {k: momentum * v[k] - lr * (g[k] + weight_decay * a[k]) for k in w}
+    w_next = {k: w[k] + v_next[k] for k in w}
+    return w_next, v_next

@@ -1,0 +1,15 @@
+"""Student answer: SAM with SGD momentum (the L2 norm from numpy)."""
+
+import numpy as np
+
+EPS = 1e-12
+
+
+def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g1 = grad_fn(w)
+    norm = np.sqrt(sum(np.linalg.norm(g1[k], ord=2) ** 2 for k in g1))
+    e = {k: rho / (norm + EPS) * g1[k] for k in w}
+    g2 = grad_fn({k: w[k] + e[k] for k in w})
+    v_next = {k: momentum * v[k] + g2[k] + weight_decay * w[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return w_next, v_next

@@ -1,0 +1,9 @@
+"""Student answer: SGD with momentum."""
+
+
+def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    # weight decay pulls the weights towards zero, so subtract it
+    v_next = {k: momentum * v[k] + g[k] - weight_decay * w[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return w_next, v_next

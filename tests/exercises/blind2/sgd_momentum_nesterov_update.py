@@ -1,0 +1,10 @@
+"""Student answer: SGD with momentum."""
+
+
+def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    d = {k: g[k] + weight_decay * w[k] for k in w}
+    v_next = {k: momentum * v[k] + d[k] for k in w}
+    # step along the gradient plus the momentum (as in torch's SGD)
+    w_next = {k: w[k] - lr * (d[k] + momentum * v_next[k]) for k in w}
+    return w_next, v_next
