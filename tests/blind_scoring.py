@@ -26,8 +26,10 @@ PITFALL_EQUATIONS: dict[str, set[str]] = {
 
 
 def left_side(equation: str) -> str:
-    """``"d_t = g(w_t) + lambda w_t"`` -> ``"d_t"``."""
-    return equation.split(" = ")[0].strip()
+    """``"d_t = g(w_t) + lambda w_t"`` -> ``"d_t"``; a line copied from the LaTeX of
+    docs/optimizers.md (``"\\tilde w_t &= ..."``) -> the same plain symbol (``"w~_t"``)."""
+    side = equation.split("&=")[0] if "&=" in equation else equation.split(" = ")[0]
+    return side.strip().replace("\\tilde w", "w~").replace("\\gamma", "gamma")
 
 
 def score(entry: dict, pitfalls: list[str], symbol: str | None) -> str:

@@ -20,16 +20,19 @@ from minimsam.exercises import EXERCISES, grade, load_function
 from .blind_scoring import left_side, score
 
 HERE = Path(__file__).resolve().parent
-STUDENTS = HERE / "exercises" / "blind"
-OPTIMIZERS = HERE / "crosscheck" / "blind"
+#: blind set -> (student answers, torch/JAX optimizers)
+SETS = {
+    "blind": (HERE / "exercises" / "blind", HERE / "crosscheck" / "blind"),
+    "blind2": (HERE / "exercises" / "blind2", HERE / "crosscheck" / "blind2"),
+}
 PERTURBED = "keeps the perturbed point"  # the kit's evidence of params that are w~
 
 
-def _exercise_outcome(entry: dict) -> tuple[bool, str | None]:
+def _exercise_outcome(entry: dict, students: Path) -> tuple[bool, str | None]:
     """``(passed, score)`` of one student answer, graded in its form."""
     exercise = EXERCISES[entry["exercise"]]
     form = entry["form"] if exercise.optimizer == "msam" else "standard"
-    result = grade(exercise, load_function(STUDENTS / entry["file"], exercise.function),
+    result = grade(exercise, load_function(students / entry["file"], exercise.function),
                    form=form, time_limit=60)  # fmt: skip
     if entry["expected"] == "pass":
         return result.passed, None
@@ -66,11 +69,12 @@ def _kit_outcome(entry: dict, golden: Path) -> tuple[bool, str | None]:
 
 
 @functools.cache
-def outcomes() -> dict[str, list[tuple[dict, bool, str | None]]]:
-    """Every entry of both sets with its outcome, by set."""
-    students = json.loads((STUDENTS / "MANIFEST.json").read_text())
-    optimizers = json.loads((OPTIMIZERS / "MANIFEST.json").read_text())
-    out = {"exercises": [(e, *_exercise_outcome(e)) for e in students]}
+def outcomes(blind_set: str) -> dict[str, list[tuple[dict, bool, str | None]]]:
+    """Every entry of one blind set with its outcome, by part."""
+    student_dir, optimizer_dir = SETS[blind_set]
+    students = json.loads((student_dir / "MANIFEST.json").read_text())
+    optimizers = json.loads((optimizer_dir / "MANIFEST.json").read_text())
+    out = {"exercises": [(e, *_exercise_outcome(e, student_dir)) for e in students]}
     if any(e["framework"] == "torch" for e in optimizers):
         pytest.importorskip("torch")
     if any(e["framework"] == "jax" for e in optimizers):
@@ -80,10 +84,10 @@ def outcomes() -> dict[str, list[tuple[dict, bool, str | None]]]:
     return out
 
 
-def table() -> str:
+def table(blind_set: str) -> str:
     """Per exercise and framework: named, equation-located, missed; correct ones passed."""
     rows = collections.defaultdict(collections.Counter)
-    for entries in outcomes().values():
+    for entries in outcomes(blind_set).values():
         for entry, passed, result in entries:
             group = entry.get("exercise") or entry["framework"]
             rows[group][result or ("correct, passes" if passed else "correct, FAILS")] += 1
@@ -109,4 +113,5 @@ def test_every_correct_one_passes(which):
 
 
 if __name__ == "__main__":
-    print(table())
+    for name in SETS:
+        print(f"{name}:\n{table(name)}\n")
