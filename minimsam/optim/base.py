@@ -270,11 +270,20 @@ class _GradCalls:
     buffer, on a device), else as the dict in the params' dtypes.
     """
 
-    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params, w: Any):
+    def __init__(
+        self,
+        grad_fn: Callable[[Params], tuple[Any, Params]],
+        params: Params,
+        w: Any,
+        check_finite: bool,
+    ):
         self.grad_fn = grad_fn
         self.params = params
         self.w = w  # the params as the step holds them: grad(w) hands grad_fn the params
         self.results: list[tuple[Any, Any]] = []
+        # On the host, each gradient's sum of squares (its finite check) is taken as it
+        # arrives, while its memory is still in the cache that the backward pass left it in.
+        self.sumsqs: list[Any] | None = [] if check_finite and not isinstance(w, Flat) else None
 
     def __call__(self, point: Mapping[str, Any]) -> Any:
         if point is self.w:
@@ -287,6 +296,8 @@ class _GradCalls:
         loss, grads = validation.check_grad_result(result, self.params, len(self.results) + 1)
         if isinstance(self.w, Flat):
             grads = gather(grads, self.w.layout)
+        elif self.sumsqs is not None:
+            self.sumsqs.append(get_backend().kernels.sumsq(list(grads.values())))
         self.results.append((loss, grads))
         return grads
 
@@ -304,11 +315,22 @@ class _GradCalls:
         return "a value of the step is not finite"
 
     def all_finite(self, extra: list[Any]) -> bool:
-        """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
+        """Losses, gradients and ``extra`` arrays all finite: one host sync in all.
+
+        On the host the gradients' sums of squares were taken as they arrived; a
+        non-finite one (a non-finite entry, or squares that overflow) is settled entrywise.
+        """
         values = [loss for loss, _ in self.results]
-        for _, grads in self.results:
-            values += grads.buffers if isinstance(grads, Flat) else grads.values()
-        return _all_finite_fused(values + extra)
+        if self.sumsqs is None:  # a device: one fused reduction over everything
+            for _, grads in self.results:
+                values += grads.buffers if isinstance(grads, Flat) else grads.values()
+            return _all_finite_fused(values + extra)
+        if not _all_finite_fused(values + extra):
+            return False
+        return all(
+            math.isfinite(float(ss)) or _all_finite(list(grads.values()))
+            for ss, (_, grads) in zip(self.sumsqs, self.results)
+        )
 
 
 class Tracer:
@@ -423,7 +445,7 @@ class Optimizer:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
         t, unchecked = validation.check_step_inputs(self, params, state)
         w, flat_state = _step_inputs(self, params, state)
-        calls = _GradCalls(grad_fn, params, w)
+        calls = _GradCalls(grad_fn, params, w, self.check_finite)
         tracer = Tracer(trace)
         new_w, buffers = self.update(w, flat_state, calls, t, tracer)
         if self.check_finite and not calls.all_finite(unchecked):

@@ -292,6 +292,21 @@ def test_non_finite_values_raise_naming_the_step_and_leave_inputs_untouched(back
     assert_tree_equal(state, state_before)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_gradients_whose_squares_overflow_pass_the_finite_check(backend, name, dtype):
+    """The finite check sums squares; an overflowing sum is settled entry by entry."""
+    huge = float(np.finfo(dtype).max) ** 0.5 * 4  # its square is inf, the value is finite
+    params = {"w": ms.asarray(np.zeros(3, dtype=dtype))}
+    opt = optimizers()[name]
+
+    def huge_grad(p):
+        return 0.0, {"w": ms.get_backend().xp.full(3, huge, dtype=dtype)}
+
+    with np.errstate(over="ignore"):
+        new_params, _, _ = opt.step(params, opt.init(params), huge_grad)
+    assert new_params["w"].dtype == dtype
+
+
 def test_check_finite_false_lets_non_finite_values_through(backend):
     params, grad_fn = quadratic_problem(np.eye(2), np.zeros(2), [1.0, 1.0])
     opt = optim.MSAM(0.1, check_finite=False)
