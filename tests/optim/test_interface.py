@@ -307,6 +307,24 @@ def test_huge_finite_gradients_whose_squares_overflow_pass_the_finite_check(back
     assert new_params["w"].dtype == dtype
 
 
+@pytest.mark.parametrize("dtype", [np.float32, "mixed"])
+def test_gradients_in_another_key_order_give_the_same_step(backend, name, dtype):
+    params, grad_fn = mlp_problem()
+    if dtype == "mixed":
+        params = {k: x.astype(np.float32) if k.startswith("W") else x for k, x in params.items()}
+    else:
+        params = {k: x.astype(dtype) for k, x in params.items()}
+
+    def reversed_grads(p):
+        loss, grads = grad_fn(p)
+        return loss, dict(reversed(list(grads.items())))
+
+    opt_a, opt_b = optimizers()[name], optimizers()[name]
+    new_a, _, _ = opt_a.step(params, opt_a.init(params), grad_fn)
+    new_b, _, _ = opt_b.step(params, opt_b.init(params), reversed_grads)
+    assert_tree_equal(new_a, new_b)
+
+
 def test_check_finite_false_lets_non_finite_values_through(backend):
     params, grad_fn = quadratic_problem(np.eye(2), np.zeros(2), [1.0, 1.0])
     opt = optim.MSAM(0.1, check_finite=False)
