@@ -455,8 +455,7 @@ class Optimizer:
             )
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)
         if not isinstance(w, Flat):  # the host: dicts throughout
-            buffers = {k: _as_arrays(v) for k, v in buffers.items()}
-            return (*validation.finish_step(self, params, _as_arrays(new_w), buffers, t), info)
+            return (*validation.finish_step(self, params, new_w, buffers, t), info)
         new_params, new_state = _finish_flat(self, params, new_w, buffers, t)
         return new_params, new_state, info
 

@@ -147,6 +147,18 @@ def _cast(x: Any, dtype: Any) -> Any:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+def _arrays_like(tree: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``tree`` as arrays of the active backend in the params' dtypes, in their key order."""
+    backend = get_backend()
+    array_type, xp = backend.array_type, backend.xp
+    arrays = {}
+    for k, p in params.items():
+        x = tree[k]
+        ready = isinstance(x, array_type) and x.dtype == p.dtype
+        arrays[k] = x if ready else xp.asarray(x, dtype=p.dtype)
+    return arrays
+
+
 def _check_loss(loss: Any, call: int) -> None:
     if isinstance(loss, numbers.Real) and not isinstance(loss, bool):
         return
@@ -314,9 +326,11 @@ def _trusted(opt: Any, params: Any, state: Any) -> bool:
 
 
 def finish_step(opt: Any, params: Mapping[str, Any], new_params: dict, buffers: dict, t: int):
-    """The step's outputs in the params' dtypes; remembered as trusted for the next step."""
-    new_params = cast_like(new_params, params)
-    buffers = {k: cast_like(v, params) if isinstance(v, Mapping) else v for k, v in buffers.items()}
+    """The step's outputs as arrays in the params' dtypes (the NumPy scalars that arithmetic
+    makes of 0-d arrays become 0-d arrays again); remembered as trusted for the next step."""
+    new_params = _arrays_like(new_params, params)
+    buffers = {k: _arrays_like(v, params) if isinstance(v, Mapping) else v
+               for k, v in buffers.items()}  # fmt: skip
     new_state = {"step": t + 1, **buffers}
     _TRUSTED.setdefault(opt, TrustedInputs()).remember(new_params, new_state)
     return new_params, new_state
