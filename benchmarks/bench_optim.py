@@ -11,6 +11,11 @@ also lists gradient evaluations per step, the bytes of optimizer state
 allocates on top of what existed before it), the columns behind the paper's claim that
 MSAM costs what SGD costs while SAM costs twice as much.
 
+Two more rows time the forward and backward pass alone, without an update: the floor's
+hand-written one and minimsam's ``grad_fn``, whose peak memory shows when a step's peak
+is set by the backward pass rather than by the update. A small table splits SGD's step
+and the floor into that pass and the rest (the update with its checks).
+
 Two more tables: the kernel launches of one step on the fake GPU
 (``benchmarks/kernel_counts.py``; what a GPU step costs when launches dominate, as for
 this MLP) and the update alone, ``opt.step`` with precomputed gradients against the same
@@ -165,12 +170,11 @@ def run(batch_sizes: list[int], rounds: int) -> tuple[list, list, list]:
         samples = time_samples(contenders, rounds=rounds)
         times = {name: statistics.median(s) for name, s in samples.items()}
         splits.append(split_row(times, batch))
-        for name in (HAND_GRAD, MS_GRAD):
-            del times[name]
         peaks = {name: peak_step_bytes(s) for name, (s, _) in steppers.items()}
+        peaks[MS_GRAD] = peak_step_bytes(contenders[MS_GRAD])
         for name, seconds in times.items():
             holder = steppers[name][1] if name in steppers else {"evals": 1, "state": {}}
-            state = "-" if name == FLOOR else f"{state_bytes(holder['state']):,}"
+            state = "-" if name not in steppers else f"{state_bytes(holder['state']):,}"
             peak = f"{peaks[name]:,}" if name in peaks else "-"
             ms_step, x_sgd, x_floor = seconds * 1e3, seconds / times[SGD], seconds / times[FLOOR]
             rows.append([batch, name, f"{ms_step:.3f}", f"{x_sgd:.2f}", f"{x_floor:.2f}",
