@@ -76,6 +76,8 @@ class AdamWMSAM(Optimizer):
         lr, rho = self.hyper("lr", t), self.hyper("rho", t)
         wp = axpy(over_norm(-rho, state["m"]), state["m"], w)  # wp_t = w_t - c_t m_t
         g = grad(wp)
+        trace(w=w, w_perturbed=wp, grad=g)
+        del wp  # freed before the new buffers exist
 
         def adam_then_decay(w, m, s, g):  # elementwise: run one tensor at a time (tensorwise)
             m, s = adam_moments(m, s, g, self.betas)
@@ -84,5 +86,5 @@ class AdamWMSAM(Optimizer):
             return w_next, m, s, w_adam
 
         w_next, m, s, w_adam = tensorwise(adam_then_decay, w, state["m"], state["s"], g)
-        trace(w=w, w_perturbed=wp, grad=g, m=m, s=s, w_adam=w_adam, w_next=w_next)
+        trace(m=m, s=s, w_adam=w_adam, w_next=w_next)
         return w_next, {"m": m, "s": s}
