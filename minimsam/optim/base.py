@@ -52,8 +52,9 @@ and the helpers below (:func:`axpy`, :func:`tree_map`, :func:`over_norm`, ...) a
 equation to the whole buffer at once: one kernel launch per equation, whatever the number
 of tensors. The dicts such a step returns are views of its buffers; fed back to the next
 step unchanged, they are used without a copy. On the host the helpers work key by key
-on the dicts, which costs the same passes over memory. Both give entry for entry the
-same numbers.
+on the dicts, which costs the same passes over memory; :func:`tensorwise` runs a block of
+elementwise equations one tensor at a time there. Both give entry for entry the same
+numbers.
 
 Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, the step
 count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
@@ -121,9 +122,10 @@ def tensorwise(block: Callable[..., tuple], *trees: Mapping[str, Any]) -> tuple:
 
     ``block`` takes params-like dicts and returns a tuple of them. Its equations are
     elementwise, so running it on ``{k: tree[k]}`` for each key ``k`` and joining the
-    results gives entry for entry the numbers of one call on the whole dicts; on the host it
-    is faster, since each tensor's arrays are still in the cache for the block's next
-    equation. On Flats of one layout (a device) the block runs once, on the buffers.
+    results gives entry for entry the numbers of one call on the whole dicts. On the host
+    each tensor's arrays then stay in the cache from one equation to the next, and the
+    temporaries of only one tensor exist at a time (a lower peak memory). On Flats of one
+    layout (a device) the block runs once, on the buffers.
     """
     if _one_layout(*trees):
         return block(*trees)
