@@ -60,8 +60,9 @@ def minimsam_step(batch: int):
     return step
 
 
-def handwritten_step(batch: int):
-    """Backprop written out: the floor for a NumPy implementation."""
+def handwritten_step(batch: int, update: bool = True):
+    """Backprop written out: the floor for a NumPy implementation (``update=False``: the
+    forward and backward pass alone, no optimizer update)."""
     params = {k: v.copy() for k, v in nn.MLP(SIZES).init(seed=0).items()}
     velocity = {k: np.zeros_like(v) for k, v in params.items()}
     x, y = make_batch(batch)
@@ -86,7 +87,8 @@ def handwritten_step(batch: int):
             grads[b] = g.sum(axis=0)
             if i:
                 g = (g @ params[w].T) * (acts[i] > 0)
-        momentum_update(params, velocity, grads)
+        if update:
+            momentum_update(params, velocity, grads)
 
     return step
 

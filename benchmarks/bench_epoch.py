@@ -20,7 +20,8 @@ bytes allocated during ``--mem-steps`` training steps (parameters, optimizer sta
 activations, gradients and temporaries; the dataset, loaded before, is not counted).
 NumPy reports its array buffers to ``tracemalloc``, so this is the arrays' memory.
 
-Run: ``python benchmarks/bench_epoch.py [--rounds 8] [--steps 40] [--markdown]``.
+Run: ``python benchmarks/bench_epoch.py [--rounds 8] [--steps 40] [--markdown]
+[--clock cpu]``; ``--clock cpu`` times with this process's CPU time, for a shared machine.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import argparse
 import gc
 import math
 import statistics
-import time
 import tracemalloc
 
 import numpy as np
@@ -39,10 +39,10 @@ from minimsam import data, nn, optim
 
 try:
     from benchmarks.bench_autodiff import SIZES
-    from benchmarks.common import machine, markdown_table
+    from benchmarks.common import CLOCKS, clock, machine, markdown_table, set_clock
 except ImportError:  # run as a script from the benchmarks/ folder
     from bench_autodiff import SIZES
-    from common import machine, markdown_table
+    from common import CLOCKS, clock, machine, markdown_table, set_clock
 
 BATCH, LR, MU = 128, 0.05, 0.9
 MINIMSAM = {
@@ -175,9 +175,9 @@ def time_epochs(epoch: list, rounds: int, steps: int) -> dict[tuple[str, str], f
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in runs}
     for _ in range(rounds):
         for key, run in runs.items():
-            start = time.perf_counter()
+            start = clock()
             run.steps(steps)
-            samples[key].append((time.perf_counter() - start) / steps)
+            samples[key].append((clock() - start) / steps)
     return {key: statistics.median(s) for key, s in samples.items()}
 
 
@@ -245,7 +245,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--steps", type=int, default=40, help="steps per contender per round")
     parser.add_argument("--mem-steps", type=int, default=20)
     parser.add_argument("--markdown", action="store_true", help="print only the markdown")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall",
+        help="wall time, or this process's CPU time (for a shared machine)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    set_clock(args.clock)
     try:
         import torch
 

@@ -11,6 +11,11 @@ also lists gradient evaluations per step, the bytes of optimizer state
 allocates on top of what existed before it), the columns behind the paper's claim that
 MSAM costs what SGD costs while SAM costs twice as much.
 
+Two more rows time the forward and backward pass alone, without an update: the floor's
+hand-written one and minimsam's ``grad_fn``, whose peak memory shows when a step's peak
+is set by the backward pass rather than by the update. A small table splits SGD's step
+and the floor into that pass and the rest (the update with its checks).
+
 Two more tables: the kernel launches of one step on the fake GPU
 (``benchmarks/kernel_counts.py``; what a GPU step costs when launches dominate, as for
 this MLP) and the update alone, ``opt.step`` with precomputed gradients against the same
@@ -52,6 +57,8 @@ except ImportError:  # run as a script from the benchmarks/ folder
 
 FLOOR = "floor (hand-written, in-place)"
 SGD = "SGD (momentum)"
+HAND_GRAD = "forward+backward alone, hand-written"
+MS_GRAD = "forward+backward alone, minimsam grad_fn"
 OPTIMIZERS = {
     SGD: lambda: optim.SGD(lr=0.01, momentum=0.9),
     "NAG": lambda: optim.NAG(lr=0.01, momentum=0.9),
@@ -103,6 +110,29 @@ def stepper(make_opt, batch: int):
     return step, holder
 
 
+def grad_only(batch: int):
+    """One ``grad_fn`` call of the minimsam MLP: the step's forward and backward pass alone."""
+    model = nn.MLP(SIZES)
+    params = model.init(seed=0)
+    x, y = (ms.asarray(a) for a in make_batch(batch))
+    grad_fn = ms.value_and_grad(lambda p: nn.cross_entropy(model(p, x), y))
+    return lambda: grad_fn(params)
+
+
+def split_row(times: dict[str, float], batch: int) -> list[object]:
+    """Where SGD's step and the floor's time go: forward+backward, and the rest (the update
+    with its bookkeeping), in ms, from the medians of one run."""
+    ms_of = {name: seconds * 1e3 for name, seconds in times.items()}
+    hand, mine = ms_of[HAND_GRAD], ms_of[MS_GRAD]
+    return [batch, f"{hand:.3f}", f"{mine:.3f}", f"{mine / hand:.2f}",
+            f"{ms_of[FLOOR] - hand:.3f}", f"{ms_of[SGD] - mine:.3f}"]  # fmt: skip
+
+
+SPLIT_HEADER = ["batch", "fwd+bwd by hand ms", "fwd+bwd minimsam ms", "minimsam / by hand",
+                "floor − fwd+bwd (in-place update) ms",
+                "SGD step − fwd+bwd (pure update, checks) ms"]  # fmt: skip
+
+
 def peak_step_bytes(step) -> int:
     """Bytes one call of ``step`` allocates at its peak beyond what existed before it."""
     tracemalloc.start()
@@ -128,19 +158,23 @@ def target_rows(samples: dict[str, list[float]], batch: int) -> list[list[object
     return rows
 
 
-def run(batch_sizes: list[int], rounds: int) -> tuple[list, list]:
-    """Timing rows and target rows for every batch size."""
-    rows, targets = [], []
+def run(batch_sizes: list[int], rounds: int) -> tuple[list, list, list]:
+    """Timing rows, target rows and forward/backward split rows for every batch size."""
+    rows, targets, splits = [], [], []
     for batch in batch_sizes:
         steppers = {name: stepper(make, batch) for name, make in OPTIMIZERS.items()}
         contenders = {FLOOR: handwritten_step(batch)}
         contenders.update({n: s for n, (s, _) in steppers.items()})
+        contenders[HAND_GRAD] = handwritten_step(batch, update=False)
+        contenders[MS_GRAD] = grad_only(batch)
         samples = time_samples(contenders, rounds=rounds)
         times = {name: statistics.median(s) for name, s in samples.items()}
+        splits.append(split_row(times, batch))
         peaks = {name: peak_step_bytes(s) for name, (s, _) in steppers.items()}
+        peaks[MS_GRAD] = peak_step_bytes(contenders[MS_GRAD])
         for name, seconds in times.items():
             holder = steppers[name][1] if name in steppers else {"evals": 1, "state": {}}
-            state = "-" if name == FLOOR else f"{state_bytes(holder['state']):,}"
+            state = "-" if name not in steppers else f"{state_bytes(holder['state']):,}"
             peak = f"{peaks[name]:,}" if name in peaks else "-"
             ms_step, x_sgd, x_floor = seconds * 1e3, seconds / times[SGD], seconds / times[FLOOR]
             rows.append([batch, name, f"{ms_step:.3f}", f"{x_sgd:.2f}", f"{x_floor:.2f}",
@@ -150,7 +184,7 @@ def run(batch_sizes: list[int], rounds: int) -> tuple[list, list]:
         targets.append([batch, "MSAM peak step bytes − SGD's", f"{extra:+,}",
                         f"< {SAME_MEMORY:,} (a params array: {one_array:,})",
                         "met" if abs(extra) < SAME_MEMORY else "NOT met"])  # fmt: skip
-    return rows, targets
+    return rows, targets, splits
 
 
 def launch_targets(counts) -> list[list[object]]:
@@ -177,13 +211,16 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     ms.set_backend(args.backend)
     set_clock(args.clock)
-    rows, targets = run(args.batch_sizes, args.rounds)
+    rows, targets, splits = run(args.batch_sizes, args.rounds)
     counts = kernel_counts.count_all(OPTIMIZERS)
     targets += launch_targets(counts)
     update_rows = update_alone.run(OPTIMIZERS, args.rounds)
     header = ["batch", "optimizer", "ms/step (median)", "× SGD", "× floor", "grad evals/step",
               "state bytes", "peak step bytes"]  # fmt: skip
     text = markdown_table(header, rows)
+    text += "\n\nWhere the time of SGD's step and of the floor goes (medians of the same run: "
+    text += "the forward and backward pass alone, and the rest):\n\n"
+    text += markdown_table(SPLIT_HEADER, splits)
     text += "\n\nKernel launches per step on the fake GPU (counted, not timed; one "
     text += "steady-state step, batch 4):\n\n" + kernel_counts.table(counts, SGD)
     text += "\n\nThe update alone (precomputed gradients; µs per step, median; "

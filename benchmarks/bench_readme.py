@@ -58,7 +58,11 @@ interleaved in one process, medians; {note}. Regenerate with
 (gradient evaluations included, finite check on, as by default) on the MLP
 784-256-256-10 in float32. The *floor* is a hand-written NumPy forward/backward with an
 in-place SGD-momentum update; "× SGD" and "× floor" are ratios of medians from the
-same run.
+same run. The two "forward+backward alone" rows time the pass without any update (the
+floor's hand-written one, and minimsam's `grad_fn`); the table after the step table splits
+SGD's step and the floor into that pass and the rest. In the update-alone table, the
+"by hand into new arrays" rows are a control: the same equations written by hand into
+new arrays, as a pure step must return them, with no checks.
 
 {optim_md}
 
@@ -78,12 +82,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="how loaded the machine was, as a phrase")  # fmt: skip
     parser.add_argument("--no-run", action="store_true", help="reuse benchmarks/results")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="the optimizer step's clock: cpu on a shared machine")  # fmt: skip
+                        help="the benchmarks' clock: cpu on a shared machine")  # fmt: skip
     args = parser.parse_args(argv)
     optim_file, epoch_file = RESULTS / "cpu_bench_optim.md", RESULTS / "cpu_bench_epoch.md"
     if not args.no_run:
         write_text(optim_file, _captured(bench_optim.main, ["--clock", args.clock]))
-        write_text(epoch_file, _captured(bench_epoch.main, []))
+        write_text(epoch_file, _captured(bench_epoch.main, ["--clock", args.clock]))
     text = section(optim_file.read_text(), epoch_file.read_text(), args.note)
     old = PAGE.read_text()
     before, _, rest = old.partition(START)

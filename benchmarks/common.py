@@ -43,6 +43,11 @@ def set_clock(name: str) -> None:
     _clock[0] = CLOCKS[name]
 
 
+def clock() -> float:
+    """The current reading of the chosen clock, in seconds."""
+    return _clock[0]()
+
+
 def time_interleaved(
     contenders: dict[str, Callable[[], object]], rounds: int = 30, reps: int = 5, warmup: int = 3
 ) -> dict[str, float]:

@@ -15,6 +15,7 @@ from minimsam.optim.base import (
     check_nonnegative,
     check_unit_interval,
     scale,
+    tensorwise,
     tree_map,
     zeros_like,
 )
@@ -94,8 +95,13 @@ class AdamW(Optimizer):
     def update(self, w, state, grad, t, trace):
         lr = self.hyper("lr", t)
         g = grad(w)
-        w_decayed = scale(1 - lr * self.weight_decay, w)  # w = w_t (1 - eta lam)
-        m, s = adam_moments(state["m"], state["s"], g, self.betas)
-        w_next = adam_step(w_decayed, m, s, lr, self.betas, self.eps, k=t + 1)
+
+        def adamw(w, m, s, g):  # elementwise: run one tensor at a time (tensorwise)
+            w_decayed = scale(1 - lr * self.weight_decay, w)  # w = w_t (1 - eta lam)
+            m, s = adam_moments(m, s, g, self.betas)
+            w_next = adam_step(w_decayed, m, s, lr, self.betas, self.eps, k=t + 1)
+            return w_next, m, s, w_decayed
+
+        w_next, m, s, w_decayed = tensorwise(adamw, w, state["m"], state["s"], g)
         trace(w=w, grad=g, w_decayed=w_decayed, m=m, s=s, w_next=w_next)
         return w_next, {"m": m, "s": s}

@@ -14,6 +14,7 @@ from minimsam.optim.base import (
     check_nonnegative,
     over_norm,
     scale,
+    tensorwise,
     zeros_like,
 )
 
@@ -75,8 +76,15 @@ class AdamWMSAM(Optimizer):
         lr, rho = self.hyper("lr", t), self.hyper("rho", t)
         wp = axpy(over_norm(-rho, state["m"]), state["m"], w)  # wp_t = w_t - c_t m_t
         g = grad(wp)
-        m, s = adam_moments(state["m"], state["s"], g, self.betas)
-        w_adam = adam_step(w, m, s, lr, self.betas, self.eps, k=t + 1)
-        w_next = scale(1 - lr * self.weight_decay, w_adam)  # w_{t+1} = w (1 - eta lam)
-        trace(w=w, w_perturbed=wp, grad=g, m=m, s=s, w_adam=w_adam, w_next=w_next)
+        trace(w=w, w_perturbed=wp, grad=g)
+        del wp  # freed before the new buffers exist
+
+        def adam_then_decay(w, m, s, g):  # elementwise: run one tensor at a time (tensorwise)
+            m, s = adam_moments(m, s, g, self.betas)
+            w_adam = adam_step(w, m, s, lr, self.betas, self.eps, k=t + 1)
+            w_next = scale(1 - lr * self.weight_decay, w_adam)  # w_{t+1} = w (1 - eta lam)
+            return w_next, m, s, w_adam
+
+        w_next, m, s, w_adam = tensorwise(adam_then_decay, w, state["m"], state["s"], g)
+        trace(m=m, s=s, w_adam=w_adam, w_next=w_next)
         return w_next, {"m": m, "s": s}

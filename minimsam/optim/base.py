@@ -52,8 +52,9 @@ and the helpers below (:func:`axpy`, :func:`tree_map`, :func:`over_norm`, ...) a
 equation to the whole buffer at once: one kernel launch per equation, whatever the number
 of tensors. The dicts such a step returns are views of its buffers; fed back to the next
 step unchanged, they are used without a copy. On the host the helpers work key by key
-on the dicts, which costs the same passes over memory. Both give entry for entry the
-same numbers.
+on the dicts, which costs the same passes over memory; :func:`tensorwise` runs a block of
+elementwise equations one tensor at a time there. Both give entry for entry the same
+numbers.
 
 Input checks. ``step`` checks ``params`` and ``state`` (keys, shapes, dtypes, the step
 count, the buffers this optimizer keeps and, with ``check_finite``, their finiteness)
@@ -84,6 +85,7 @@ __all__ = [
     "global_norm",
     "over_norm",
     "scale",
+    "tensorwise",
     "tree_map",
     "zeros_like",
 ]
@@ -113,6 +115,22 @@ def tree_map(fn: Callable[..., Any], tree: Mapping[str, Any], *rest: Mapping[str
     if _one_layout(tree, *rest):
         return tree.map(fn, *rest)
     return {k: fn(x, *(r[k] for r in rest)) for k, x in tree.items()}
+
+
+def tensorwise(block: Callable[..., tuple], *trees: Mapping[str, Any]) -> tuple:
+    """``block(*trees)`` for a ``block`` of elementwise equations, run one tensor at a time.
+
+    ``block`` takes params-like dicts and returns a tuple of them. Its equations are
+    elementwise, so running it on ``{k: tree[k]}`` for each key ``k`` and joining the
+    results gives entry for entry the numbers of one call on the whole dicts. On the host
+    each tensor's arrays then stay in the cache from one equation to the next, and the
+    temporaries of only one tensor exist at a time (a lower peak memory). On Flats of one
+    layout (a device) the block runs once, on the buffers.
+    """
+    if _one_layout(*trees):
+        return block(*trees)
+    parts = [block(*({k: t[k]} for t in trees)) for k in trees[0]]
+    return tuple({k: v for part in outputs for k, v in part.items()} for outputs in zip(*parts))
 
 
 def zeros_like(tree: Mapping[str, Any]) -> Any:
@@ -270,11 +288,20 @@ class _GradCalls:
     buffer, on a device), else as the dict in the params' dtypes.
     """
 
-    def __init__(self, grad_fn: Callable[[Params], tuple[Any, Params]], params: Params, w: Any):
+    def __init__(
+        self,
+        grad_fn: Callable[[Params], tuple[Any, Params]],
+        params: Params,
+        w: Any,
+        check_finite: bool,
+    ):
         self.grad_fn = grad_fn
         self.params = params
         self.w = w  # the params as the step holds them: grad(w) hands grad_fn the params
         self.results: list[tuple[Any, Any]] = []
+        # On the host, each gradient's sum of squares (its finite check) is taken as it
+        # arrives, while its memory is still in the cache that the backward pass left it in.
+        self.sumsqs: list[Any] | None = [] if check_finite and not isinstance(w, Flat) else None
 
     def __call__(self, point: Mapping[str, Any]) -> Any:
         if point is self.w:
@@ -287,6 +314,8 @@ class _GradCalls:
         loss, grads = validation.check_grad_result(result, self.params, len(self.results) + 1)
         if isinstance(self.w, Flat):
             grads = gather(grads, self.w.layout)
+        elif self.sumsqs is not None:
+            self.sumsqs.append(get_backend().kernels.sumsq(list(grads.values())))
         self.results.append((loss, grads))
         return grads
 
@@ -304,11 +333,22 @@ class _GradCalls:
         return "a value of the step is not finite"
 
     def all_finite(self, extra: list[Any]) -> bool:
-        """Losses, gradients and ``extra`` arrays all finite: one host sync in all."""
+        """Losses, gradients and ``extra`` arrays all finite: one host sync in all.
+
+        On the host the gradients' sums of squares were taken as they arrived; a
+        non-finite one (a non-finite entry, or squares that overflow) is settled entrywise.
+        """
         values = [loss for loss, _ in self.results]
-        for _, grads in self.results:
-            values += grads.buffers if isinstance(grads, Flat) else grads.values()
-        return _all_finite_fused(values + extra)
+        if self.sumsqs is None:  # a device: one fused reduction over everything
+            for _, grads in self.results:
+                values += grads.buffers if isinstance(grads, Flat) else grads.values()
+            return _all_finite_fused(values + extra)
+        if not _all_finite_fused(values + extra):
+            return False
+        return all(
+            math.isfinite(float(ss)) or _all_finite(list(grads.values()))
+            for ss, (_, grads) in zip(self.sumsqs, self.results)
+        )
 
 
 class Tracer:
@@ -423,7 +463,7 @@ class Optimizer:
         """One optimizer step; returns ``(new_params, new_state, info)``, inputs unchanged."""
         t, unchecked = validation.check_step_inputs(self, params, state)
         w, flat_state = _step_inputs(self, params, state)
-        calls = _GradCalls(grad_fn, params, w)
+        calls = _GradCalls(grad_fn, params, w, self.check_finite)
         tracer = Tracer(trace)
         new_w, buffers = self.update(w, flat_state, calls, t, tracer)
         if self.check_finite and not calls.all_finite(unchecked):
@@ -433,8 +473,7 @@ class Optimizer:
             )
         info = StepInfo(calls.results[0][0], len(calls.results), tracer.points)
         if not isinstance(w, Flat):  # the host: dicts throughout
-            buffers = {k: _as_arrays(v) for k, v in buffers.items()}
-            return (*validation.finish_step(self, params, _as_arrays(new_w), buffers, t), info)
+            return (*validation.finish_step(self, params, new_w, buffers, t), info)
         new_params, new_state = _finish_flat(self, params, new_w, buffers, t)
         return new_params, new_state, info
 

@@ -119,16 +119,11 @@ class MSAM(Optimizer):
         w = axpy(state["scale"], v, wp)  # w_t = wp_t + scale_t v_t
         v_next = axpy(mu, v, d)  # v_{t+1} = mu v_t + d
         w_next = axpy(-lr, v_next, w)  # w_{t+1} = w_t - eta v_{t+1}
+        trace(w=w, w_perturbed=wp, grad=g, momentum=v_next, w_next=w_next)
+        del w  # freed before wp_{t+1} exists: one params-sized array less at the peak
         scale_next = over_norm(self.hyper("rho", t + 1), v_next)  # rho_{t+1} / (||v_{t+1}|| + EPS)
         wp_next = axpy(-scale_next, v_next, w_next)  # wp_{t+1} = w_{t+1} - scale_{t+1} v_{t+1}
-        trace(
-            w=w,
-            w_perturbed=wp,
-            grad=g,
-            momentum=v_next,
-            w_next=w_next,
-            w_next_perturbed=wp_next,
-        )
+        trace(w_next_perturbed=wp_next)
         return wp_next, {"momentum": v_next, "scale": scale_next}
 
     def eval_params(self, params, state):

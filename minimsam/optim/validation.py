@@ -138,10 +138,25 @@ def check_matching(tree: Any, params: Mapping[str, Any], what: str) -> None:
 
 
 def cast_like(tree: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """``tree`` with each entry in its param's dtype (no copy where it already is)."""
-    return {
-        k: x if x.dtype == params[k].dtype else x.astype(params[k].dtype) for k, x in tree.items()
-    }
+    """``tree`` with each entry in its param's dtype (no copy where it already is), in the
+    params' key order."""
+    return {k: _cast(tree[k], p.dtype) for k, p in params.items()}
+
+
+def _cast(x: Any, dtype: Any) -> Any:
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def _arrays_like(tree: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``tree`` as arrays of the active backend in the params' dtypes, in their key order."""
+    backend = get_backend()
+    array_type, xp = backend.array_type, backend.xp
+    arrays = {}
+    for k, p in params.items():
+        x = tree[k]
+        ready = isinstance(x, array_type) and x.dtype == p.dtype
+        arrays[k] = x if ready else xp.asarray(x, dtype=p.dtype)
+    return arrays
 
 
 def _check_loss(loss: Any, call: int) -> None:
@@ -166,8 +181,22 @@ def check_grad_result(result: Any, params: Mapping[str, Any], call: int) -> tupl
         raise TypeError(f"grad_fn must return a pair (loss, grads), but call {call} returned {got}")
     loss, grads = result
     _check_loss(loss, call)
-    check_matching(grads, params, "grads")
+    if _same_arrays_as(grads, params):  # the common case, checked in one pass
+        return loss, grads
+    check_matching(grads, params, "grads")  # finds what differs, or a dtype to cast
     return loss, cast_like(grads, params)
+
+
+def _same_arrays_as(tree: Any, params: Mapping[str, Any]) -> bool:
+    """True if ``tree`` has the keys of ``params`` in their order, each an array of the
+    active backend with its param's shape and dtype (nothing to check further or cast)."""
+    array_type = get_backend().array_type
+    return (
+        isinstance(tree, Mapping)
+        and len(tree) == len(params)
+        and all(k == q and isinstance(x, array_type) and x.shape == p.shape and x.dtype == p.dtype
+                for (k, x), (q, p) in zip(tree.items(), params.items()))
+    )  # fmt: skip
 
 
 def _check_step_count(state: Mapping[str, Any]) -> int:
@@ -297,9 +326,11 @@ def _trusted(opt: Any, params: Any, state: Any) -> bool:
 
 
 def finish_step(opt: Any, params: Mapping[str, Any], new_params: dict, buffers: dict, t: int):
-    """The step's outputs in the params' dtypes; remembered as trusted for the next step."""
-    new_params = cast_like(new_params, params)
-    buffers = {k: cast_like(v, params) if isinstance(v, Mapping) else v for k, v in buffers.items()}
+    """The step's outputs as arrays in the params' dtypes (the NumPy scalars that arithmetic
+    makes of 0-d arrays become 0-d arrays again); remembered as trusted for the next step."""
+    new_params = _arrays_like(new_params, params)
+    buffers = {k: _arrays_like(v, params) if isinstance(v, Mapping) else v
+               for k, v in buffers.items()}  # fmt: skip
     new_state = {"step": t + 1, **buffers}
     _TRUSTED.setdefault(opt, TrustedInputs()).remember(new_params, new_state)
     return new_params, new_state

@@ -292,6 +292,39 @@ def test_non_finite_values_raise_naming_the_step_and_leave_inputs_untouched(back
     assert_tree_equal(state, state_before)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_gradients_whose_squares_overflow_pass_the_finite_check(backend, name, dtype):
+    """The finite check sums squares; an overflowing sum is settled entry by entry."""
+    huge = float(np.finfo(dtype).max) ** 0.5 * 4  # its square is inf, the value is finite
+    params = {"w": ms.asarray(np.zeros(3, dtype=dtype))}
+    opt = optimizers()[name]
+
+    def huge_grad(p):
+        return 0.0, {"w": ms.get_backend().xp.full(3, huge, dtype=dtype)}
+
+    with np.errstate(over="ignore"):
+        new_params, _, _ = opt.step(params, opt.init(params), huge_grad)
+    assert new_params["w"].dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, "mixed"])
+def test_gradients_in_another_key_order_give_the_same_step(backend, name, dtype):
+    params, grad_fn = mlp_problem()
+    if dtype == "mixed":
+        params = {k: x.astype(np.float32) if k.startswith("W") else x for k, x in params.items()}
+    else:
+        params = {k: x.astype(dtype) for k, x in params.items()}
+
+    def reversed_grads(p):
+        loss, grads = grad_fn(p)
+        return loss, dict(reversed(list(grads.items())))
+
+    opt_a, opt_b = optimizers()[name], optimizers()[name]
+    new_a, _, _ = opt_a.step(params, opt_a.init(params), grad_fn)
+    new_b, _, _ = opt_b.step(params, opt_b.init(params), reversed_grads)
+    assert_tree_equal(new_a, new_b)
+
+
 def test_check_finite_false_lets_non_finite_values_through(backend):
     params, grad_fn = quadratic_problem(np.eye(2), np.zeros(2), [1.0, 1.0])
     opt = optim.MSAM(0.1, check_finite=False)

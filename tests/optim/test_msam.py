@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -154,3 +155,33 @@ def test_official_recursion_matches_ours_under_constant_rho(backend):
     official = _official_pytorch_msam(np.array(W0), lambda w: A @ w, 0.1, 0.9, lambda t: 0.5, 8)
     for a, b in zip(ours, official):
         np.testing.assert_allclose(a["w"], b, rtol=1e-10, atol=1e-12)
+
+
+def _peak_step_bytes(opt, params, grads):
+    """Bytes a second step allocates at its peak beyond what existed before it, when
+    grad_fn allocates nothing (it returns fixed gradients)."""
+    state = opt.init(params)
+    params, state, _ = opt.step(params, state, lambda p: (0.0, grads))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        opt.step(params, state, lambda p: (0.0, grads))
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_msam_step_peak_memory_is_sgds_and_the_stored_form_one_array_more():
+    """The perturbed point is freed before the new buffers exist (default form); the
+    stored form frees w_t before wp_{t+1} exists: at most one params-sized array over SGD."""
+    rng = np.random.default_rng(0)
+    params = {k: rng.standard_normal(n) for k, n in (("a", 60_000), ("b", 40_000))}
+    grads = {k: rng.standard_normal(x.shape) for k, x in params.items()}
+    one_array = sum(x.nbytes for x in params.values())
+    sgd = _peak_step_bytes(optim.SGD(0.1, momentum=0.9), params, grads)
+    msam = _peak_step_bytes(optim.MSAM(0.1, rho=0.3), params, grads)
+    stored = _peak_step_bytes(optim.MSAM(0.1, rho=0.3, store_perturbed=True), params, grads)
+    assert sgd >= 2 * one_array  # v_{t+1} and w_{t+1}
+    assert abs(msam - sgd) < 4096
+    assert stored - sgd < one_array + 4096

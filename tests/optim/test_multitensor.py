@@ -9,7 +9,8 @@ import pytest
 
 import minimsam as ms
 from minimsam import nn, optim
-from minimsam.optim.base import Tracer
+from minimsam.optim.adamw import adam_moments, adam_step
+from minimsam.optim.base import Tracer, tensorwise
 from minimsam.testing.fake_gpu import count_kernels
 
 MAKERS = {
@@ -204,3 +205,23 @@ def test_zero_d_params_stay_arrays(backend):
     assert isinstance(params["p2"], backend.array_type) and params["p2"].shape == ()
     assert isinstance(state["momentum"]["p2"], backend.array_type)
     opt.step(dict(params), {"step": 1, "momentum": dict(state["momentum"])}, grad_fn)
+
+
+@pytest.mark.parametrize("dtypes", list(DTYPES))
+def test_tensorwise_gives_the_numbers_of_one_call_on_the_whole_dicts(backend, dtypes):
+    """AdamW's block of equations run one tensor at a time equals one call on the dicts."""
+    params, grad_fn = problem(DTYPES[dtypes], n_tensors=8)
+    _, grads = grad_fn(params)
+    opt = optim.AdamW(0.01)
+
+    def block(w, m, s, g):
+        m, s = adam_moments(m, s, g, opt.betas)
+        return adam_step(w, m, s, 0.01, opt.betas, opt.eps, k=3), m, s
+
+    state = opt.init(params)
+    m0 = {k: 0.5 * g for k, g in grads.items()}
+    whole = block(params, m0, state["s"], grads)
+    one_at_a_time = tensorwise(block, params, m0, state["s"], grads)
+    for name, a, b in zip(("w", "m", "s"), whole, one_at_a_time):
+        assert list(a) == list(b) == list(params), name
+        assert_bitwise_equal(a, b, name)
