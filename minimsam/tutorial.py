@@ -28,6 +28,8 @@ __all__ = [
     "SADDLE",
     "STRICT_CLAIMS_VARIABLE",
     "expect",
+    "load_ipython_extension",
+    "needs",
     "basin_panels",
     "final_points",
     "local_maxima",
@@ -61,6 +63,33 @@ def expect(holds: bool, claim: str, why_it_may_differ: str = "") -> None:
     if why_it_may_differ:
         note += f" It may: {why_it_may_differ}."
     print(note)
+
+
+def needs(module: str, cell: str, namespace: dict) -> bool:
+    """Run the code ``cell`` in ``namespace`` if ``import module`` works; whether it ran.
+
+    The cell magic ``%%needs MODULE`` (after ``%load_ext minimsam.tutorial``) calls it, so
+    that a notebook's cells for an optional dependency, such as tutorial 07's PyTorch
+    sections, are skipped where it is not installed. An error inside the cell propagates,
+    so the tests still see it.
+    """
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    exec(compile(cell, f"<cell that needs {module}>", "exec"), namespace)
+    return True
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext minimsam.tutorial``: registers the cell magic ``%%needs MODULE``."""
+
+    def needs_magic(line: str, cell: str) -> None:
+        needs(line.strip(), cell, ipython.user_ns)
+
+    ipython.register_magic_function(needs_magic, magic_kind="cell", magic_name="needs")
 
 
 #: The saddle point between the two wells of the sharp-flat surface (on ``y = 0``).

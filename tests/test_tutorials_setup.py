@@ -52,8 +52,10 @@ def extra_distributions(extra: str) -> set[str]:
 def notebook_imports(path: Path) -> set[str]:
     """Top-level names of the modules the code cells import (``a.b`` -> ``a``)."""
     cells = json.loads(path.read_text())["cells"]
-    source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    tree = ast.parse(source)
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    # IPython magic lines (%load_ext, %%needs torch) are not Python; the code under them is
+    lines = [line for cell in code for line in cell.splitlines() if not line.startswith("%")]
+    tree = ast.parse("\n".join(lines))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
