@@ -76,60 +76,34 @@ def _compare(args: argparse.Namespace) -> int:
     return _finish(report, args)
 
 
-def _torch(args: argparse.Namespace) -> int:
-    from minimsam.crosscheck import check_torch, export
-
-    if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
-        sys.path.insert(0, os.getcwd())
-    if args.world_size is not None:  # data parallel: minimsam.crosscheck.parallel_runner
-        from minimsam.crosscheck.parallel_runner import torch_command
-
-        return torch_command(args, _finish)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        cases = args.cases
-        if cases is None:
-            cases = export(tmp, optimizers=[args.optimizer]).parent
-        report = check_torch(
-            cases,
-            args.optimizer,
-            args.impl,
-            args.adapter,
-            names=args.case,
-            atol=args.atol,
-            rtol=args.rtol,
-            form=args.form,
-        )
-    return _finish(report, args)
-
-
-def _jax(args: argparse.Namespace) -> int:
-    from minimsam.crosscheck import check_jax, export
+def _check(args: argparse.Namespace, check, **options) -> int:
+    """Run ``check`` (``check_torch``, ``check_jax``) on ``--cases``, or on the cases
+    exported into a temporary folder, and report."""
+    from minimsam.crosscheck import export
 
     if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
         sys.path.insert(0, os.getcwd())
     with tempfile.TemporaryDirectory() as tmp:
         cases = args.cases or export(tmp, optimizers=[args.optimizer]).parent
-        report = check_jax(
-            cases,
-            args.optimizer,
-            args.impl,
-            calls_per_step=args.calls_per_step,
-            jit=not args.no_jit,
-            names=args.case,
-            atol=args.atol,
-            rtol=args.rtol,
-            form=args.form,
-        )
+        report = check(cases, args.optimizer, args.impl, names=args.case, atol=args.atol,
+                       rtol=args.rtol, form=args.form, **options)  # fmt: skip
     return _finish(report, args)
 
 
-def _help(parser: argparse.ArgumentParser):
-    def show(args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
+def _torch(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import check_torch
 
-    return show
+    if args.world_size is not None:  # data parallel: the workers import --impl themselves
+        from minimsam.crosscheck.parallel_runner import torch_command
+
+        return torch_command(args, _finish)
+    return _check(args, check_torch, adapter=args.adapter)
+
+
+def _jax(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import check_jax
+
+    return _check(args, check_jax, calls_per_step=args.calls_per_step, jit=not args.no_jit)
 
 
 def _tolerances(parser: argparse.ArgumentParser) -> None:
@@ -161,7 +135,7 @@ def _data_parallel_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=_help(parser))
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
     commands = parser.add_subparsers(
         dest="crosscheck_command", metavar="{export,torch,compare,jax}"
     )

@@ -63,36 +63,35 @@ class Equation:
         return f"the {name} you return"
 
 
-_V_NEXT = "v_{t+1} = mu v_t + d_t, d_t = "
 _W_NEXT = Equation("w_{t+1}", "w_{t+1} = w_t - lr v_{t+1}", "w")
 _M_NEXT = Equation("m_{t+1}", "m_{t+1} = b1 m_t + (1 - b1) g", "m")
 _S_NEXT = Equation("s_{t+1}", "s_{t+1} = b2 s_t + (1 - b2) g^2", "s")
 _ADAM = "A_{t+1} = m_{t+1} / ((1 - b1^k) (sqrt(s_{t+1} / (1 - b2^k)) + eps))"
+_AT_W = Equation("x_t", "the gradient is taken at w_t", "point 1")
+
+
+def _momentum_method(*points: Equation, d: str) -> tuple[Equation, ...]:
+    """The gradient point(s), ``v_{t+1} = mu v_t + d_t`` with this ``d_t``, ``w_{t+1}``."""
+    return (*points, Equation("v_{t+1}", f"v_{{t+1}} = mu v_t + d_t, d_t = {d}", "v"), _W_NEXT)
+
 
 EQUATIONS: dict[str, tuple[Equation, ...]] = {
-    "sgd": (
-        Equation("x_t", "the gradient is taken at w_t", "point 1"),
-        Equation("v_{t+1}", _V_NEXT + "g(w_t) + lam w_t", "v"),
-        _W_NEXT,
-    ),
-    "nag": (
+    "sgd": _momentum_method(_AT_W, d="g(w_t) + lam w_t"),
+    "nag": _momentum_method(
         Equation("a_t", "a_t = w_t - lr mu v_t (the look-ahead point)", "point 1"),
-        Equation("v_{t+1}", _V_NEXT + "g(a_t) + lam a_t", "v"),
-        _W_NEXT,
+        d="g(a_t) + lam a_t",
     ),
-    "sam": (
+    "sam": _momentum_method(
         Equation("x_t", "the first gradient is taken at w_t", "point 1"),
         Equation("w_t + e_t", "w_t + e_t, e_t = rho_t g(w_t) / (||g(w_t)|| + EPS)", "point 2"),
-        Equation("v_{t+1}", _V_NEXT + "g(w_t + e_t) + lam w_t", "v"),
-        _W_NEXT,
+        d="g(w_t + e_t) + lam w_t",
     ),
-    "msam": (
+    "msam": _momentum_method(
         Equation("w~_t", "w~_t = w_t - rho_t u_t, u_t = v_t / (||v_t|| + EPS)", "point 1"),
-        Equation("v_{t+1}", _V_NEXT + "g(w~_t) + lam w~_t", "v"),
-        _W_NEXT,
+        d="g(w~_t) + lam w~_t",
     ),
     "adamw": (
-        Equation("x_t", "the gradient is taken at w_t", "point 1"),
+        _AT_W,
         _M_NEXT,
         _S_NEXT,
         Equation("w_{t+1}", f"w_{{t+1}} = w_t (1 - lr lam) - lr A_{{t+1}}, {_ADAM}", "w"),
@@ -105,15 +104,24 @@ EQUATIONS: dict[str, tuple[Equation, ...]] = {
     ),
 }
 _NEXT_PERTURBED = "the next perturbed point w_{t+1} - rho u_{t+1}"
-BUFFER = {"sgd": ("v",), "nag": ("v",), "sam": ("v",), "msam": ("v",), "adamw": ("m", "s"),
-          "adamw-msam": ("m", "s")}  # fmt: skip
+BUFFER = {o: tuple(e.shown for e in eqs if e.shown in "vms") for o, eqs in EQUATIONS.items()}
+"""The buffers a step of each optimizer returns (``v``; AdamW's ``m`` and ``s``): the
+quantities shown as ``"v"``, ``"m"``, ``"s"`` (one letter: no point, not ``"w"``)."""
 
 
 # ----------------------------------------------------------------------------- one step
 
 
-def _flat(tree: dict, keys) -> np.ndarray:
-    return np.concatenate([np.asarray(tree[k], dtype=np.float64).ravel() for k in keys])
+def _flat(tree: dict, keys, index=()) -> np.ndarray:
+    """The params-shaped ``tree`` (each array at ``index``: a step, a step and a call) as one
+    float64 vector, in the order of ``keys``."""
+    return np.concatenate([np.asarray(tree[k][index], dtype=np.float64).ravel() for k in keys])
+
+
+def _layout(case: Case) -> tuple[list[str], list[int]]:
+    """The case's param names and where each one's part of a flat vector ends (less the last)."""
+    keys = list(case.init)
+    return keys, list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
 
 
 class _Step:
@@ -425,20 +433,16 @@ def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
     """
     if case.has_stats or case.optimizer not in EQUATIONS:
         return None
-    keys, names = list(case.init), BUFFER[case.optimizer]
-    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
-    zeros = np.zeros(sum(int(np.size(case.init[k])) for k in keys))
+    (keys, split), names = _layout(case), BUFFER[case.optimizer]
     kept = _named_buffers(got.buffers, names)
     own = all(b in kept for b in names)
-    buffers = {b: zeros for b in names}
+    w = _flat(case.init, keys)
+    buffers = {b: np.zeros_like(w) for b in names}
     for t in range(got.steps):
-        w = (
-            _flat(case.init, keys)
-            if t == 0
-            else _flat({k: got.params[k][t - 1] for k in keys}, keys)
-        )
+        if t > 0:
+            w = _flat(got.params, keys, t - 1)
         if own and t > 0:
-            buffers = {b: _flat({k: kept[b][k][t - 1] for k in keys}, keys) for b in names}
+            buffers = {b: _flat(kept[b], keys, t - 1) for b in names}
         hp = _hyperparameters(case, t)
         step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
         found = _check_step(case, got, t, step, keys, you, kept)
@@ -484,14 +488,10 @@ def _named_buffers(recorded: dict, names) -> dict:
 def _shown(got: Trajectory, t: int, equation: Equation, keys, kept) -> np.ndarray | None:
     if equation.shown.startswith("point"):
         e = int(equation.shown[-1]) - 1
-        if e >= int(got.grad_evals[t]):
-            return None
-        return _flat({k: got.eval_points[k][t, e] for k in keys}, keys)
+        return None if e >= int(got.grad_evals[t]) else _flat(got.eval_points, keys, (t, e))
     if equation.shown == "w":
-        return _flat({k: got.params[k][t] for k in keys}, keys)
-    if equation.shown in kept:
-        return _flat({k: kept[equation.shown][k][t] for k in keys}, keys)
-    return None
+        return _flat(got.params, keys, t)
+    return _flat(kept[equation.shown], keys, t) if equation.shown in kept else None
 
 
 def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
@@ -562,8 +562,7 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
 
 def reference_steps(case: Case) -> list[_Step]:
     """The reference's steps on ``case`` (no batch norm), each from its own inputs."""
-    keys, names = list(case.init), BUFFER[case.optimizer]
-    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+    (keys, split), names = _layout(case), BUFFER[case.optimizer]
     w = _flat(case.init, keys)
     buffers = {b: np.zeros_like(w) for b in names}
     steps = []

@@ -35,7 +35,7 @@ import numpy as np
 
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, Report
-from minimsam.crosscheck.fileformat import load_cases, write_cases
+from minimsam.crosscheck.fileformat import load_cases, select_cases, write_cases
 from minimsam.crosscheck.parallel_cases import check_parallel_case, is_parallel
 
 __all__ = ["WorkerFailed", "check_parallel", "free_port"]
@@ -284,10 +284,7 @@ def check_parallel(
             "or module:Class (a subclass of minimsam.crosscheck.parallel_adapters.ParallelRecipe)"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        if isinstance(cases, (str, Path)):
-            cases = load_cases(cases, optimizer=optimizer, names=names)
-        cases = [c for c in cases if c.optimizer == optimizer and (not names or c.name in names)]
-        cases = _usable(cases, optimizer, world_size)
+        cases = _usable(select_cases(cases, optimizer, names), optimizer, world_size)
         cases_dir = Path(tmp) / "cases"
         write_cases(cases, cases_dir)
         out_dir = Path(tmp) / "out"

@@ -49,9 +49,7 @@ def make_optimizer(case: Case, cls: type | None = None, offset: int = 0) -> opti
     started mid-run). Finite checks are off, so a mutant may produce NaN.
     """
     cls = cls or REFERENCE[case.optimizer]
-    kwargs = dict(case.hyperparameters)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
+    kwargs = case.constants()
     kwargs["lr"] = lambda t: case.lr[t + offset]
     if case.rho is not None:
         kwargs["rho"] = lambda t: case.rho[t + offset]

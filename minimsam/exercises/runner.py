@@ -131,9 +131,7 @@ class TimeLimit:
 
 def step_keywords(exercise: Exercise, case: Case, t: int) -> dict[str, float]:
     """The keywords of step ``t``: the case's constants, ``lr[t]`` (and ``rho[t]``), ``t``."""
-    values = {**case.hyperparameters, **case.hyperparameters_at(t), "t": t}
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
+    values = {**case.constants(), **case.hyperparameters_at(t), "t": t}
     return {k: values[k] for k in exercise.hyperparameters}
 
 
