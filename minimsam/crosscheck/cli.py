@@ -170,44 +170,39 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     _tolerances(compare)
     compare.set_defaults(func=_compare)
 
-    check = commands.add_parser("torch", help="check a PyTorch optimizer on the golden cases")
-    check.add_argument(
-        "--optimizer",
-        required=True,
-        choices=list(OPTIMIZERS),
-        help="which algorithm the implementation claims to be",
-    )
-    check.add_argument(
-        "--impl", required=True, help="package.module:Name, called as Name(params, lr=..., ...)"
-    )
-    check.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
-    check.add_argument(
+    torch = _checker(commands, "torch", "a PyTorch optimizer", _torch, "package.module:Name, "
+                     "called as Name(params, lr=..., ...)")  # fmt: skip
+    torch.add_argument(
         "--adapter",
         default="auto",
         help="auto, step, two-step, move-back-up, or package.module:AdapterClass",
     )
-    check.add_argument("--case", nargs="+", help="only these cases, by name")
-    _tolerances(check)
-    _data_parallel_options(check)
-    check.set_defaults(func=_torch)
-
-    jax = commands.add_parser("jax", help="check a JAX/optax transformation on the golden cases")
-    jax.add_argument("--optimizer", required=True, choices=list(OPTIMIZERS))
-    jax.add_argument(
-        "--impl",
-        required=True,
-        help="package.module:factory, called as factory(learning_rate=schedule, ...)",
-    )
-    jax.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
+    _data_parallel_options(torch)
+    jax = _checker(commands, "jax", "a JAX/optax transformation", _jax, "package.module:"
+                   "factory, called as factory(learning_rate=schedule, ...)")  # fmt: skip
     jax.add_argument(
         "--calls-per-step",
         type=int,
         help="update calls per optimizer step (optax.contrib.sam: its sync_period, 2)",
     )
     jax.add_argument("--no-jit", action="store_true", help="run update without jax.jit")
-    jax.add_argument("--case", nargs="+", help="only these cases, by name")
-    _tolerances(jax)
-    jax.set_defaults(func=_jax)
+
+
+def _checker(commands, name: str, what: str, func, impl: str) -> argparse.ArgumentParser:
+    """The parser of ``torch`` or ``jax``, with the options both take."""
+    check = commands.add_parser(name, help=f"check {what} on the golden cases")
+    check.add_argument(
+        "--optimizer",
+        required=True,
+        choices=list(OPTIMIZERS),
+        help="which algorithm the implementation claims to be",
+    )
+    check.add_argument("--impl", required=True, help=impl)
+    check.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
+    check.add_argument("--case", nargs="+", help="only these cases, by name")
+    _tolerances(check)
+    check.set_defaults(func=func)
+    return check
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:

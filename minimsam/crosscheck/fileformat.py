@@ -162,8 +162,6 @@ def write_cases(cases: list[Case], out_dir: str | Path, with_mutants: bool = Fal
 
 # ----------------------------------------------------------------------------- trajectory files
 
-TRAJECTORY_KEYS = ("params", "eval_points", "eval_losses")  # required, per case
-
 
 def write_trajectories(
     path: str | Path, trajectories: dict[str, Trajectory], errors: dict[str, str] | None = None

@@ -30,7 +30,6 @@ called as above gives the verdict "not driven", never a FAIL.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case
 from minimsam.crosscheck.fileformat import select_cases
-from minimsam.crosscheck.loading import load_object, spec_name
+from minimsam.crosscheck.loading import load_object, signature, spec_name
 
 __all__ = ["check", "factory_kwargs", "loss_function", "run_case"]
 
@@ -163,14 +162,8 @@ _FITS = [
 
 
 def _found(impl, tx=None) -> list[str]:
-    found = []
-    for label, fn in (("factory", impl), ("update", getattr(tx, "update", None))):
-        if fn is not None:
-            try:
-                found.append(f"{label}{inspect.signature(fn)}")
-            except (TypeError, ValueError):
-                pass
-    return found
+    update = getattr(tx, "update", None)
+    return [f"factory{signature(impl)}"] + ([f"update{signature(update)}"] if update else [])
 
 
 def _drive(case, impl, calls_per_step, jit):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 from collections.abc import Callable
 
-__all__ = ["load_object", "named_class", "spec_name"]
+__all__ = ["load_object", "named_class", "parameters", "signature", "spec_name"]
 
 
 def load_object(spec: str | Callable) -> Callable:
@@ -46,3 +47,19 @@ def spec_name(impl) -> str:
     if hasattr(impl, "__qualname__"):
         return f"{impl.__module__}:{impl.__qualname__}"
     return repr(impl)
+
+
+def signature(fn) -> str:
+    """``fn``'s signature as text, ``"(...)"`` where Python cannot read it (a builtin)."""
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def parameters(fn) -> list[str] | None:
+    """The names of ``fn``'s parameters; None where Python cannot read its signature."""
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None

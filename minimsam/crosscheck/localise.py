@@ -33,6 +33,7 @@ import numpy as np
 from minimsam.crosscheck import describe, problems
 from minimsam.crosscheck.case import Case, Trajectory
 from minimsam.crosscheck.describe import FIT_RTOL, SCALAR_RTOL
+from minimsam.crosscheck.reference import run_reference, shifted
 from minimsam.optim.base import EPS
 
 __all__ = ["EQUATIONS", "Equation", "Location", "from_memory_free", "localise", "reference_steps"]
@@ -579,17 +580,13 @@ def from_memory_free(case: Case, got: Trajectory) -> Trajectory:
     + EPS)``, ``b`` the reference's momentum (MSAM) or first moment (AdamW-MSAM) and
     ``rho_{t+1}`` the next step's (the last step's for the last step). An error in the
     buffer shows in the next step's gradient point."""
-    from minimsam.crosscheck.reference import run_reference
-
     if case.optimizer not in ("msam", "adamw-msam"):
         raise ValueError(f"the memory-free form is MSAM's or AdamW-MSAM's, not {case.optimizer}'s")
     name = "momentum" if case.optimizer == "msam" else "m"
     reference = run_reference(case, record_buffers=True).buffers[name]
     params = {k: np.array(v, dtype=np.float64) for k, v in got.params.items()}
     for t in range(min(got.steps, case.steps)):
-        b = {k: reference[k][t] for k in params}
-        norm = float(np.sqrt(sum(np.sum(x * x) for x in b.values())))
-        c = case.rho[min(t + 1, case.steps - 1)] / (norm + EPS)
-        for k in params:
-            params[k][t] = params[k][t] + c * b[k]
+        b, rho = {k: reference[k][t] for k in params}, case.rho[min(t + 1, case.steps - 1)]
+        for k, w in shifted({k: params[k][t] for k in params}, b, rho).items():
+            params[k][t] = w
     return replace(got, params=params)

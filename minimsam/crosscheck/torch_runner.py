@@ -37,7 +37,6 @@ run stopped there), diagnosed like any other.
 
 from __future__ import annotations
 
-import inspect
 import io
 import re
 import traceback
@@ -51,7 +50,7 @@ import torch
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case
 from minimsam.crosscheck.fileformat import select_cases
-from minimsam.crosscheck.loading import load_object, named_class, spec_name
+from minimsam.crosscheck.loading import load_object, named_class, parameters, signature, spec_name
 from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto, describe, fitting, label
 
 __all__ = ["build_model", "check", "evaluation_logits", "load_object", "run_case", "running_stats"]
@@ -156,13 +155,6 @@ def _adapter_class(spec, optimizer) -> type[Adapter]:
     return named_class(spec, Adapter, ADAPTERS, auto, optimizer, "adapter")
 
 
-def _wants_model(impl: Callable) -> bool:
-    try:
-        return "model" in inspect.signature(impl).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class _Run:
     """One model + optimizer + adapter, and the recording forward_backward."""
 
@@ -170,7 +162,7 @@ class _Run:
         self.case, self.recorder = case, recorder
         self.module, self.params, self.loss_at = build_model(case)
         kwargs = constructor_kwargs(case)
-        if _wants_model(impl):
+        if "model" in (parameters(impl) or ()):
             kwargs["model"] = self.module
         self.optimizer = impl(list(self.params.values()), **kwargs)
         try:
@@ -240,12 +232,8 @@ def _is_driving_error(err: BaseException) -> bool:
 
 def _constructor_found(impl, case: Case) -> list[str]:
     name = getattr(impl, "__qualname__", type(impl).__name__)
-    try:
-        sig = str(inspect.signature(impl))
-    except (TypeError, ValueError):
-        sig = "(...)"
     called = ", ".join(f"{k}={v!r}" for k, v in constructor_kwargs(case).items())
-    return [f"{name}{sig}", f"called as {name}(params, {called})"]
+    return [f"{name}{signature(impl)}", f"called as {name}(params, {called})"]
 
 
 _FACTORY = "a factory module:make(params, lr, ...) that calls your class with its own arguments"
