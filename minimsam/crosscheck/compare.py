@@ -59,6 +59,7 @@ __all__ = [
     "NotDriven",
     "Report",
     "check_case",
+    "compared",
     "first_divergence",
     "json_safe",
     "max_difference",
@@ -548,6 +549,17 @@ EVALUATION_FITS = [
 ]
 
 
+def compared(case: Case, got: Trajectory, atol: float, rtol: float, error=None) -> CaseResult:
+    """Pass or fail, the max difference and the first divergence (where a run that raised
+    stopped, if it agreed until then): a :class:`CaseResult` without a diagnosis."""
+    divergence = first_divergence(got, case.reference, atol, rtol)
+    if error is not None and (divergence is None or divergence.step == got.steps):
+        divergence = Divergence(got.steps, f"raised {error}", np.inf)
+    result = CaseResult(case.name, divergence is None, max_difference(got, case.reference))
+    result.error, result.first_divergence = error, divergence
+    return result
+
+
 def check_case(
     case: Case,
     got: Trajectory,
@@ -574,14 +586,10 @@ def check_case(
         raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     if form == "memory-free" and _perturbed_params(case, got) is not None:
         got = from_memory_free(case, got)  # only params that are the perturbed point
-    divergence = first_divergence(got, case.reference, atol, rtol)
-    if error is not None and (divergence is None or divergence.step == got.steps):
-        divergence = Divergence(got.steps, f"raised {error}", np.inf)
-    result = CaseResult(case.name, divergence is None, max_difference(got, case.reference))
-    result.error = error
+    result = compared(case, got, atol, rtol, error)
+    divergence = result.first_divergence
     if divergence is None:
         return result
-    result.first_divergence = divergence
     if divergence.step == 0 and "gradient evaluations, expected" in divergence.quantity:
         reason = (
             f"step 0 made {divergence.quantity}: the optimizer was not driven the way "

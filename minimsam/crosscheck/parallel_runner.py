@@ -36,7 +36,7 @@ import numpy as np
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, Report
 from minimsam.crosscheck.fileformat import load_cases, select_cases, write_cases
-from minimsam.crosscheck.parallel_cases import check_parallel_case, is_parallel
+from minimsam.crosscheck.parallel_cases import check_parallel_case, interleaved, is_parallel
 
 __all__ = ["WorkerFailed", "check_parallel", "free_port"]
 
@@ -235,13 +235,8 @@ def _gather(case: Case, per_rank: list[list[dict]]) -> tuple[Trajectory, str | N
     recorder, error = Recorder(names), None
     for t in range(case.steps):
         recorder.start_step()
-        evals = [steps[t]["evals"] for steps in per_rank]
-        for i in range(max(map(len, evals))):
-            for worker_evals in evals:
-                if i < len(worker_evals):
-                    point, loss = worker_evals[i]
-                    nan = {k: np.full_like(v, np.nan) for k, v in point.items()}
-                    recorder.evaluation(point, loss, nan)
+        for point, loss in interleaved([steps[t]["evals"] for steps in per_rank]):
+            recorder.evaluation(point, loss, {k: np.full_like(v, np.nan) for k, v in point.items()})
         params = per_rank[0][t]["params"]
         for r, steps in enumerate(per_rank[1:], start=1):
             other = steps[t]["params"]
