@@ -233,7 +233,3 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ImportError, AttributeError) as err:
         print(f"minimsam crosscheck: error: {err}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -177,12 +177,16 @@ class _Step:
                              "w_t + e_t": wp})  # fmt: skip
         self._momentum(w, v, wp, g2, hp, w)
 
+    def _along(self, w, b, name: str, hp):
+        """``w - rho b / (||b|| + EPS)``, and the scalars of that normalisation."""
+        norm = np.linalg.norm(b)
+        self.scalars.update(_norm_scalars(name, norm, hp["rho"], hp.get("rho_prev")))
+        return w - hp["rho"] / (norm + EPS) * b
+
     def _msam(self, w, b, grad, hp, t):
         v = b["v"]
-        nv = np.linalg.norm(v)
-        wp = w - hp["rho"] / (nv + EPS) * v
+        wp = self._along(w, v, "v_t", hp)
         g = grad(wp)
-        self.scalars.update(_norm_scalars("v_t", nv, hp["rho"], hp.get("rho_prev")))
         self.outputs["point 1"] = wp
         self.vectors.update({"w_t": w, "v_t": v, "g(w~_t)": g, "w~_t": wp, "g(w_t)": grad(w)})
         self._momentum(w, v, wp, g, hp, wp)
@@ -206,10 +210,7 @@ class _Step:
         self._adam(w, b, w, grad(w), hp, t, decay_first=True)
 
     def _adamw_msam(self, w, b, grad, hp, t):
-        m = b["m"]
-        nm = np.linalg.norm(m)
-        wp = w - hp["rho"] / (nm + EPS) * m
-        self.scalars.update(_norm_scalars("m_t", nm, hp["rho"], hp.get("rho_prev")))
+        wp = self._along(w, b["m"], "m_t", hp)
         self._adam(w, b, wp, grad(wp), hp, t, decay_first=False)
         self.vectors["w~_t"] = wp
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
+from minimsam.crosscheck.compare import FORMS
 from minimsam.crosscheck.reference import shifted
 from minimsam.exercises.catalogue import Exercise
 
@@ -51,7 +52,6 @@ __all__ = [
     "step_keywords",
 ]
 
-FORMS = ("standard", "memory-free")
 TIME_LIMIT = 60.0  # seconds per case: the golden cases take milliseconds with a sound step
 
 
