@@ -45,6 +45,7 @@ __all__ = [
     "describe",
     "fitting",
     "label",
+    "unperturbed_weights",
 ]
 
 
@@ -102,11 +103,15 @@ class StepAdapter(Adapter):
             self.optimizer.step(forward_backward)
 
     def unperturbed(self):
-        eval_params = getattr(self.optimizer, "eval_params", None)
-        if eval_params is None:
-            return super().unperturbed()
-        weights = eval_params()
-        return [weights[p].detach().clone() for p in self.params]
+        return unperturbed_weights(self.optimizer, self.params)
+
+
+def unperturbed_weights(optimizer, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The weights in param order (new tensors): ``optimizer.eval_params()`` where it keeps
+    a perturbed point in the params (minimsam.torch's MSAM), else the params themselves."""
+    eval_params = getattr(optimizer, "eval_params", None)
+    weights = {p: p for p in params} if eval_params is None else eval_params()
+    return [weights[p].detach().clone() for p in params]
 
 
 class TwoStepAdapter(Adapter):
