@@ -105,9 +105,9 @@ EQUATIONS: dict[str, tuple[Equation, ...]] = {
     ),
 }
 _NEXT_PERTURBED = "the next perturbed point w_{t+1} - rho u_{t+1}"
-BUFFER = {o: tuple(e.shown for e in eqs if e.shown in "vms") for o, eqs in EQUATIONS.items()}
-"""The buffers a step of each optimizer returns (``v``; AdamW's ``m`` and ``s``): the
-quantities shown as ``"v"``, ``"m"``, ``"s"`` (one letter: no point, not ``"w"``)."""
+_BUFFERS = ("v", "m", "s")
+BUFFER = {o: tuple(e.shown for e in eqs if e.shown in _BUFFERS) for o, eqs in EQUATIONS.items()}
+"""The buffers a step of each optimizer returns (``v``; AdamW's ``m`` and ``s``)."""
 
 
 # ----------------------------------------------------------------------------- one step
@@ -257,16 +257,15 @@ def _hint(equation: Equation, got_combo, step: _Step) -> str:
             " This is the memory-free form of the paper's Algorithm 1 (it returns the "
             "perturbed point for the next step); grade it with form='memory-free'."
         )
-    if equation.shown != "w" and names == {"w_t"} and equation.shown.startswith("point"):
+    if names == {"w_t"} and equation.shown.startswith("point"):
         return (
             " The gradient is taken at w_t itself, as if the shift were zero (a v_t that is "
             "always 0, or a missing shift, does this)."
         )
-    given = f"{equation.shown}_t"
-    if equation.shown == "w" or equation.shown.startswith("point"):
-        pass
-    elif (names == {given} and got_combo[given] == "1") or (
-        not names and given in step.vectors and not step.vectors[given].any()
+    given = f"{equation.shown}_t"  # the buffer the step was given (v_t, m_t, s_t)
+    if equation.shown in _BUFFERS and (
+        (names == {given} and got_combo[given] == "1")
+        or (not names and given in step.vectors and not step.vectors[given].any())
     ):
         return " That is the buffer you were given: the new one is not returned."
     for other in step.outputs:
@@ -323,8 +322,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     ):
         text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
         text += "the global norm over all parameters"
-    elif equation.shown.startswith("point") and _direction(got, want, upstream, step):
-        text = _direction(got, want, upstream, step)
+    elif equation.shown.startswith("point") and (along := _direction(got, want, upstream, step)):
+        text = along
     else:
         ratio = describe.constant_ratio(got, want)
         if ratio is not None:

@@ -17,9 +17,8 @@ replays the case through an adapter (:mod:`minimsam.crosscheck.torch_adapters`):
 
 A batch-norm case (``"kind": "mlp_batchnorm"``) builds ``Linear - BatchNorm1d -
 activation - Linear`` with the case's initial running statistics; the adapter gets the
-model as ``adapter.model`` (``step`` passes ``freeze_bn=model`` to an optimizer whose
-``step`` takes it, as ``minimsam.torch.SAM``'s does; ``two-step`` freezes the statistics
-around the second pass), see FORMAT.md, "Batch norm".
+model as ``adapter.model`` (how each adapter keeps the first pass's statistics: see
+:mod:`~minimsam.crosscheck.torch_adapters` and FORMAT.md, "Batch norm").
 
 ``impl`` is the optimizer class, or any callable with that signature (a factory, for
 classes whose keywords differ). The keywords are those of the case's optimizer:
