@@ -85,8 +85,8 @@ def _check(args: argparse.Namespace, check, **options) -> int:
         sys.path.insert(0, os.getcwd())
     with tempfile.TemporaryDirectory() as tmp:
         cases = args.cases or export(tmp, optimizers=[args.optimizer]).parent
-        report = check(cases, args.optimizer, args.impl, names=args.case, atol=args.atol,
-                       rtol=args.rtol, form=args.form, **options)  # fmt: skip
+        options |= {"names": args.case, "atol": args.atol, "rtol": args.rtol, "form": args.form}
+        report = check(cases, args.optimizer, args.impl, **options)
     return _finish(report, args)
 
 
@@ -170,16 +170,16 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     _tolerances(compare)
     compare.set_defaults(func=_compare)
 
-    torch = _checker(commands, "torch", "a PyTorch optimizer", _torch, "package.module:Name, "
-                     "called as Name(params, lr=..., ...)")  # fmt: skip
+    torch_impl = "package.module:Name, called as Name(params, lr=..., ...)"
+    torch = _checker(commands, "torch", "a PyTorch optimizer", _torch, torch_impl)
     torch.add_argument(
         "--adapter",
         default="auto",
         help="auto, step, two-step, move-back-up, or package.module:AdapterClass",
     )
     _data_parallel_options(torch)
-    jax = _checker(commands, "jax", "a JAX/optax transformation", _jax, "package.module:"
-                   "factory, called as factory(learning_rate=schedule, ...)")  # fmt: skip
+    jax_impl = "package.module:factory, called as factory(learning_rate=schedule, ...)"
+    jax = _checker(commands, "jax", "a JAX/optax transformation", _jax, jax_impl)
     jax.add_argument(
         "--calls-per-step",
         type=int,

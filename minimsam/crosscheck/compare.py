@@ -578,8 +578,9 @@ def check_case(
     runner could not drive the optimizer (the verdict "not driven", none on the algorithm).
     """
     if not_driven is not None:
-        return CaseResult(case.name, False, np.inf, error=error, verdict="not driven",
-                          not_driven=not_driven)  # fmt: skip
+        return CaseResult(
+            case.name, False, np.inf, error=error, verdict="not driven", not_driven=not_driven
+        )
     if case.reference is None:
         raise ValueError(f"case {case.name!r} has no reference trajectory")
     if form not in FORMS:
