@@ -104,6 +104,13 @@ class Case:
         """Whether the model has batch norm (running statistics are part of the trajectory)."""
         return bool(self.init_stats)
 
+    def constants(self) -> dict:
+        """The constant hyperparameters as keywords (``betas`` a tuple, as optimizers take it)."""
+        out = dict(self.hyperparameters)
+        if "betas" in out:
+            out["betas"] = tuple(out["betas"])
+        return out
+
     def hyperparameters_at(self, t: int) -> dict[str, float]:
         """``{"lr": lr[t], "rho": rho[t]}`` (no ``rho`` for optimizers without one)."""
         values = {"lr": self.lr[t]}

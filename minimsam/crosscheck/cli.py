@@ -76,60 +76,34 @@ def _compare(args: argparse.Namespace) -> int:
     return _finish(report, args)
 
 
-def _torch(args: argparse.Namespace) -> int:
-    from minimsam.crosscheck import check_torch, export
-
-    if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
-        sys.path.insert(0, os.getcwd())
-    if args.world_size is not None:  # data parallel: minimsam.crosscheck.parallel_runner
-        from minimsam.crosscheck.parallel_runner import torch_command
-
-        return torch_command(args, _finish)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        cases = args.cases
-        if cases is None:
-            cases = export(tmp, optimizers=[args.optimizer]).parent
-        report = check_torch(
-            cases,
-            args.optimizer,
-            args.impl,
-            args.adapter,
-            names=args.case,
-            atol=args.atol,
-            rtol=args.rtol,
-            form=args.form,
-        )
-    return _finish(report, args)
-
-
-def _jax(args: argparse.Namespace) -> int:
-    from minimsam.crosscheck import check_jax, export
+def _check(args: argparse.Namespace, check, **options) -> int:
+    """Run ``check`` (``check_torch``, ``check_jax``) on ``--cases``, or on the cases
+    exported into a temporary folder, and report."""
+    from minimsam.crosscheck import export
 
     if os.getcwd() not in sys.path:  # --impl may name a module of the project being checked
         sys.path.insert(0, os.getcwd())
     with tempfile.TemporaryDirectory() as tmp:
         cases = args.cases or export(tmp, optimizers=[args.optimizer]).parent
-        report = check_jax(
-            cases,
-            args.optimizer,
-            args.impl,
-            calls_per_step=args.calls_per_step,
-            jit=not args.no_jit,
-            names=args.case,
-            atol=args.atol,
-            rtol=args.rtol,
-            form=args.form,
-        )
+        options |= {"names": args.case, "atol": args.atol, "rtol": args.rtol, "form": args.form}
+        report = check(cases, args.optimizer, args.impl, **options)
     return _finish(report, args)
 
 
-def _help(parser: argparse.ArgumentParser):
-    def show(args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
+def _torch(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import check_torch
 
-    return show
+    if args.world_size is not None:  # data parallel: the workers import --impl themselves
+        from minimsam.crosscheck.parallel_runner import torch_command
+
+        return torch_command(args, _finish)
+    return _check(args, check_torch, adapter=args.adapter)
+
+
+def _jax(args: argparse.Namespace) -> int:
+    from minimsam.crosscheck import check_jax
+
+    return _check(args, check_jax, calls_per_step=args.calls_per_step, jit=not args.no_jit)
 
 
 def _tolerances(parser: argparse.ArgumentParser) -> None:
@@ -161,7 +135,7 @@ def _data_parallel_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=_help(parser))
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
     commands = parser.add_subparsers(
         dest="crosscheck_command", metavar="{export,torch,compare,jax}"
     )
@@ -196,44 +170,39 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     _tolerances(compare)
     compare.set_defaults(func=_compare)
 
-    check = commands.add_parser("torch", help="check a PyTorch optimizer on the golden cases")
-    check.add_argument(
-        "--optimizer",
-        required=True,
-        choices=list(OPTIMIZERS),
-        help="which algorithm the implementation claims to be",
-    )
-    check.add_argument(
-        "--impl", required=True, help="package.module:Name, called as Name(params, lr=..., ...)"
-    )
-    check.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
-    check.add_argument(
+    torch_impl = "package.module:Name, called as Name(params, lr=..., ...)"
+    torch = _checker(commands, "torch", "a PyTorch optimizer", _torch, torch_impl)
+    torch.add_argument(
         "--adapter",
         default="auto",
         help="auto, step, two-step, move-back-up, or package.module:AdapterClass",
     )
-    check.add_argument("--case", nargs="+", help="only these cases, by name")
-    _tolerances(check)
-    _data_parallel_options(check)
-    check.set_defaults(func=_torch)
-
-    jax = commands.add_parser("jax", help="check a JAX/optax transformation on the golden cases")
-    jax.add_argument("--optimizer", required=True, choices=list(OPTIMIZERS))
-    jax.add_argument(
-        "--impl",
-        required=True,
-        help="package.module:factory, called as factory(learning_rate=schedule, ...)",
-    )
-    jax.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
+    _data_parallel_options(torch)
+    jax_impl = "package.module:factory, called as factory(learning_rate=schedule, ...)"
+    jax = _checker(commands, "jax", "a JAX/optax transformation", _jax, jax_impl)
     jax.add_argument(
         "--calls-per-step",
         type=int,
         help="update calls per optimizer step (optax.contrib.sam: its sync_period, 2)",
     )
     jax.add_argument("--no-jit", action="store_true", help="run update without jax.jit")
-    jax.add_argument("--case", nargs="+", help="only these cases, by name")
-    _tolerances(jax)
-    jax.set_defaults(func=_jax)
+
+
+def _checker(commands, name: str, what: str, func, impl: str) -> argparse.ArgumentParser:
+    """The parser of ``torch`` or ``jax``, with the options both take."""
+    check = commands.add_parser(name, help=f"check {what} on the golden cases")
+    check.add_argument(
+        "--optimizer",
+        required=True,
+        choices=list(OPTIMIZERS),
+        help="which algorithm the implementation claims to be",
+    )
+    check.add_argument("--impl", required=True, help=impl)
+    check.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
+    check.add_argument("--case", nargs="+", help="only these cases, by name")
+    _tolerances(check)
+    check.set_defaults(func=func)
+    return check
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:
@@ -264,7 +233,3 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ImportError, AttributeError) as err:
         print(f"minimsam crosscheck: error: {err}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from minimsam.crosscheck.case import Case, Trajectory
-from minimsam.crosscheck.localise import from_memory_free, localise, reference_steps
+from minimsam.crosscheck.localise import Location, from_memory_free, localise, reference_steps
 from minimsam.crosscheck.mutants import PITFALLS, Mutant, mutants_for, pairs
 from minimsam.crosscheck.reference import run_reference
 
@@ -59,12 +59,11 @@ __all__ = [
     "NotDriven",
     "Report",
     "check_case",
-    "diagnose",
+    "compared",
     "first_divergence",
     "json_safe",
     "max_difference",
     "mutant_trajectory",
-    "not_driven",
     "required_rtol",
 ]
 
@@ -135,6 +134,7 @@ class CaseResult:
     not_driven: NotDriven | None = None
     location: str | None = None  # the first equation that does not hold (localise)
     equation: str | None = None  # the docs/optimizers.md equation it sits in (its left side)
+    located: Location | None = field(default=None, repr=False)  # both, as localise found it
 
     def __post_init__(self):
         if not self.verdict:
@@ -188,7 +188,10 @@ class Report:
 
     def to_dict(self) -> dict:
         """Plain data for JSON; an infinite difference becomes the string ``"inf"``."""
-        return json_safe({**asdict(self), "passed": self.passed})
+        data = asdict(self)
+        for result in data["results"]:
+            del result["located"]  # said by "location" and "equation"
+        return json_safe({**data, "passed": self.passed})
 
     def format(self) -> str:
         """A readable table, one case a line, diagnoses indented below failures."""
@@ -414,25 +417,6 @@ def _can_hint(case: Case, got: Trajectory, mutant: Mutant, delta: float) -> bool
     return shown and delta < max_difference(got, case.reference)
 
 
-def _diagnose(case, got, atol, rtol, try_pairs=True):
-    found, nearest, nearest_diff = _search(case, got, None, atol, rtol)
-    if not found and try_pairs:
-        found, pair_nearest, pair_diff = _search(case, got, pairs(case.optimizer), atol, rtol)
-        if pair_diff < nearest_diff:
-            nearest, nearest_diff = pair_nearest, pair_diff
-    diagnoses = [d for m in found for d in _diagnosis(m)]
-    return diagnoses, (None if found else nearest), (np.inf if found else nearest_diff)
-
-
-def diagnose(
-    case: Case, got: Trajectory, atol: float = ATOL, rtol: float = RTOL
-) -> tuple[list[Diagnosis], str | None]:
-    """The pitfalls whose mutants (or pairs of mutants) ``got`` matches, and the
-    nearest mutant if none does."""
-    diagnoses, nearest, _ = _diagnose(case, got, atol, rtol)
-    return diagnoses, nearest
-
-
 def required_rtol(got: Trajectory, want: Trajectory, atol: float = ATOL) -> float:
     """The smallest rtol at which ``got`` agrees with ``want`` (with ``atol``); inf if
     none does (a NaN mismatch, another number of evaluations, a difference at a zero)."""
@@ -565,16 +549,15 @@ EVALUATION_FITS = [
 ]
 
 
-def not_driven(case: str, reason: str, found=(), fits=(), error: str | None = None) -> CaseResult:
-    """The result of a case the runner could not drive: no verdict on the algorithm."""
-    return CaseResult(
-        case,
-        False,
-        np.inf,
-        error=error,
-        verdict="not driven",
-        not_driven=NotDriven(reason, list(found), list(fits)),
-    )
+def compared(case: Case, got: Trajectory, atol: float, rtol: float, error=None) -> CaseResult:
+    """Pass or fail, the max difference and the first divergence (where a run that raised
+    stopped, if it agreed until then): a :class:`CaseResult` without a diagnosis."""
+    divergence = first_divergence(got, case.reference, atol, rtol)
+    if error is not None and (divergence is None or divergence.step == got.steps):
+        divergence = Divergence(got.steps, f"raised {error}", np.inf)
+    result = CaseResult(case.name, divergence is None, max_difference(got, case.reference))
+    result.error, result.first_divergence = error, divergence
+    return result
 
 
 def check_case(
@@ -584,52 +567,55 @@ def check_case(
     rtol: float = RTOL,
     error: str | None = None,
     form: str = "standard",
+    not_driven: NotDriven | None = None,
 ) -> CaseResult:
     """The verdict on ``got`` for ``case``: pass/fail, first divergence, diagnosis, and
     the first equation that does not hold.
 
     ``error``: the exception of a run that raised; ``got`` then holds the steps done.
     ``form="memory-free"``: the params recorded are the perturbed point
-    (:func:`~minimsam.crosscheck.localise.from_memory_free`).
+    (:func:`~minimsam.crosscheck.localise.from_memory_free`). ``not_driven``: why the
+    runner could not drive the optimizer (the verdict "not driven", none on the algorithm).
     """
+    if not_driven is not None:
+        return CaseResult(
+            case.name, False, np.inf, error=error, verdict="not driven", not_driven=not_driven
+        )
     if case.reference is None:
         raise ValueError(f"case {case.name!r} has no reference trajectory")
     if form not in FORMS:
         raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     if form == "memory-free" and _perturbed_params(case, got) is not None:
         got = from_memory_free(case, got)  # only params that are the perturbed point
-    divergence = first_divergence(got, case.reference, atol, rtol)
-    if error is not None and (divergence is None or divergence.step == got.steps):
-        divergence = Divergence(got.steps, f"raised {error}", np.inf)
-    result = CaseResult(case.name, divergence is None, max_difference(got, case.reference))
-    result.error = error
+    result = compared(case, got, atol, rtol, error)
+    divergence = result.first_divergence
     if divergence is None:
         return result
-    result.first_divergence = divergence
     if divergence.step == 0 and "gradient evaluations, expected" in divergence.quantity:
-        result.verdict = "not driven"
         reason = (
             f"step 0 made {divergence.quantity}: the optimizer was not driven the way "
             f"{case.optimizer} evaluates gradients"
         )
-        result.not_driven = NotDriven(reason, [], EVALUATION_FITS)
+        result.verdict, result.not_driven = "not driven", NotDriven(reason, [], EVALUATION_FITS)
         return result
     perturbed = _perturbed_params(case, got)
     if perturbed is not None:
-        result.verdict = "not driven"
-        result.not_driven = NotDriven(perturbed, [], PERTURBED_FITS)
+        result.verdict, result.not_driven = "not driven", NotDriven(perturbed, [], PERTURBED_FITS)
         return result
-    found, nearest, nearest_diff = _diagnose(case, got, atol, rtol, try_pairs=False)
+    found, nearest, nearest_diff = _search(case, got, None, atol, rtol)
     if not found and error is None:
         result.precision = _precision(case, got, divergence, nearest_diff, atol, rtol)
         if result.precision is not None:
             result.verdict = "precision"
             return result
     if not found and "gradient evaluations, expected" not in divergence.quantity:
-        found, nearest, _ = _diagnose(case, got, atol, rtol)  # every mutant evaluates as
-        # the reference does, so a pair cannot match another number of evaluations
-    result.diagnoses, result.nearest = found, nearest
-    location = localise(case, got, you=False)
-    if location is not None:
-        result.location, result.equation = str(location), location.symbol
+        # pairs: every mutant evaluates as the reference does, so a pair cannot match
+        # another number of evaluations
+        found, pair_nearest, pair_diff = _search(case, got, pairs(case.optimizer), atol, rtol)
+        nearest = pair_nearest if pair_diff < nearest_diff else nearest
+    result.diagnoses = [d for m in found for d in _diagnosis(m)]
+    result.nearest = None if found else nearest
+    result.located = localise(case, got, you=False)
+    if result.located is not None:
+        result.location, result.equation = str(result.located), result.located.symbol
     return result

@@ -26,6 +26,7 @@ __all__ = [
     "load_cases",
     "read_manifest",
     "read_trajectories",
+    "select_cases",
     "write_cases",
     "write_npz",
     "write_trajectories",
@@ -161,8 +162,6 @@ def write_cases(cases: list[Case], out_dir: str | Path, with_mutants: bool = Fal
 
 # ----------------------------------------------------------------------------- trajectory files
 
-TRAJECTORY_KEYS = ("params", "eval_points", "eval_losses")  # required, per case
-
 
 def write_trajectories(
     path: str | Path, trajectories: dict[str, Trajectory], errors: dict[str, str] | None = None
@@ -281,18 +280,13 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
-def _read_trajectory(data, prefix: str, names: list[str], stats: list[str]) -> Trajectory:
-    logits = f"{prefix}/eval_logits"
-    return Trajectory(
-        params={k: data[f"{prefix}/params/{k}"] for k in names},
-        loss=data[f"{prefix}/loss"],
-        grad_evals=data[f"{prefix}/grad_evals"],
-        eval_points={k: data[f"{prefix}/eval_points/{k}"] for k in names},
-        eval_losses=data[f"{prefix}/eval_losses"],
-        eval_grads={k: data[f"{prefix}/eval_grads/{k}"] for k in names},
-        stats={k: data[f"{prefix}/stats/{k}"] for k in stats},
-        eval_logits=data[logits] if logits in data else None,
-    )
+def _checked(directory: Path, entry: dict) -> Path:
+    """The path of a manifest entry's file, after checking its SHA-256."""
+    path = directory / entry["file"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != entry["sha256"]:
+        raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's")
+    return path
 
 
 def _read_mutants(directory: Path, manifest: dict, cases: list[Case]) -> None:
@@ -301,31 +295,17 @@ def _read_mutants(directory: Path, manifest: dict, cases: list[Case]) -> None:
         own = [c for c in cases if c.optimizer == entry["optimizer"] and c.name in entry["cases"]]
         if not own:
             continue
-        path = directory / entry["file"]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != entry["sha256"]:
-            raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's")
-        for name, (trajectory, _) in read_trajectories(path, own).items():
+        for name, (trajectory, _) in read_trajectories(_checked(directory, entry), own).items():
             next(c for c in own if c.name == name).mutants[entry["name"]] = trajectory
 
 
 def _read_case(directory: Path, entry: dict) -> Case:
-    path = directory / entry["file"]
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != entry["sha256"]:
-        raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's")
+    path = _checked(directory, entry)
     names = [p["name"] for p in entry["params"]]
     stat_names = [s["name"] for s in entry.get("stats", [])]  # batch norm only
     with np.load(path, allow_pickle=False) as data:
-        batches = {k[len("batch/") :]: data[k] for k in data.files if k.startswith("batch/")}
-        reference = (
-            _read_trajectory(data, "reference", names, stat_names)
-            if "reference/loss" in data
-            else None
-        )
-        init = {k: data[f"init/{k}"] for k in names}
-        init_stats = {k: data[f"init_stats/{k}"] for k in stat_names}
-    return Case(
+        arrays = {k: data[k] for k in data.files}
+    case = Case(
         name=entry["name"],
         optimizer=entry["optimizer"],
         description=entry["description"],
@@ -334,13 +314,17 @@ def _read_case(directory: Path, entry: dict) -> Case:
         lr=entry["schedule"]["lr"],
         rho=entry["schedule"]["rho"],
         restore_before_step=entry["restore_before_step"],
-        init=init,
-        batches=batches,
-        reference=reference,
+        init={k: arrays[f"init/{k}"] for k in names},
+        batches={k[len("batch/") :]: v for k, v in arrays.items() if k.startswith("batch/")},
         pitfalls=list(entry["pitfalls"]),
-        init_stats=init_stats,
+        init_stats={k: arrays[f"init_stats/{k}"] for k in stat_names},
         reestimate_batches=int(entry.get("reestimate_batches", 0)),
     )
+    if "reference/loss" in arrays:
+        prefix = len("reference/")
+        own = {k[prefix:]: v for k, v in arrays.items() if k.startswith("reference/")}
+        case.reference = _trajectory_from(path, case, own)[0]
+    return case
 
 
 def load_cases(
@@ -360,3 +344,13 @@ def load_cases(
     cases = [_read_case(directory, e) for e in entries]
     _read_mutants(directory, manifest, cases)
     return cases
+
+
+def select_cases(
+    cases: str | Path | list[Case], optimizer: str | None = None, names: list[str] | None = None
+) -> list[Case]:
+    """The cases of ``optimizer`` (all if None), only the ``names`` if given, from a folder
+    written by export (:func:`load_cases`) or a list of cases."""
+    if isinstance(cases, (str, Path)):
+        return load_cases(cases, optimizer, names)
+    return [c for c in cases if optimizer in (None, c.optimizer) and (not names or c.name in names)]

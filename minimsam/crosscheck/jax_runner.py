@@ -30,7 +30,6 @@ called as above gives the verdict "not driven", never a FAIL.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -40,9 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
-from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case, not_driven
-from minimsam.crosscheck.fileformat import load_cases
-from minimsam.crosscheck.loading import load_object
+from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case
+from minimsam.crosscheck.fileformat import select_cases
+from minimsam.crosscheck.loading import load_object, signature, spec_name
 
 __all__ = ["check", "factory_kwargs", "loss_function", "run_case"]
 
@@ -106,9 +105,7 @@ def _schedule(values: list[float]) -> Callable:
 
 def factory_kwargs(case: Case) -> dict:
     """The keywords ``impl`` is called with: the constants, ``lr`` and ``rho`` schedules."""
-    kwargs = dict(case.hyperparameters)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
+    kwargs = case.constants()
     kwargs["learning_rate"] = _schedule(case.lr)
     if case.rho is not None:
         kwargs["rho"] = _schedule(case.rho)
@@ -165,14 +162,8 @@ _FITS = [
 
 
 def _found(impl, tx=None) -> list[str]:
-    found = []
-    for label, fn in (("factory", impl), ("update", getattr(tx, "update", None))):
-        if fn is not None:
-            try:
-                found.append(f"{label}{inspect.signature(fn)}")
-            except (TypeError, ValueError):
-                pass
-    return found
+    update = getattr(tx, "update", None)
+    return [f"factory{signature(impl)}"] + ([f"update{signature(update)}"] if update else [])
 
 
 def _drive(case, impl, calls_per_step, jit):
@@ -219,12 +210,6 @@ def run_case(
     return trajectory, error
 
 
-def _name(impl) -> str:
-    if isinstance(impl, str):
-        return impl
-    return f"{getattr(impl, '__module__', '?')}:{getattr(impl, '__qualname__', repr(impl))}"
-
-
 def check(
     cases: str | Path | list[Case],
     optimizer: str,
@@ -238,21 +223,15 @@ def check(
 ) -> Report:
     """Check the optax transformation ``impl`` builds on the ``optimizer`` cases
     (``form="memory-free"``: its params hold the perturbed point)."""
-    if isinstance(cases, (str, Path)):
-        cases = load_cases(cases, optimizer=optimizer, names=names)
-    else:
-        cases = [c for c in cases if c.optimizer == optimizer and (not names or c.name in names)]
+    cases = select_cases(cases, optimizer, names)
     skipped = [c.name for c in cases if c.has_stats]
     cases = [c for c in cases if not c.has_stats]
     if not cases:
         raise ValueError(f"no {optimizer!r} cases to check (batch-norm cases: {BATCHNORM_SKIPPED})")
-    label, impl = _name(impl), load_object(impl)
+    label, impl = spec_name(impl), load_object(impl)
     results = []
     for case in cases:
         trajectory, error, stuck = _drive(case, impl, calls_per_step, jit)
-        if stuck is not None:
-            results.append(not_driven(case.name, stuck.reason, stuck.found, stuck.fits, error))
-        else:
-            results.append(check_case(case, trajectory, atol, rtol, error=error, form=form))
+        results.append(check_case(case, trajectory, atol, rtol, error, form, stuck))
     adapter = f"optax, {calls_per_step or 'its own'} call(s) per step" + (", jit" if jit else "")
     return Report(optimizer, label, adapter, results, skipped, BATCHNORM_SKIPPED if skipped else "")

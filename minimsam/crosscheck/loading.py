@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Callable
 
-__all__ = ["load_object", "named_class"]
+__all__ = ["load_object", "named_class", "parameters", "signature", "spec_name"]
 
 
 def load_object(spec: str | Callable) -> Callable:
@@ -33,3 +35,31 @@ def named_class(spec, base: type, registry: dict, auto: Callable, optimizer: str
     if isinstance(spec, str) and ":" in spec:
         return load_object(spec)
     raise ValueError(f"unknown {kind} {spec!r}; use auto, {', '.join(registry)} or module:Class")
+
+
+def spec_name(impl) -> str:
+    """``module:Name`` of a class or function; ``Name(kw=...)`` for a functools.partial."""
+    if isinstance(impl, str):
+        return impl
+    if isinstance(impl, functools.partial):
+        keywords = ", ".join(f"{k}={v!r}" for k, v in impl.keywords.items())
+        return f"{spec_name(impl.func)}({keywords})"
+    if hasattr(impl, "__qualname__"):
+        return f"{impl.__module__}:{impl.__qualname__}"
+    return repr(impl)
+
+
+def signature(fn) -> str:
+    """``fn``'s signature as text, ``"(...)"`` where Python cannot read it (a builtin)."""
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def parameters(fn) -> list[str] | None:
+    """The names of ``fn``'s parameters; None where Python cannot read its signature."""
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None

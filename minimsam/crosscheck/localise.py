@@ -33,6 +33,7 @@ import numpy as np
 from minimsam.crosscheck import describe, problems
 from minimsam.crosscheck.case import Case, Trajectory
 from minimsam.crosscheck.describe import FIT_RTOL, SCALAR_RTOL
+from minimsam.crosscheck.reference import run_reference, shifted
 from minimsam.optim.base import EPS
 
 __all__ = ["EQUATIONS", "Equation", "Location", "from_memory_free", "localise", "reference_steps"]
@@ -63,36 +64,35 @@ class Equation:
         return f"the {name} you return"
 
 
-_V_NEXT = "v_{t+1} = mu v_t + d_t, d_t = "
 _W_NEXT = Equation("w_{t+1}", "w_{t+1} = w_t - lr v_{t+1}", "w")
 _M_NEXT = Equation("m_{t+1}", "m_{t+1} = b1 m_t + (1 - b1) g", "m")
 _S_NEXT = Equation("s_{t+1}", "s_{t+1} = b2 s_t + (1 - b2) g^2", "s")
 _ADAM = "A_{t+1} = m_{t+1} / ((1 - b1^k) (sqrt(s_{t+1} / (1 - b2^k)) + eps))"
+_AT_W = Equation("x_t", "the gradient is taken at w_t", "point 1")
+
+
+def _momentum_method(*points: Equation, d: str) -> tuple[Equation, ...]:
+    """The gradient point(s), ``v_{t+1} = mu v_t + d_t`` with this ``d_t``, ``w_{t+1}``."""
+    return (*points, Equation("v_{t+1}", f"v_{{t+1}} = mu v_t + d_t, d_t = {d}", "v"), _W_NEXT)
+
 
 EQUATIONS: dict[str, tuple[Equation, ...]] = {
-    "sgd": (
-        Equation("x_t", "the gradient is taken at w_t", "point 1"),
-        Equation("v_{t+1}", _V_NEXT + "g(w_t) + lam w_t", "v"),
-        _W_NEXT,
-    ),
-    "nag": (
+    "sgd": _momentum_method(_AT_W, d="g(w_t) + lam w_t"),
+    "nag": _momentum_method(
         Equation("a_t", "a_t = w_t - lr mu v_t (the look-ahead point)", "point 1"),
-        Equation("v_{t+1}", _V_NEXT + "g(a_t) + lam a_t", "v"),
-        _W_NEXT,
+        d="g(a_t) + lam a_t",
     ),
-    "sam": (
+    "sam": _momentum_method(
         Equation("x_t", "the first gradient is taken at w_t", "point 1"),
         Equation("w_t + e_t", "w_t + e_t, e_t = rho_t g(w_t) / (||g(w_t)|| + EPS)", "point 2"),
-        Equation("v_{t+1}", _V_NEXT + "g(w_t + e_t) + lam w_t", "v"),
-        _W_NEXT,
+        d="g(w_t + e_t) + lam w_t",
     ),
-    "msam": (
+    "msam": _momentum_method(
         Equation("w~_t", "w~_t = w_t - rho_t u_t, u_t = v_t / (||v_t|| + EPS)", "point 1"),
-        Equation("v_{t+1}", _V_NEXT + "g(w~_t) + lam w~_t", "v"),
-        _W_NEXT,
+        d="g(w~_t) + lam w~_t",
     ),
     "adamw": (
-        Equation("x_t", "the gradient is taken at w_t", "point 1"),
+        _AT_W,
         _M_NEXT,
         _S_NEXT,
         Equation("w_{t+1}", f"w_{{t+1}} = w_t (1 - lr lam) - lr A_{{t+1}}, {_ADAM}", "w"),
@@ -105,15 +105,24 @@ EQUATIONS: dict[str, tuple[Equation, ...]] = {
     ),
 }
 _NEXT_PERTURBED = "the next perturbed point w_{t+1} - rho u_{t+1}"
-BUFFER = {"sgd": ("v",), "nag": ("v",), "sam": ("v",), "msam": ("v",), "adamw": ("m", "s"),
-          "adamw-msam": ("m", "s")}  # fmt: skip
+_BUFFERS = ("v", "m", "s")
+BUFFER = {o: tuple(e.shown for e in eqs if e.shown in _BUFFERS) for o, eqs in EQUATIONS.items()}
+"""The buffers a step of each optimizer returns (``v``; AdamW's ``m`` and ``s``)."""
 
 
 # ----------------------------------------------------------------------------- one step
 
 
-def _flat(tree: dict, keys) -> np.ndarray:
-    return np.concatenate([np.asarray(tree[k], dtype=np.float64).ravel() for k in keys])
+def _flat(tree: dict, keys, index=()) -> np.ndarray:
+    """The params-shaped ``tree`` (each array at ``index``: a step, a step and a call) as one
+    float64 vector, in the order of ``keys``."""
+    return np.concatenate([np.asarray(tree[k][index], dtype=np.float64).ravel() for k in keys])
+
+
+def _layout(case: Case) -> tuple[list[str], list[int]]:
+    """The case's param names and where each one's part of a flat vector ends (less the last)."""
+    keys = list(case.init)
+    return keys, list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
 
 
 class _Step:
@@ -168,12 +177,16 @@ class _Step:
                              "w_t + e_t": wp})  # fmt: skip
         self._momentum(w, v, wp, g2, hp, w)
 
+    def _along(self, w, b, name: str, hp):
+        """``w - rho b / (||b|| + EPS)``, and the scalars of that normalisation."""
+        norm = np.linalg.norm(b)
+        self.scalars.update(_norm_scalars(name, norm, hp["rho"], hp.get("rho_prev")))
+        return w - hp["rho"] / (norm + EPS) * b
+
     def _msam(self, w, b, grad, hp, t):
         v = b["v"]
-        nv = np.linalg.norm(v)
-        wp = w - hp["rho"] / (nv + EPS) * v
+        wp = self._along(w, v, "v_t", hp)
         g = grad(wp)
-        self.scalars.update(_norm_scalars("v_t", nv, hp["rho"], hp.get("rho_prev")))
         self.outputs["point 1"] = wp
         self.vectors.update({"w_t": w, "v_t": v, "g(w~_t)": g, "w~_t": wp, "g(w_t)": grad(w)})
         self._momentum(w, v, wp, g, hp, wp)
@@ -197,10 +210,7 @@ class _Step:
         self._adam(w, b, w, grad(w), hp, t, decay_first=True)
 
     def _adamw_msam(self, w, b, grad, hp, t):
-        m = b["m"]
-        nm = np.linalg.norm(m)
-        wp = w - hp["rho"] / (nm + EPS) * m
-        self.scalars.update(_norm_scalars("m_t", nm, hp["rho"], hp.get("rho_prev")))
+        wp = self._along(w, b["m"], "m_t", hp)
         self._adam(w, b, wp, grad(wp), hp, t, decay_first=False)
         self.vectors["w~_t"] = wp
 
@@ -247,16 +257,15 @@ def _hint(equation: Equation, got_combo, step: _Step) -> str:
             " This is the memory-free form of the paper's Algorithm 1 (it returns the "
             "perturbed point for the next step); grade it with form='memory-free'."
         )
-    if equation.shown != "w" and names == {"w_t"} and equation.shown.startswith("point"):
+    if names == {"w_t"} and equation.shown.startswith("point"):
         return (
             " The gradient is taken at w_t itself, as if the shift were zero (a v_t that is "
             "always 0, or a missing shift, does this)."
         )
-    given = f"{equation.shown}_t"
-    if equation.shown == "w" or equation.shown.startswith("point"):
-        pass
-    elif (names == {given} and got_combo[given] == "1") or (
-        not names and given in step.vectors and not step.vectors[given].any()
+    given = f"{equation.shown}_t"  # the buffer the step was given (v_t, m_t, s_t)
+    if equation.shown in _BUFFERS and (
+        (names == {given} and got_combo[given] == "1")
+        or (not names and given in step.vectors and not step.vectors[given].any())
     ):
         return " That is the buffer you were given: the new one is not returned."
     for other in step.outputs:
@@ -313,8 +322,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     ):
         text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
         text += "the global norm over all parameters"
-    elif equation.shown.startswith("point") and _direction(got, want, upstream, step):
-        text = _direction(got, want, upstream, step)
+    elif equation.shown.startswith("point") and (along := _direction(got, want, upstream, step)):
+        text = along
     else:
         ratio = describe.constant_ratio(got, want)
         if ratio is not None:
@@ -425,20 +434,16 @@ def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
     """
     if case.has_stats or case.optimizer not in EQUATIONS:
         return None
-    keys, names = list(case.init), BUFFER[case.optimizer]
-    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
-    zeros = np.zeros(sum(int(np.size(case.init[k])) for k in keys))
+    (keys, split), names = _layout(case), BUFFER[case.optimizer]
     kept = _named_buffers(got.buffers, names)
     own = all(b in kept for b in names)
-    buffers = {b: zeros for b in names}
+    w = _flat(case.init, keys)
+    buffers = {b: np.zeros_like(w) for b in names}
     for t in range(got.steps):
-        w = (
-            _flat(case.init, keys)
-            if t == 0
-            else _flat({k: got.params[k][t - 1] for k in keys}, keys)
-        )
+        if t > 0:
+            w = _flat(got.params, keys, t - 1)
         if own and t > 0:
-            buffers = {b: _flat({k: kept[b][k][t - 1] for k in keys}, keys) for b in names}
+            buffers = {b: _flat(kept[b], keys, t - 1) for b in names}
         hp = _hyperparameters(case, t)
         step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
         found = _check_step(case, got, t, step, keys, you, kept)
@@ -484,14 +489,10 @@ def _named_buffers(recorded: dict, names) -> dict:
 def _shown(got: Trajectory, t: int, equation: Equation, keys, kept) -> np.ndarray | None:
     if equation.shown.startswith("point"):
         e = int(equation.shown[-1]) - 1
-        if e >= int(got.grad_evals[t]):
-            return None
-        return _flat({k: got.eval_points[k][t, e] for k in keys}, keys)
+        return None if e >= int(got.grad_evals[t]) else _flat(got.eval_points, keys, (t, e))
     if equation.shown == "w":
-        return _flat({k: got.params[k][t] for k in keys}, keys)
-    if equation.shown in kept:
-        return _flat({k: kept[equation.shown][k][t] for k in keys}, keys)
-    return None
+        return _flat(got.params, keys, t)
+    return _flat(kept[equation.shown], keys, t) if equation.shown in kept else None
 
 
 def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
@@ -562,8 +563,7 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
 
 def reference_steps(case: Case) -> list[_Step]:
     """The reference's steps on ``case`` (no batch norm), each from its own inputs."""
-    keys, names = list(case.init), BUFFER[case.optimizer]
-    split = list(itertools.accumulate(int(np.size(case.init[k])) for k in keys))[:-1]
+    (keys, split), names = _layout(case), BUFFER[case.optimizer]
     w = _flat(case.init, keys)
     buffers = {b: np.zeros_like(w) for b in names}
     steps = []
@@ -580,17 +580,13 @@ def from_memory_free(case: Case, got: Trajectory) -> Trajectory:
     + EPS)``, ``b`` the reference's momentum (MSAM) or first moment (AdamW-MSAM) and
     ``rho_{t+1}`` the next step's (the last step's for the last step). An error in the
     buffer shows in the next step's gradient point."""
-    from minimsam.crosscheck.reference import run_reference
-
     if case.optimizer not in ("msam", "adamw-msam"):
         raise ValueError(f"the memory-free form is MSAM's or AdamW-MSAM's, not {case.optimizer}'s")
     name = "momentum" if case.optimizer == "msam" else "m"
     reference = run_reference(case, record_buffers=True).buffers[name]
     params = {k: np.array(v, dtype=np.float64) for k, v in got.params.items()}
     for t in range(min(got.steps, case.steps)):
-        b = {k: reference[k][t] for k in params}
-        norm = float(np.sqrt(sum(np.sum(x * x) for x in b.values())))
-        c = case.rho[min(t + 1, case.steps - 1)] / (norm + EPS)
-        for k in params:
-            params[k][t] = params[k][t] + c * b[k]
+        b, rho = {k: reference[k][t] for k in params}, case.rho[min(t + 1, case.steps - 1)]
+        for k, w in shifted({k: params[k][t] for k in params}, b, rho).items():
+            params[k][t] = w
     return replace(got, params=params)

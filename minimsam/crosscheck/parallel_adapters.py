@@ -22,43 +22,32 @@ from contextlib import nullcontext
 
 import torch
 
+from minimsam.crosscheck.torch_adapters import Adapter, unperturbed_weights
+
 __all__ = ["RECIPES", "ParallelRecipe", "StepRecipe", "TwoStepRecipe", "auto_recipe"]
 
 
-class ParallelRecipe:
-    """Base class. The runner sets, before every step: ``loss_scale`` (``s_t``), and once:
-    ``model`` (the DDP-wrapped module), ``micro_batches`` (``k``), ``sam_ascent``
-    (``"global"`` or ``"local"``: whether SAM's first pass is all-reduced) and
-    ``forward`` (``forward(j) -> s * loss_j / k``, for this worker's micro-batch ``j``)."""
+class ParallelRecipe(Adapter):
+    """Base class: an :class:`~minimsam.crosscheck.torch_adapters.Adapter` (hyperparameters
+    set in every param group) whose ``step()`` makes its passes itself. The runner sets,
+    before every step: ``loss_scale`` (``s_t``), and once: ``model`` (the DDP-wrapped
+    module), ``micro_batches`` (``k``), ``sam_ascent`` (``"global"`` or ``"local"``: whether
+    SAM's first pass is all-reduced) and ``forward`` (``forward(j) -> s * loss_j / k``, for
+    this worker's micro-batch ``j``)."""
 
-    name = "custom"
     model: torch.nn.Module
     micro_batches: int = 1
     sam_ascent: str = "global"
     loss_scale: float = 1.0
 
-    def __init__(self, optimizer: torch.optim.Optimizer, params: list[torch.Tensor]):
-        self.optimizer, self.params = optimizer, list(params)
-
     def forward(self, micro_batch: int) -> torch.Tensor:  # set by the runner
         raise NotImplementedError
-
-    def set_hyperparameters(self, **values: float) -> None:
-        """``group[name] = value`` for every param group (``lr``, and ``rho``)."""
-        for group in self.optimizer.param_groups:
-            group.update(values)
 
     def step(self) -> None:
         raise NotImplementedError
 
     def unperturbed(self) -> list[torch.Tensor]:
-        """The unperturbed weights, in param order (``eval_params()`` where the
-        optimizer keeps a perturbed point in the params, as minimsam.torch's MSAM)."""
-        eval_params = getattr(self.optimizer, "eval_params", None)
-        if eval_params is None:
-            return [p.detach().clone() for p in self.params]
-        weights = eval_params()
-        return [weights[p].detach().clone() for p in self.params]
+        return unperturbed_weights(self.optimizer, self.params)
 
     # -- the pieces of a recipe
     def zero_grad(self) -> None:

@@ -37,7 +37,7 @@ from minimsam.crosscheck.compare import (
     RTOL,
     CaseResult,
     Diagnosis,
-    Divergence,
+    compared,
     first_divergence,
     max_difference,
 )
@@ -175,10 +175,15 @@ def _groups(case: Case, shards: dp.Shards, bug: ParallelBug) -> list[list[int]]:
     return dp.ascent_groups(len(shards.grad_fns), ascent)
 
 
+def interleaved(logs: list[list]) -> list:
+    """The i-th entry of every log, log by log, for i = 0, 1, ...: each worker's evaluations
+    in the order the trajectory records them."""
+    return [log[i] for i in range(max(map(len, logs), default=0)) for log in logs if i < len(log)]
+
+
 class _StepLog:
     """Each worker's evaluations of one step in the order it made them; :meth:`flush`
-    hands them to the recorder as the trajectory orders them: the i-th evaluation of
-    every worker, worker by worker."""
+    hands them to the recorder :func:`interleaved`."""
 
     def __init__(self, recorder: Recorder):
         self.recorder, self.by_worker = recorder, {}
@@ -187,11 +192,8 @@ class _StepLog:
         self.by_worker.setdefault(worker, []).append((point, loss, grads))
 
     def flush(self) -> None:
-        logs = [self.by_worker[r] for r in sorted(self.by_worker)]
-        for i in range(max(map(len, logs), default=0)):
-            for log in logs:
-                if i < len(log):
-                    self.recorder.evaluation(*log[i])
+        for evaluation in interleaved([self.by_worker[r] for r in sorted(self.by_worker)]):
+            self.recorder.evaluation(*evaluation)
         self.by_worker = {}
 
 
@@ -361,12 +363,8 @@ def check_parallel_case(
 ) -> CaseResult:
     """The verdict on ``got``: pass, or FAIL with the first divergence and every
     parallel pitfall whose trajectory ``got`` matches (else the nearest one as a hint)."""
-    divergence = first_divergence(got, case.reference, atol, rtol)
-    if error is not None and (divergence is None or divergence.step == got.steps):
-        divergence = Divergence(got.steps, f"raised {error}", np.inf)
-    result = CaseResult(case.name, divergence is None, max_difference(got, case.reference))
-    result.error, result.first_divergence = error, divergence
-    if divergence is None:
+    result = compared(case, got, atol, rtol, error)
+    if result.passed:
         return result
     nearest, nearest_diff = None, np.inf
     for bug in parallel_bugs(case):

@@ -35,8 +35,8 @@ import numpy as np
 
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, Report
-from minimsam.crosscheck.fileformat import load_cases, write_cases
-from minimsam.crosscheck.parallel_cases import check_parallel_case, is_parallel
+from minimsam.crosscheck.fileformat import load_cases, select_cases, write_cases
+from minimsam.crosscheck.parallel_cases import check_parallel_case, interleaved, is_parallel
 
 __all__ = ["WorkerFailed", "check_parallel", "free_port"]
 
@@ -235,13 +235,8 @@ def _gather(case: Case, per_rank: list[list[dict]]) -> tuple[Trajectory, str | N
     recorder, error = Recorder(names), None
     for t in range(case.steps):
         recorder.start_step()
-        evals = [steps[t]["evals"] for steps in per_rank]
-        for i in range(max(map(len, evals))):
-            for worker_evals in evals:
-                if i < len(worker_evals):
-                    point, loss = worker_evals[i]
-                    nan = {k: np.full_like(v, np.nan) for k, v in point.items()}
-                    recorder.evaluation(point, loss, nan)
+        for point, loss in interleaved([steps[t]["evals"] for steps in per_rank]):
+            recorder.evaluation(point, loss, {k: np.full_like(v, np.nan) for k, v in point.items()})
         params = per_rank[0][t]["params"]
         for r, steps in enumerate(per_rank[1:], start=1):
             other = steps[t]["params"]
@@ -284,10 +279,7 @@ def check_parallel(
             "or module:Class (a subclass of minimsam.crosscheck.parallel_adapters.ParallelRecipe)"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        if isinstance(cases, (str, Path)):
-            cases = load_cases(cases, optimizer=optimizer, names=names)
-        cases = [c for c in cases if c.optimizer == optimizer and (not names or c.name in names)]
-        cases = _usable(cases, optimizer, world_size)
+        cases = _usable(select_cases(cases, optimizer, names), optimizer, world_size)
         cases_dir = Path(tmp) / "cases"
         write_cases(cases, cases_dir)
         out_dir = Path(tmp) / "out"

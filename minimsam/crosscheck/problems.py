@@ -55,7 +55,6 @@ __all__ = [
     "init_stats",
     "mlp_batchnorm_model",
     "mlp_model",
-    "param_shapes",
     "surface_model",
 ]
 
@@ -92,20 +91,6 @@ def surface_model() -> dict:
         "b": ROSENBROCK_B,
         "formula": "scale[t] * ((a - w[0])**2 + b * (w[1] - w[0]**2)**2) + dot(noise[t], w)",
     }
-
-
-def param_shapes(model: dict) -> dict[str, tuple[int, ...]]:
-    """Parameter names and shapes, in the order of the params dict."""
-    if model["kind"] == "surface":
-        return {"w": (2,)}
-    if model["kind"] == "mlp_batchnorm":
-        with ms.use_backend("numpy"):
-            return {k: tuple(v.shape) for k, v in _bn_mlp(model).init(dtype="float64").items()}
-    sizes, shapes = model["sizes"], {}
-    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        shapes[f"{2 * layer}.weight"] = (n_in, n_out)  # layers 0, 2, 4, ...: activations between
-        shapes[f"{2 * layer}.bias"] = (n_out,)
-    return shapes
 
 
 def init_params(model: dict, seed: int) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ from minimsam import optim
 from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 
-__all__ = ["REFERENCE", "RESTORE_MODES", "make_optimizer", "run_reference"]
+__all__ = ["REFERENCE", "RESTORE_MODES", "make_optimizer", "run_reference", "shifted"]
 
 REFERENCE: dict[str, type] = optim.BY_NAME
 
@@ -49,9 +49,7 @@ def make_optimizer(case: Case, cls: type | None = None, offset: int = 0) -> opti
     started mid-run). Finite checks are off, so a mutant may produce NaN.
     """
     cls = cls or REFERENCE[case.optimizer]
-    kwargs = dict(case.hyperparameters)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
+    kwargs = case.constants()
     kwargs["lr"] = lambda t: case.lr[t + offset]
     if case.rho is not None:
         kwargs["rho"] = lambda t: case.rho[t + offset]
@@ -66,12 +64,11 @@ def _save_and_load(state: dict) -> dict:
         return optim.load_state(path)
 
 
-def _perturbed_point(case: Case, params: dict, state: dict, t: int) -> dict:
-    """``w - rho[t-1] * b / (||b|| + EPS)``: what a memory-free optimizer holds before step t."""
-    b = state[_DIRECTION[case.optimizer]]
+def shifted(w: dict, b: dict, rho: float) -> dict:
+    """``w + rho b / (||b|| + EPS)``, ``||b||`` over all of ``b`` (host arrays): from the
+    weights to the perturbed point (``rho < 0``) a memory-free optimizer holds, and back."""
     norm = float(np.sqrt(sum(np.sum(x * x) for x in b.values())))
-    c = case.rho[t - 1] / (norm + optim.EPS)
-    return {k: params[k] - c * b[k] for k in params}
+    return {k: w[k] + rho / (norm + optim.EPS) * b[k] for k in w}
 
 
 def run_reference(
@@ -139,6 +136,6 @@ def _restore(case, cls, make, opt, params, state, t, mode):
     if mode == "lose-perturbed":
         if case.optimizer not in _DIRECTION:
             raise ValueError(f"'lose-perturbed' needs a perturbed optimizer, not {case.optimizer}")
-        start = _perturbed_point(case, start, state, t)
+        start = shifted(start, state[_DIRECTION[case.optimizer]], -case.rho[t - 1])
     fresh = make(case, cls, offset=t)
     return fresh, start, fresh.init(start)

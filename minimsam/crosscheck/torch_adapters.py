@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import torch
 
+from minimsam.crosscheck.loading import parameters, signature
+
 __all__ = [
     "ADAPTERS",
     "Adapter",
@@ -43,6 +45,7 @@ __all__ = [
     "describe",
     "fitting",
     "label",
+    "unperturbed_weights",
 ]
 
 
@@ -94,17 +97,21 @@ class StepAdapter(Adapter):
     name = "step"
 
     def step(self, forward_backward):
-        if self.model is not None and _takes(self.optimizer.step, "freeze_bn"):
+        if self.model is not None and "freeze_bn" in (parameters(self.optimizer.step) or ()):
             self.optimizer.step(forward_backward, freeze_bn=self.model)
         else:
             self.optimizer.step(forward_backward)
 
     def unperturbed(self):
-        eval_params = getattr(self.optimizer, "eval_params", None)
-        if eval_params is None:
-            return super().unperturbed()
-        weights = eval_params()
-        return [weights[p].detach().clone() for p in self.params]
+        return unperturbed_weights(self.optimizer, self.params)
+
+
+def unperturbed_weights(optimizer, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The weights in param order (new tensors): ``optimizer.eval_params()`` where it keeps
+    a perturbed point in the params (minimsam.torch's MSAM), else the params themselves."""
+    eval_params = getattr(optimizer, "eval_params", None)
+    weights = {p: p for p in params} if eval_params is None else eval_params()
+    return [weights[p].detach().clone() for p in params]
 
 
 class TwoStepAdapter(Adapter):
@@ -131,14 +138,6 @@ class TwoStepAdapter(Adapter):
             with running_stats_frozen(self.model):
                 forward_backward()
         self.optimizer.second_step()
-
-
-def _takes(method: Callable, keyword: str) -> bool:
-    """Whether ``method`` has a parameter named ``keyword``."""
-    try:
-        return keyword in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 MOVE_METHODS = (
@@ -223,13 +222,6 @@ def label(cls: type[Adapter]) -> str:
     return own if isinstance(own, str) and own else f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _signature(fn) -> str:
-    try:
-        return str(inspect.signature(fn))
-    except (TypeError, ValueError):
-        return "(...)"
-
-
 def describe(optimizer) -> list[str]:
     """The stepping methods ``optimizer`` has, with their signatures."""
     name, found = type(optimizer).__name__, []
@@ -238,7 +230,7 @@ def describe(optimizer) -> list[str]:
     for method in names:
         fn = getattr(optimizer, method, None)
         if callable(fn):
-            found.append(f"{name}.{method}{_signature(fn)}")
+            found.append(f"{name}.{method}{signature(fn)}")
     return found
 
 
@@ -250,12 +242,7 @@ def fitting(optimizer) -> list[str]:
     if any(all(callable(getattr(optimizer, m, None)) for m in pair) for pair in MOVE_METHODS):
         fits.append("move-back-up")
     step = getattr(optimizer, "step", None)
-    if callable(step):
-        try:
-            takes_closure = bool(inspect.signature(step).parameters)
-        except (TypeError, ValueError):
-            takes_closure = True
-        if takes_closure:
-            fits.append("step")
+    if callable(step) and parameters(step) != []:  # it takes a closure (or may: unreadable)
+        fits.append("step")
     fits.append("module:YourAdapter (a subclass of minimsam.crosscheck.torch_adapters.Adapter)")
     return fits

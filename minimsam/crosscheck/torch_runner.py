@@ -17,9 +17,8 @@ replays the case through an adapter (:mod:`minimsam.crosscheck.torch_adapters`):
 
 A batch-norm case (``"kind": "mlp_batchnorm"``) builds ``Linear - BatchNorm1d -
 activation - Linear`` with the case's initial running statistics; the adapter gets the
-model as ``adapter.model`` (``step`` passes ``freeze_bn=model`` to an optimizer whose
-``step`` takes it, as ``minimsam.torch.SAM``'s does; ``two-step`` freezes the statistics
-around the second pass), see FORMAT.md, "Batch norm".
+model as ``adapter.model`` (how each adapter keeps the first pass's statistics: see
+:mod:`~minimsam.crosscheck.torch_adapters` and FORMAT.md, "Batch norm").
 
 ``impl`` is the optimizer class, or any callable with that signature (a factory, for
 classes whose keywords differ). The keywords are those of the case's optimizer:
@@ -37,22 +36,20 @@ run stopped there), diagnosed like any other.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import io
 import re
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
-from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case, not_driven
-from minimsam.crosscheck.fileformat import load_cases
-from minimsam.crosscheck.loading import load_object, named_class
+from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case
+from minimsam.crosscheck.fileformat import select_cases
+from minimsam.crosscheck.loading import load_object, named_class, parameters, signature, spec_name
 from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto, describe, fitting, label
 
 __all__ = ["build_model", "check", "evaluation_logits", "load_object", "run_case", "running_stats"]
@@ -150,21 +147,11 @@ def _to_case_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
 
 def constructor_kwargs(case: Case) -> dict:
     """The keywords ``impl`` is called with: constants, ``lr = lr[0]``, ``rho = rho[0]``."""
-    kwargs = dict(case.hyperparameters)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
-    return {**kwargs, **case.hyperparameters_at(0)}
+    return {**case.constants(), **case.hyperparameters_at(0)}
 
 
 def _adapter_class(spec, optimizer) -> type[Adapter]:
     return named_class(spec, Adapter, ADAPTERS, auto, optimizer, "adapter")
-
-
-def _wants_model(impl: Callable) -> bool:
-    try:
-        return "model" in inspect.signature(impl).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class _Run:
@@ -174,7 +161,7 @@ class _Run:
         self.case, self.recorder = case, recorder
         self.module, self.params, self.loss_at = build_model(case)
         kwargs = constructor_kwargs(case)
-        if _wants_model(impl):
+        if "model" in (parameters(impl) or ()):
             kwargs["model"] = self.module
         self.optimizer = impl(list(self.params.values()), **kwargs)
         try:
@@ -244,12 +231,8 @@ def _is_driving_error(err: BaseException) -> bool:
 
 def _constructor_found(impl, case: Case) -> list[str]:
     name = getattr(impl, "__qualname__", type(impl).__name__)
-    try:
-        sig = str(inspect.signature(impl))
-    except (TypeError, ValueError):
-        sig = "(...)"
     called = ", ".join(f"{k}={v!r}" for k, v in constructor_kwargs(case).items())
-    return [f"{name}{sig}", f"called as {name}(params, {called})"]
+    return [f"{name}{signature(impl)}", f"called as {name}(params, {called})"]
 
 
 _FACTORY = "a factory module:make(params, lr, ...) that calls your class with its own arguments"
@@ -257,31 +240,18 @@ _FACTORY = "a factory module:make(params, lr, ...) that calls your class with it
 
 @dataclass
 class _Outcome:
-    trajectory: Trajectory
     adapter: str
+    trajectory: Trajectory = field(init=False)
     error: str | None = None
     not_driven: NotDriven | None = None
 
 
 def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
     """Replay ``case``; sort an exception into a stopped run or a run not driven."""
-    recorder, adapter_name = Recorder(list(case.init)), str(adapter)
+    recorder, outcome, run = Recorder(list(case.init)), _Outcome(str(adapter)), None
     try:
         run = _Run(case, impl, adapter, recorder)
-    except Exception as err:
-        reason = f"{type(err).__name__}: {err}"
-        optimizer = getattr(err, "optimizer", None)
-        if optimizer is not None:  # built, but the adapter does not fit it
-            found = NotDriven(reason, describe(optimizer), fitting(optimizer))
-            return _Outcome(recorder.trajectory(), adapter_name, reason, found)
-        return _Outcome(
-            recorder.trajectory(),
-            adapter_name,
-            reason,
-            NotDriven(reason, _constructor_found(impl, case), [_FACTORY]),
-        )
-    adapter_name = label(run.adapter_class)
-    try:
+        outcome.adapter = label(run.adapter_class)
         for t in range(case.steps):
             if t == case.restore_before_step:
                 blob = run.checkpoint()
@@ -299,12 +269,14 @@ def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
         if case.has_stats:
             recorder.evaluation_logits(evaluation_logits(run.module, case, weights))
     except Exception as err:  # a broken implementation is a failed case, not a crash
-        reason = f"{type(err).__name__}: {err}"
-        if _is_driving_error(err):
-            found = NotDriven(reason, describe(run.optimizer), fitting(run.optimizer))
-            return _Outcome(recorder.trajectory(), adapter_name, reason, found)
-        return _Outcome(recorder.trajectory(), adapter_name, reason)
-    return _Outcome(recorder.trajectory(), adapter_name)
+        outcome.error = reason = f"{type(err).__name__}: {err}"
+        optimizer = getattr(err, "optimizer", None) if run is None else run.optimizer
+        if optimizer is None:  # the constructor could not be called as the runner calls it
+            outcome.not_driven = NotDriven(reason, _constructor_found(impl, case), [_FACTORY])
+        elif run is None or _is_driving_error(err):  # built, but not driven as the adapter does
+            outcome.not_driven = NotDriven(reason, describe(optimizer), fitting(optimizer))
+    outcome.trajectory = recorder.trajectory()
+    return outcome
 
 
 def run_case(
@@ -317,18 +289,6 @@ def run_case(
     """
     outcome = _drive(case, load_object(impl), adapter)
     return outcome.trajectory, outcome.adapter, outcome.error
-
-
-def _name(impl) -> str:
-    """``module:Name`` of a class or function; ``Name(kw=...)`` for a functools.partial."""
-    if isinstance(impl, str):
-        return impl
-    if isinstance(impl, functools.partial):
-        keywords = ", ".join(f"{k}={v!r}" for k, v in impl.keywords.items())
-        return f"{_name(impl.func)}({keywords})"
-    if hasattr(impl, "__qualname__"):
-        return f"{impl.__module__}:{impl.__qualname__}"
-    return repr(impl)
 
 
 def check(
@@ -347,22 +307,13 @@ def check(
     cases. A case whose run raises fails with the error in its result. ``form``:
     ``"memory-free"`` if the params hold the perturbed point (the paper's Algorithm 1).
     """
-    if isinstance(cases, (str, Path)):
-        cases = load_cases(cases, optimizer=optimizer, names=names)
-    else:
-        cases = [c for c in cases if c.optimizer == optimizer and (not names or c.name in names)]
+    cases = select_cases(cases, optimizer, names)
     if not cases:
         raise ValueError(f"no {optimizer!r} cases to check")
-    name, impl = _name(impl), load_object(impl)  # an import error is the caller's, not a case's
+    name, impl = spec_name(impl), load_object(impl)  # an import error is the caller's
     results, adapter_name = [], str(adapter)
     for case in cases:
-        outcome = _drive(case, impl, adapter)
-        adapter_name = outcome.adapter
-        if outcome.not_driven is not None:
-            nd = outcome.not_driven
-            results.append(not_driven(case.name, nd.reason, nd.found, nd.fits, outcome.error))
-        else:
-            results.append(
-                check_case(case, outcome.trajectory, atol, rtol, outcome.error, form=form)
-            )
+        o = _drive(case, impl, adapter)
+        results.append(check_case(case, o.trajectory, atol, rtol, o.error, form, o.not_driven))
+        adapter_name = o.adapter
     return Report(optimizer, name, adapter_name, results)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from minimsam.crosscheck.case import Case
 from minimsam.crosscheck.compare import ATOL, RTOL, Report, check_case
-from minimsam.crosscheck.fileformat import load_cases, read_trajectories
+from minimsam.crosscheck.fileformat import read_trajectories, select_cases
 
 __all__ = ["check_trajectory_file"]
 
@@ -39,12 +39,7 @@ def check_trajectory_file(
     A case of that optimizer the file lacks is listed in ``report.missing`` and the
     report does not pass, unless ``names`` (the cases meant) leaves it out.
     """
-    if isinstance(cases, (str, Path)):
-        cases = load_cases(cases, optimizer=optimizer)
-    elif optimizer is not None:
-        cases = [c for c in cases if c.optimizer == optimizer]
-    if names:
-        cases = [c for c in cases if c.name in names]
+    cases = [c for c in select_cases(cases, optimizer) if not names or c.name in names]
     runs = read_trajectories(trajectory, cases)
     checked = [c for c in cases if c.name in runs]
     optimizers = sorted({c.optimizer for c in checked})

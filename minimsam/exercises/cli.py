@@ -73,14 +73,6 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _help(parser: argparse.ArgumentParser):
-    def show(args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    return show
-
-
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -89,7 +81,7 @@ def _seconds(text: str) -> float:
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=_help(parser), backend="numpy")
+    parser.set_defaults(func=lambda args: parser.print_help() or 2, backend="numpy")
     commands = parser.add_subparsers(dest="exercise_command", metavar="{check,list}")
     commands.add_parser("list", help="the exercises and their signatures").set_defaults(func=_list)
     check = commands.add_parser("check", help="grade a step function on the golden cases")
@@ -139,7 +131,3 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         print(f"minimsam exercise: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

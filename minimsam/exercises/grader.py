@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -226,6 +226,8 @@ def _grade_case(case: Case, exercise: Exercise, step: Callable, options: dict, n
         case, exercise, step, options["form"], options["time_limit"], notes
     )
     result = check_case(case, got, atol, rtol, error=error)
+    if not result.passed and result.verdict != "FAIL":  # not localised by check_case
+        result.located = localise(case, got)
     if error is not None and not error.startswith(ARITHMETIC_ERRORS):
         # crosscheck lets a run that raised match a mutant that turns NaN at that step
         # (a division by a zero norm); a TypeError or KeyError there is no missing EPS
@@ -263,7 +265,7 @@ def _failure(exercise: Exercise, name: str, graded: list, notes: list) -> Exerci
     headline = (explained or failing)[0]
     case, got, error, result = headline
     ids = list(dict.fromkeys(d.pitfall for g in (headline, *explained) for d in g[3].diagnoses))
-    location = None if error is not None and got.steps == 0 else localise(case, got)
+    location = result.located and replace(result.located, you=True)  # in the student's words
     if error is not None and error.startswith("TimeoutError: "):
         message = f"FAIL  {exercise.name}: {error.removeprefix('TimeoutError: ')}"
     elif error is not None and not result.diagnoses:

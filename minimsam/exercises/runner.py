@@ -38,6 +38,8 @@ import numpy as np
 
 from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
+from minimsam.crosscheck.compare import FORMS
+from minimsam.crosscheck.reference import shifted
 from minimsam.exercises.catalogue import Exercise
 
 __all__ = [
@@ -50,9 +52,7 @@ __all__ = [
     "step_keywords",
 ]
 
-FORMS = ("standard", "memory-free")
 TIME_LIMIT = 60.0  # seconds per case: the golden cases take milliseconds with a sound step
-EPS = 1e-12
 
 
 class NotImplementedYet(Exception):
@@ -131,9 +131,7 @@ class TimeLimit:
 
 def step_keywords(exercise: Exercise, case: Case, t: int) -> dict[str, float]:
     """The keywords of step ``t``: the case's constants, ``lr[t]`` (and ``rho[t]``), ``t``."""
-    values = {**case.hyperparameters, **case.hyperparameters_at(t), "t": t}
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
+    values = {**case.constants(), **case.hyperparameters_at(t), "t": t}
     return {k: values[k] for k in exercise.hyperparameters}
 
 
@@ -207,12 +205,6 @@ def _same(a: dict, b: dict) -> bool:
     return all(np.array_equal(a[k], b[k], equal_nan=True) for k in b)
 
 
-def _unperturbed(wp: dict, v: dict, rho: float) -> dict:
-    """``w = w~ + rho v / (||v|| + EPS)``: the weights a memory-free step's point stands for."""
-    c = rho / (float(np.sqrt(sum(np.sum(x * x) for x in v.values()))) + EPS)
-    return {k: wp[k] + c * v[k] for k in wp}
-
-
 def run_step_function(
     case: Case,
     exercise: Exercise,
@@ -249,7 +241,8 @@ def run_step_function(
                 notes.append(f"{name} wrote into {written} {where}: in training code such "
                              "arrays are shared (a framework's gradients, the caller's "
                              "weights); compute new arrays")  # fmt: skip
-            shown = _unperturbed(w, state[0], case.rho[t]) if form == "memory-free" else w
+            # memory-free: the weights w = w~ + rho v / (||v|| + EPS) its point stands for
+            shown = shifted(w, state[0], case.rho[t]) if form == "memory-free" else w
             recorder.end_step(shown, buffers=dict(zip(exercise.state, state)))
 
     with np.errstate(all="ignore"):  # a missing EPS divides 0 by 0: the trajectory shows it
