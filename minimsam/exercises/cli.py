@@ -1,4 +1,4 @@
-"""The ``exercise`` command: grade a student's step function from the shell.
+"""The exercise command: grade a student's step function from the shell.
 
 ::
 
