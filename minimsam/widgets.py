@@ -160,11 +160,13 @@ def redraw(
         zoom.set_xlim(*window[0])
         zoom.set_ylim(*window[1])
         steps_shown = f"step {first}" if len(shown) == 1 else f"steps {first} to {last - 1}"
-        zoom.set_title(steps_shown if shown else "no step to zoom on")
+        zoom.set_title(steps_shown if shown else "no step to zoom on", fontsize=10)
     arrows = [viz.draw_step(zoom, s) for s in shown]
     present = {part for drawn in arrows for part in drawn}
     parts = [p for p in (*PARTS[key], "gradient_applied") if p in present]
-    viz.step_legend(zoom, parts, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    # below the zoom, so that both panels keep their width; 9 pt stays readable at page width
+    viz.step_legend(zoom, parts, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9,
+                    frameon=False)  # fmt: skip
     for a in axes:
         a.set_xlabel("$x$ (first coordinate of $w$)")
         a.set_ylabel("$y$ (second coordinate of $w$)")
