@@ -247,7 +247,7 @@ def sam_loss_plot(
     ax.plot(xs, loss, color="k", linewidth=2, label="$L(w)$")
     for r, values in sam_curves.items():
         main = r == rho
-        label = rf"$L^{{SAM}}(w)$, $\rho = {r:g}$"
+        label = rf"$L^{{\mathrm{{SAM}}}}(w)$, $\rho = {r:g}$"
         style = {"linestyle": "-" if main else "--", "linewidth": 2 if main else 1.4,
                  "marker": "^" if main else "v", "markevery": 40}  # fmt: skip
         ax.plot(xs, values, color=viz.COLORS["SAM"], label=label, **style)

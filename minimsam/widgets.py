@@ -160,11 +160,13 @@ def redraw(
         zoom.set_xlim(*window[0])
         zoom.set_ylim(*window[1])
         steps_shown = f"step {first}" if len(shown) == 1 else f"steps {first} to {last - 1}"
-        zoom.set_title(steps_shown if shown else "no step to zoom on")
+        zoom.set_title(steps_shown if shown else "no step to zoom on", fontsize=10)
     arrows = [viz.draw_step(zoom, s) for s in shown]
     present = {part for drawn in arrows for part in drawn}
     parts = [p for p in (*PARTS[key], "gradient_applied") if p in present]
-    viz.step_legend(zoom, parts, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    # below the zoom, so that both panels keep their width; 9 pt stays readable at page width
+    viz.step_legend(zoom, parts, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9,
+                    frameon=False)  # fmt: skip
     for a in axes:
         a.set_xlabel("$x$ (first coordinate of $w$)")
         a.set_ylabel("$y$ (second coordinate of $w$)")
@@ -331,7 +333,7 @@ def draw_rates(
             ax_run.semilogy(t, dist[0] * predicted**t, color=style["color"], linestyle="--",
                             linewidth=0.9, label=f"{label}: predicted {predicted:.3f}")  # fmt: skip
     ax_run.set_ylim(max(1e-16, ax_run.get_ylim()[0]), min(1e6, ax_run.get_ylim()[1]))
-    ax_run.set(xlabel="step $t$", ylabel=r"$\|w_t - w^*\|$",
+    ax_run.set(xlabel="step $t$", ylabel=r"$\|w_t - w^\star\|$ ($w^\star$: the minimum)",
                title=f"lr {lr:.4g}, momentum {momentum:.2f}")  # fmt: skip
     viz.legend_outside(ax_run, "below", ncols=1)
     mus = np.linspace(0.0, 0.99, 100)
@@ -341,13 +343,14 @@ def draw_rates(
         style = viz.optimizer_style(name)
         label = "heavy ball" if name == "SGD" else "NAG"
         curve = [tutorial.quadratic_rate(name, lr, m, curvatures) for m in mus]
-        if min(curve) > top:
-            off_scale.append(f"{label} off scale: predicted rate {min(curve):.2f} or more")
+        shown = min(curve) <= top  # a curve entirely above the axis gets a note, not a label
+        if not shown:
+            off_scale.append(f"{label}: off scale, predicted rate {min(curve):.2f} or more")
         ax_mu.plot(mus, curve, color=style["color"], linestyle=style["linestyle"],
-                   label=f"{label}, predicted")  # fmt: skip
+                   label=f"{label}, predicted" if shown else None)  # fmt: skip
         ax_mu.plot(grid, [measure(name, m)[1] for m in grid], linestyle="none",
                    marker=style["marker"], color=style["color"], mec="k",
-                   label=f"{label}, measured")  # fmt: skip
+                   label=f"{label}, measured" if shown else None)  # fmt: skip
     largest, smallest = max(curvatures), min(curvatures)
     ax_mu.axhline(tutorial.tuned_gradient_descent(largest, smallest)[1], color="k", linestyle=":",
                   label="best GD (any lr)")  # fmt: skip
@@ -355,9 +358,8 @@ def draw_rates(
                   label="best heavy ball (any lr, momentum)")  # fmt: skip
     ax_mu.axvline(momentum, color="grey", linewidth=0.8,
                   label=f"momentum of the runs on the left, {momentum:.2f}")  # fmt: skip
-    if off_scale:
-        ax_mu.text(0.03, 0.03, "\n".join(off_scale) + f" (> {top})", transform=ax_mu.transAxes,
-                   fontsize=8, va="bottom")  # fmt: skip
+    for note in off_scale:  # in the legend, where no line runs through it
+        ax_mu.plot([], [], linestyle="none", label=f"{note} (> {top})")
     ax_mu.set(xlabel=r"momentum $\mu$", ylabel="rate: factor per step (lower is faster)",
               ylim=(0.0, top), title=f"rate against momentum at lr {lr:.4g}")  # fmt: skip
     viz.legend_outside(ax_mu, "below", ncols=1)
