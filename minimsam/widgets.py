@@ -156,12 +156,19 @@ def redraw(
     if len(axes) == 2:
         window = _window(shown, land) if shown else land.bounds
         viz.contour(zoom, land, bounds=window, mark_minima=False)
-        viz.trajectory(zoom, viz.path(steps), color=color, markersize=5)
+        if len(shown) == 1:  # one step: the path in pale grey, so its arrows and names stand out
+            viz.trajectory(zoom, viz.path(steps), color="0.75", markersize=4, zorder=2)
+        else:
+            viz.trajectory(zoom, viz.path(steps), color=color, markersize=5)
         zoom.set_xlim(*window[0])
         zoom.set_ylim(*window[1])
         steps_shown = f"step {first}" if len(shown) == 1 else f"steps {first} to {last - 1}"
         zoom.set_title(steps_shown if shown else "no step to zoom on", fontsize=10)
-    arrows = [viz.draw_step(zoom, s) for s in shown]
+    # one step alone: arrows along one line drawn farther apart, so neither hides the other
+    separation = 2.0 * 2.6 if len(shown) == 1 else None
+    arrows = [viz.draw_step(zoom, s, separation=separation) for s in shown]
+    if len(axes) == 2 and len(shown) == 1:
+        viz.label_step(zoom, shown[0], t=first, fontsize=10)
     present = {part for drawn in arrows for part in drawn}
     parts = [p for p in (*PARTS[key], "gradient_applied") if p in present]
     # below the zoom, so that both panels keep their width; 9 pt stays readable at page width
