@@ -43,6 +43,7 @@ __all__ = ["SETTINGS", "Setting", "build_case", "build_cases"]
 STEPS = 10
 MLP_SIZES, BATCH = [4, 6, 3], 8
 ZERO_GRAD_STEP = 3  # the surface step with scale 0 and noise 0
+FIRST_AND_LATER = (0, ZERO_GRAD_STEP)  # a zero gradient on step 0 too: the first normalisation
 BN_STEPS, REESTIMATE_BATCHES, EVAL_BATCH = 5, 3, 16  # the batch-norm cases
 
 
@@ -76,6 +77,7 @@ class Setting:
     seed: int = 0
     pitfalls: tuple[str, ...] = field(default_factory=tuple)
     reestimate_batches: int = 0  # batch norm: re-estimation batches before the evaluation
+    zero_grad_steps: tuple[int, ...] = (ZERO_GRAD_STEP,)  # surface: the exactly-zero gradients
 
 
 WD, SGD_HP = "weight_decay", {"momentum": 0.9, "nesterov": False}
@@ -111,6 +113,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sgd-surface-zero-grad", "sgd", "Rosenbrock, momentum, a zero-gradient step",
             "surface", {**SGD_HP, WD: 0.0}, constant(SURFACE_LR), seed=4,
             pitfalls=(FIRST,)),
+    Setting("sgd-mlp-wd-no-momentum", "sgd", "no momentum, weight decay, lr schedule, "
+            "restore", "mlp", {"momentum": 0.0, WD: 0.1, "nesterov": False},
+            warmup_cosine(0.5), restore_before_step=5, seed=25,
+            pitfalls=(OUTSIDE, LR_LOST)),
+    Setting("sgd-surface-nesterov", "sgd", "Rosenbrock, Nesterov momentum, no weight decay, "
+            "a zero-gradient step", "surface", {"momentum": 0.9, WD: 0.0, "nesterov": True},
+            constant(SURFACE_LR), seed=26,
+            pitfalls=(FIRST,)),
     # ---- NAG (look-ahead form)
     Setting("nag-mlp-wd-restore", "nag", "weight decay, lr schedule, restore", "mlp",
             {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2), restore_before_step=5, seed=5,
@@ -118,6 +128,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("nag-surface-zero-grad", "nag", "Rosenbrock, a zero-gradient step", "surface",
             {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR), seed=6,
             pitfalls=(FIRST,)),
+    Setting("nag-mlp-wd-no-momentum", "nag", "no momentum, weight decay, lr schedule, restore",
+            "mlp", {"momentum": 0.0, WD: 0.1}, warmup_cosine(0.5), restore_before_step=5,
+            seed=27,
+            pitfalls=(LR_LOST,)),
     # ---- SAM
     Setting("sam-mlp-rho0.05", "sam", "constant rho 0.05, no weight decay", "mlp",
             {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.05), seed=7,
@@ -137,7 +151,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sam-surface-zero-grad-restore", "sam", "Rosenbrock, a zero-gradient step, "
             "weight decay, restore", "surface", {"momentum": 0.9, WD: 0.1},
             constant(SURFACE_LR), constant(0.02), restore_before_step=6, seed=9,
+            zero_grad_steps=FIRST_AND_LATER,
             pitfalls=(PLACE, SIGN, EPS_, FIRST, OUTSIDE, LOST)),
+    Setting("sam-mlp-wd-no-momentum", "sam", "no momentum, weight decay, constant rho 0.1",
+            "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.1), seed=28,
+            pitfalls=(PLACE, SIGN, TENSOR, OUTSIDE)),
     # ---- MSAM
     Setting("msam-mlp-rho0.3", "msam", "constant rho 0.3, no weight decay", "mlp",
             {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.3), seed=10,
@@ -159,7 +177,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("msam-surface-zero-grad-restore", "msam", "Rosenbrock, a zero-gradient step, rho "
             "changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
             constant(SURFACE_LR), every_step(0.05), restore_before_step=6, seed=13,
-            pitfalls=(SIGN, EPS_, FIRST, LOST, DRIFT, LAG)),
+            zero_grad_steps=FIRST_AND_LATER,
+            pitfalls=(SIGN, EPS_, LOST, DRIFT, LAG)),
+    Setting("msam-mlp-wd-no-momentum", "msam", "no momentum, weight decay, constant rho 0.3, "
+            "restore", "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.3),
+            restore_before_step=5, seed=29,
+            pitfalls=(PLACE, SIGN, EPS_, TENSOR, OUTSIDE, LOST)),
     # ---- AdamW (torch.optim.AdamW semantics)
     Setting("adamw-mlp-wd", "adamw", "weight decay 0.1", "mlp", {**ADAM, WD: 0.1},
             constant(0.05), seed=14,
@@ -168,7 +191,7 @@ SETTINGS: tuple[Setting, ...] = (
             {**ADAM, WD: 0.1}, warmup_cosine(0.05), restore_before_step=5, seed=15,
             pitfalls=(PLACE, LOST, LR_LOST)),
     Setting("adamw-surface-zero-grad", "adamw", "Rosenbrock, a zero-gradient step", "surface",
-            {**ADAM, WD: 0.0}, constant(0.01), seed=16,
+            {**ADAM, WD: 0.0}, constant(0.01), seed=16, zero_grad_steps=FIRST_AND_LATER,
             pitfalls=()),
     # ---- AdamW-MSAM
     Setting("adamw-msam-mlp-wd-rho0.5", "adamw-msam", "constant rho 0.5, weight decay 0.1",
@@ -184,7 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
             pitfalls=(PLACE, SIGN, EPS_, TENSOR, LAG)),
     Setting("adamw-msam-surface-zero-grad", "adamw-msam", "Rosenbrock, a zero-gradient step, "
             "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
-            every_step(0.05), seed=19,
+            every_step(0.05), seed=19, zero_grad_steps=FIRST_AND_LATER,
             pitfalls=(SIGN, EPS_, LAG)),
     # ---- batch norm (SGD, SAM, MSAM): running statistics and a final evaluation
     Setting("sgd-mlp-batchnorm", "sgd", "batch norm, momentum, weight decay", "mlp_batchnorm",
@@ -220,11 +243,11 @@ def _batchnorm_batches(rng: np.random.Generator, steps: int) -> dict[str, np.nda
     return batches
 
 
-def _surface_batches(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on :data:`ZERO_GRAD_STEP`."""
+def _surface_batches(rng: np.random.Generator, zero_steps: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on the ``zero_steps``."""
     scale = rng.uniform(0.5, 1.5, size=STEPS)
     noise = 10.0 * rng.normal(size=(STEPS, 2))
-    scale[ZERO_GRAD_STEP], noise[ZERO_GRAD_STEP] = 0.0, 0.0
+    scale[list(zero_steps)], noise[list(zero_steps)] = 0.0, 0.0
     return {"scale": scale, "noise": noise}
 
 
@@ -237,7 +260,7 @@ def build_case(setting: Setting, with_reference: bool = True) -> Case:
         model = problems.mlp_batchnorm_model(MLP_SIZES)
         batches = _batchnorm_batches(rng, len(setting.lr))
     else:
-        model, batches = problems.surface_model(), _surface_batches(rng)
+        model, batches = problems.surface_model(), _surface_batches(rng, setting.zero_grad_steps)
     case = Case(
         name=setting.name,
         optimizer=setting.optimizer,
