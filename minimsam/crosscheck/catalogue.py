@@ -243,7 +243,7 @@ def _batchnorm_batches(rng: np.random.Generator, steps: int) -> dict[str, np.nda
     return batches
 
 
-def _surface_batches(rng: np.random.Generator, zero_steps: tuple[int, ...]) -> dict[str, np.ndarray]:
+def _surface_batches(rng: np.random.Generator, zero_steps: tuple[int, ...]) -> dict:
     """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on the ``zero_steps``."""
     scale = rng.uniform(0.5, 1.5, size=STEPS)
     noise = 10.0 * rng.normal(size=(STEPS, 2))
