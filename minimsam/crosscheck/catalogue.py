@@ -9,7 +9,13 @@ of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
 - an lr schedule (warm-up, then cosine), given as the list of per-step values;
 - a save and restore of the optimizer state in the middle of the run;
 - on the 2-D surface, a step whose gradient is exactly zero (a missing ``EPS`` gives
-  NaN there; for MSAM and AdamW-MSAM the zero momentum of step 0 already does).
+  NaN there; for MSAM and AdamW-MSAM the zero momentum of step 0 already does); one
+  surface case each of SAM, MSAM, AdamW and AdamW-MSAM also has a zero gradient on step
+  0, so that the first vector normalised is zero: SAM's gradient, and MSAM's ``v_1``
+  and AdamW-MSAM's ``m_1``, which a memory-free form normalises at the end of step 0;
+- each hyperparameter at 0 with the others non-zero (momentum 0 with weight decay,
+  weight decay 0 with momentum, Nesterov without weight decay), so that a shortcut an
+  implementation takes for a zero hyperparameter cannot drop another term unseen;
 - cases that separate pitfalls which otherwise show together: a rho schedule without
   a restore (rho drift and rho lag, not state loss), an lr schedule with a constant
   rho across a restore (state loss and a lost lr schedule, not rho bugs), and a SAM
@@ -44,6 +50,7 @@ STEPS = 10
 MLP_SIZES, BATCH = [4, 6, 3], 8
 ZERO_GRAD_STEP = 3  # the surface step with scale 0 and noise 0
 FIRST_AND_LATER = (0, ZERO_GRAD_STEP)  # a zero gradient on step 0 too: the first normalisation
+ZERO_0_3 = f"zero gradients on steps 0 and {ZERO_GRAD_STEP}"
 BN_STEPS, REESTIMATE_BATCHES, EVAL_BATCH = 5, 3, 16  # the batch-norm cases
 
 
@@ -148,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.05),
             restore_before_step=5, seed=21,
             pitfalls=(SIGN, FIRST, TENSOR, LOST, LR_LOST)),
-    Setting("sam-surface-zero-grad-restore", "sam", "Rosenbrock, a zero-gradient step, "
+    Setting("sam-surface-zero-grad-restore", "sam", f"Rosenbrock, {ZERO_0_3}, "
             "weight decay, restore", "surface", {"momentum": 0.9, WD: 0.1},
             constant(SURFACE_LR), constant(0.02), restore_before_step=6, seed=9,
             zero_grad_steps=FIRST_AND_LATER,
@@ -174,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.3),
             restore_before_step=5, seed=24,
             pitfalls=(SIGN, EPS_, FIRST, TENSOR, LOST, LR_LOST)),
-    Setting("msam-surface-zero-grad-restore", "msam", "Rosenbrock, a zero-gradient step, rho "
+    Setting("msam-surface-zero-grad-restore", "msam", f"Rosenbrock, {ZERO_0_3}, rho "
             "changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
             constant(SURFACE_LR), every_step(0.05), restore_before_step=6, seed=13,
             zero_grad_steps=FIRST_AND_LATER,
@@ -190,7 +197,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("adamw-mlp-schedule-restore", "adamw", "lr schedule, weight decay, restore", "mlp",
             {**ADAM, WD: 0.1}, warmup_cosine(0.05), restore_before_step=5, seed=15,
             pitfalls=(PLACE, LOST, LR_LOST)),
-    Setting("adamw-surface-zero-grad", "adamw", "Rosenbrock, a zero-gradient step", "surface",
+    Setting("adamw-surface-zero-grad", "adamw", f"Rosenbrock, {ZERO_0_3}", "surface",
             {**ADAM, WD: 0.0}, constant(0.01), seed=16, zero_grad_steps=FIRST_AND_LATER,
             pitfalls=()),
     # ---- AdamW-MSAM
@@ -205,7 +212,7 @@ SETTINGS: tuple[Setting, ...] = (
             "decay, no restore", "mlp", {**ADAM, WD: 0.1}, constant(0.05), every_step(1.0),
             seed=23,
             pitfalls=(PLACE, SIGN, EPS_, TENSOR, LAG)),
-    Setting("adamw-msam-surface-zero-grad", "adamw-msam", "Rosenbrock, a zero-gradient step, "
+    Setting("adamw-msam-surface-zero-grad", "adamw-msam", f"Rosenbrock, {ZERO_0_3}, "
             "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
             every_step(0.05), seed=19, zero_grad_steps=FIRST_AND_LATER,
             pitfalls=(SIGN, EPS_, LAG)),

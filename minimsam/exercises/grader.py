@@ -197,7 +197,8 @@ def exercised(case: Case) -> str:
             "rho changing every step" if len(set(case.rho)) > 1 else f"rho {case.rho[0]:g}"
         )
     if case.model["kind"] == "surface":
-        parts.append("a zero-gradient step")
+        zero = [str(t) for t in np.flatnonzero(case.batches["scale"] == 0)]
+        parts.append(f"a zero gradient on step{'s' * (len(zero) > 1)} {' and '.join(zero)}")
     if case.restore_before_step is not None:
         parts.append(f"state saved and restored before step {case.restore_before_step}")
     return ", ".join(parts) or "plain steps"
