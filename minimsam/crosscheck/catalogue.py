@@ -9,7 +9,13 @@ of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
 - an lr schedule (warm-up, then cosine), given as the list of per-step values;
 - a save and restore of the optimizer state in the middle of the run;
 - on the 2-D surface, a step whose gradient is exactly zero (a missing ``EPS`` gives
-  NaN there; for MSAM and AdamW-MSAM the zero momentum of step 0 already does).
+  NaN there; for MSAM and AdamW-MSAM the zero momentum of step 0 already does); one
+  surface case each of SAM, MSAM, AdamW and AdamW-MSAM also has a zero gradient on step
+  0, so that the first vector normalised is zero: SAM's gradient, and MSAM's ``v_1``
+  and AdamW-MSAM's ``m_1``, which a memory-free form normalises at the end of step 0;
+- each hyperparameter at 0 with the others non-zero (momentum 0 with weight decay,
+  weight decay 0 with momentum, Nesterov without weight decay), so that a shortcut an
+  implementation takes for a zero hyperparameter cannot drop another term unseen;
 - cases that separate pitfalls which otherwise show together: a rho schedule without
   a restore (rho drift and rho lag, not state loss), an lr schedule with a constant
   rho across a restore (state loss and a lost lr schedule, not rho bugs), and a SAM
@@ -43,6 +49,8 @@ __all__ = ["SETTINGS", "Setting", "build_case", "build_cases"]
 STEPS = 10
 MLP_SIZES, BATCH = [4, 6, 3], 8
 ZERO_GRAD_STEP = 3  # the surface step with scale 0 and noise 0
+FIRST_AND_LATER = (0, ZERO_GRAD_STEP)  # a zero gradient on step 0 too: the first normalisation
+ZERO_0_3 = f"zero gradients on steps 0 and {ZERO_GRAD_STEP}"
 BN_STEPS, REESTIMATE_BATCHES, EVAL_BATCH = 5, 3, 16  # the batch-norm cases
 
 
@@ -76,6 +84,7 @@ class Setting:
     seed: int = 0
     pitfalls: tuple[str, ...] = field(default_factory=tuple)
     reestimate_batches: int = 0  # batch norm: re-estimation batches before the evaluation
+    zero_grad_steps: tuple[int, ...] = (ZERO_GRAD_STEP,)  # surface: the exactly-zero gradients
 
 
 WD, SGD_HP = "weight_decay", {"momentum": 0.9, "nesterov": False}
@@ -111,6 +120,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sgd-surface-zero-grad", "sgd", "Rosenbrock, momentum, a zero-gradient step",
             "surface", {**SGD_HP, WD: 0.0}, constant(SURFACE_LR), seed=4,
             pitfalls=(FIRST,)),
+    Setting("sgd-mlp-wd-no-momentum", "sgd", "no momentum, weight decay, lr schedule, "
+            "restore", "mlp", {"momentum": 0.0, WD: 0.1, "nesterov": False},
+            warmup_cosine(0.5), restore_before_step=5, seed=25,
+            pitfalls=(OUTSIDE, LR_LOST)),
+    Setting("sgd-surface-nesterov", "sgd", "Rosenbrock, Nesterov momentum, no weight decay, "
+            "a zero-gradient step", "surface", {"momentum": 0.9, WD: 0.0, "nesterov": True},
+            constant(SURFACE_LR), seed=26,
+            pitfalls=(FIRST,)),
     # ---- NAG (look-ahead form)
     Setting("nag-mlp-wd-restore", "nag", "weight decay, lr schedule, restore", "mlp",
             {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2), restore_before_step=5, seed=5,
@@ -118,6 +135,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("nag-surface-zero-grad", "nag", "Rosenbrock, a zero-gradient step", "surface",
             {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR), seed=6,
             pitfalls=(FIRST,)),
+    Setting("nag-mlp-wd-no-momentum", "nag", "no momentum, weight decay, lr schedule, restore",
+            "mlp", {"momentum": 0.0, WD: 0.1}, warmup_cosine(0.5), restore_before_step=5,
+            seed=27,
+            pitfalls=(LR_LOST,)),
     # ---- SAM
     Setting("sam-mlp-rho0.05", "sam", "constant rho 0.05, no weight decay", "mlp",
             {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.05), seed=7,
@@ -134,10 +155,14 @@ SETTINGS: tuple[Setting, ...] = (
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.05),
             restore_before_step=5, seed=21,
             pitfalls=(SIGN, FIRST, TENSOR, LOST, LR_LOST)),
-    Setting("sam-surface-zero-grad-restore", "sam", "Rosenbrock, a zero-gradient step, "
+    Setting("sam-surface-zero-grad-restore", "sam", f"Rosenbrock, {ZERO_0_3}, "
             "weight decay, restore", "surface", {"momentum": 0.9, WD: 0.1},
             constant(SURFACE_LR), constant(0.02), restore_before_step=6, seed=9,
+            zero_grad_steps=FIRST_AND_LATER,
             pitfalls=(PLACE, SIGN, EPS_, FIRST, OUTSIDE, LOST)),
+    Setting("sam-mlp-wd-no-momentum", "sam", "no momentum, weight decay, constant rho 0.1",
+            "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.1), seed=28,
+            pitfalls=(PLACE, SIGN, TENSOR, OUTSIDE)),
     # ---- MSAM
     Setting("msam-mlp-rho0.3", "msam", "constant rho 0.3, no weight decay", "mlp",
             {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.3), seed=10,
@@ -156,10 +181,15 @@ SETTINGS: tuple[Setting, ...] = (
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.3),
             restore_before_step=5, seed=24,
             pitfalls=(SIGN, EPS_, FIRST, TENSOR, LOST, LR_LOST)),
-    Setting("msam-surface-zero-grad-restore", "msam", "Rosenbrock, a zero-gradient step, rho "
+    Setting("msam-surface-zero-grad-restore", "msam", f"Rosenbrock, {ZERO_0_3}, rho "
             "changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
             constant(SURFACE_LR), every_step(0.05), restore_before_step=6, seed=13,
-            pitfalls=(SIGN, EPS_, FIRST, LOST, DRIFT, LAG)),
+            zero_grad_steps=FIRST_AND_LATER,
+            pitfalls=(SIGN, EPS_, LOST, DRIFT, LAG)),
+    Setting("msam-mlp-wd-no-momentum", "msam", "no momentum, weight decay, constant rho 0.3, "
+            "restore", "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.3),
+            restore_before_step=5, seed=29,
+            pitfalls=(PLACE, SIGN, EPS_, TENSOR, OUTSIDE, LOST)),
     # ---- AdamW (torch.optim.AdamW semantics)
     Setting("adamw-mlp-wd", "adamw", "weight decay 0.1", "mlp", {**ADAM, WD: 0.1},
             constant(0.05), seed=14,
@@ -167,8 +197,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("adamw-mlp-schedule-restore", "adamw", "lr schedule, weight decay, restore", "mlp",
             {**ADAM, WD: 0.1}, warmup_cosine(0.05), restore_before_step=5, seed=15,
             pitfalls=(PLACE, LOST, LR_LOST)),
-    Setting("adamw-surface-zero-grad", "adamw", "Rosenbrock, a zero-gradient step", "surface",
-            {**ADAM, WD: 0.0}, constant(0.01), seed=16,
+    Setting("adamw-surface-zero-grad", "adamw", f"Rosenbrock, {ZERO_0_3}", "surface",
+            {**ADAM, WD: 0.0}, constant(0.01), seed=16, zero_grad_steps=FIRST_AND_LATER,
             pitfalls=()),
     # ---- AdamW-MSAM
     Setting("adamw-msam-mlp-wd-rho0.5", "adamw-msam", "constant rho 0.5, weight decay 0.1",
@@ -182,9 +212,9 @@ SETTINGS: tuple[Setting, ...] = (
             "decay, no restore", "mlp", {**ADAM, WD: 0.1}, constant(0.05), every_step(1.0),
             seed=23,
             pitfalls=(PLACE, SIGN, EPS_, TENSOR, LAG)),
-    Setting("adamw-msam-surface-zero-grad", "adamw-msam", "Rosenbrock, a zero-gradient step, "
+    Setting("adamw-msam-surface-zero-grad", "adamw-msam", f"Rosenbrock, {ZERO_0_3}, "
             "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
-            every_step(0.05), seed=19,
+            every_step(0.05), seed=19, zero_grad_steps=FIRST_AND_LATER,
             pitfalls=(SIGN, EPS_, LAG)),
     # ---- batch norm (SGD, SAM, MSAM): running statistics and a final evaluation
     Setting("sgd-mlp-batchnorm", "sgd", "batch norm, momentum, weight decay", "mlp_batchnorm",
@@ -220,11 +250,11 @@ def _batchnorm_batches(rng: np.random.Generator, steps: int) -> dict[str, np.nda
     return batches
 
 
-def _surface_batches(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on :data:`ZERO_GRAD_STEP`."""
+def _surface_batches(rng: np.random.Generator, zero_steps: tuple[int, ...]) -> dict:
+    """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on the ``zero_steps``."""
     scale = rng.uniform(0.5, 1.5, size=STEPS)
     noise = 10.0 * rng.normal(size=(STEPS, 2))
-    scale[ZERO_GRAD_STEP], noise[ZERO_GRAD_STEP] = 0.0, 0.0
+    scale[list(zero_steps)], noise[list(zero_steps)] = 0.0, 0.0
     return {"scale": scale, "noise": noise}
 
 
@@ -237,7 +267,7 @@ def build_case(setting: Setting, with_reference: bool = True) -> Case:
         model = problems.mlp_batchnorm_model(MLP_SIZES)
         batches = _batchnorm_batches(rng, len(setting.lr))
     else:
-        model, batches = problems.surface_model(), _surface_batches(rng)
+        model, batches = problems.surface_model(), _surface_batches(rng, setting.zero_grad_steps)
     case = Case(
         name=setting.name,
         optimizer=setting.optimizer,

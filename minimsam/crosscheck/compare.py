@@ -493,41 +493,50 @@ def _accepts_a_pitfall(case: Case, atol: float, rtol: float) -> bool:
     return False
 
 
+def _first_moved_params(got: Trajectory, want: Trajectory) -> int | None:
+    """The first step whose params differ from the reference's while everything before
+    them agrees (that step's gradient evaluations included); None if there is none."""
+    for t in range(min(got.steps, want.steps)):
+        if got.grad_evals[t] != want.grad_evals[t]:
+            return None
+        for quantity, a, b in _quantities(got, want, t):
+            if not _diff(a, b, ATOL, RTOL)[1]:
+                return t if quantity == "the params after the step" else None
+    return None
+
+
 def _perturbed_params(case: Case, got: Trajectory) -> str | None:
-    """``"after step 0 ... = w - c * b"`` if the params read are the perturbed point: off by
-    a multiple of a state buffer the runner read, or, when it read none that fits, of the
-    reference's own buffer after step 0 (state kept where the runner cannot see it), and
-    by exactly rho[0] or rho[1] in length."""
+    """``"after step t ... = w - c * b"`` if the params read are the perturbed point: off
+    by a multiple of a state buffer the runner read, or, when it read none that fits, of
+    the reference's own buffer (state kept where the runner cannot see it), and by exactly
+    rho[t] or rho[t + 1] in length, on the first step ``t`` whose params differ (step 0,
+    unless the buffer after it is zero: a zero gradient there leaves nothing to perturb)."""
     want = case.reference
     if case.rho is None or got.steps == 0 or want.steps == 0:
         return None
-    for quantity, a, b in _quantities(got, want, 0):  # step 0 agrees up to its params
-        if not quantity.startswith("gradient evaluation"):
-            break
-        if not _diff(a, b, ATOL, RTOL)[1]:
-            return None
-    if got.grad_evals[0] != want.grad_evals[0]:
+    t = _first_moved_params(got, want)
+    if t is None:
         return None
     names = list(want.params)
-    diff = np.concatenate([(got.params[k][0] - want.params[k][0]).ravel() for k in names])
+    diff = np.concatenate([(got.params[k][t] - want.params[k][t]).ravel() for k in names])
     if not np.all(np.isfinite(diff)) or np.linalg.norm(diff) == 0:
         return None
-    candidates = [(f"state[{buffer!r}]", np.concatenate([arrays[k][0].ravel() for k in names]))
+    candidates = [(f"state[{buffer!r}]", np.concatenate([arrays[k][t].ravel() for k in names]))
                   for buffer, arrays in got.buffers.items()]  # fmt: skip
-    own = {} if case.has_stats else reference_steps(case)[0].outputs
-    candidates += [(f"the reference's {b}_1", own[b]) for b in ("v", "m") if b in own]
+    own = {} if case.has_stats else reference_steps(case)[t].outputs
+    candidates += [(f"the reference's {b}_{t + 1}", own[b]) for b in ("v", "m") if b in own]
     for label, b in candidates:
         if b.shape != diff.shape or not np.all(np.isfinite(b)) or b @ b == 0:
             continue
         c = -float(diff @ b) / float(b @ b)
         length = abs(c) * float(np.sqrt(b @ b))  # a perturbation is rho long
-        is_rho = any(abs(length - r) <= 1e-6 * r for r in case.rho[:2])
+        is_rho = any(abs(length - r) <= 1e-6 * r for r in case.rho[t : t + 2])
         if is_rho and np.linalg.norm(diff + c * b) <= 1e-6 * np.linalg.norm(diff):
             unseen = "" if label.startswith("state[") else (
                 "; the runner found no state buffer holding it: the optimizer keeps its state "
                 "where the runner cannot see it (outside optimizer.state)")  # fmt: skip
             return (
-                f"after step 0 the params equal w - c * {label} with c = {c:.3g} (length "
+                f"after step {t} the params equal w - c * {label} with c = {c:.3g} (length "
                 f"{length:.3g} = rho): the implementation keeps the perturbed point in its "
                 f"params, and the runner read that point as the weights{unseen}"
             )

@@ -36,7 +36,15 @@ from minimsam.crosscheck.describe import FIT_RTOL, SCALAR_RTOL
 from minimsam.crosscheck.reference import run_reference, shifted
 from minimsam.optim.base import EPS
 
-__all__ = ["EQUATIONS", "Equation", "Location", "from_memory_free", "localise", "reference_steps"]
+__all__ = [
+    "EQUATIONS",
+    "Equation",
+    "Location",
+    "checks_every_equation",
+    "from_memory_free",
+    "localise",
+    "reference_steps",
+]
 
 AGREE_ATOL, AGREE_RTOL = 1e-10, 1e-8  # as the comparison of trajectories
 
@@ -157,6 +165,8 @@ class _Step:
         self.outputs["point 1"] = w
         self.vectors.update({"w_t": w, "v_t": v, "g(w_t)": g})
         self._momentum(w, v, w, g, hp, w)
+        if hp["momentum"] == 0:  # no buffer at momentum 0 (as in PyTorch): w_{t+1} = w_t - lr d_t
+            del self.outputs["v"], self.vectors["v_{t+1}"]
 
     def _nag(self, w, b, grad, hp, t):
         v = b["v"]
@@ -449,8 +459,15 @@ def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
         found = _check_step(case, got, t, step, keys, you, kept)
         if found is not None:
             return found
-        buffers = {b: step.outputs[b] for b in names}
+        buffers = {b: step.outputs.get(b, buffers[b]) for b in names}
     return None
+
+
+def checks_every_equation(case: Case) -> bool:
+    """Whether :func:`localise` checks every equation of ``case``'s step: not for SGD at
+    momentum 0, which has no buffer (``v_{t+1}`` is not checked; a mistake there shows
+    only in ``w_{t+1}``)."""
+    return not (case.optimizer == "sgd" and case.hyperparameters.get("momentum") == 0)
 
 
 def _grad(case: Case, t: int, keys, split) -> Callable[[np.ndarray], np.ndarray]:

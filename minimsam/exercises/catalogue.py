@@ -21,7 +21,8 @@ momentum for the heavy-ball exercise, the batch-norm cases: a step function over
 params has no running statistics). Between them they show every pitfall: weight
 decay > 0 (the decay point), a zero-gradient step and the zero momentum of step 0
 (a missing ``EPS``), a rho that changes every step (rho drift), ten steps (momentum
-not carried over).
+not carried over), momentum 0 with weight decay (a shortcut for momentum 0 that drops
+the decay).
 """
 
 from __future__ import annotations

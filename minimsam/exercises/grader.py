@@ -24,7 +24,7 @@ import numpy as np
 
 from minimsam.crosscheck.case import Case, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, CaseResult, check_case, json_safe
-from minimsam.crosscheck.localise import Location, localise
+from minimsam.crosscheck.localise import Location, checks_every_equation, localise
 from minimsam.exercises.catalogue import Exercise, cases_for, get
 from minimsam.exercises.runner import (
     TIME_LIMIT,
@@ -197,7 +197,8 @@ def exercised(case: Case) -> str:
             "rho changing every step" if len(set(case.rho)) > 1 else f"rho {case.rho[0]:g}"
         )
     if case.model["kind"] == "surface":
-        parts.append("a zero-gradient step")
+        zero = [str(t) for t in np.flatnonzero(case.batches["scale"] == 0)]
+        parts.append(f"a zero gradient on step{'s' * (len(zero) > 1)} {' and '.join(zero)}")
     if case.restore_before_step is not None:
         parts.append(f"state saved and restored before step {case.restore_before_step}")
     return ", ".join(parts) or "plain steps"
@@ -262,7 +263,9 @@ def _first_nan(graded) -> str | None:
 def _failure(exercise: Exercise, name: str, graded: list, notes: list) -> ExerciseResult:
     failing = [g for g in graded if not g[3].passed]
     explained = [g for g in failing if g[3].diagnoses]
-    headline = (explained or failing)[0]
+    # without a name, localise where every equation shows (not SGD at momentum 0, no buffer)
+    full = [g for g in failing if checks_every_equation(g[0])]
+    headline = (explained or full or failing)[0]
     case, got, error, result = headline
     ids = list(dict.fromkeys(d.pitfall for g in (headline, *explained) for d in g[3].diagnoses))
     location = result.located and replace(result.located, you=True)  # in the student's words

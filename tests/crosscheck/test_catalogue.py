@@ -82,12 +82,31 @@ def test_batchnorm_reference_is_a_plain_run_with_nn_batch_grad_fn(cases):
         assert case.reference.eval_logits.shape == (len(case.batches["eval_x"]), 3)
 
 
-def test_the_zero_gradient_step_has_an_exactly_zero_gradient(cases):
+def test_the_zero_gradient_steps_have_an_exactly_zero_gradient(cases):
+    """Every surface case has one at ZERO_GRAD_STEP; those of the optimizers that
+    normalise (and AdamW) on step 0 too, so that the first normalised vector is zero."""
     surface = [c for c in cases if c.model["kind"] == "surface"]
     assert surface
     for case in surface:
-        assert np.all(case.reference.eval_grads["w"][ZERO_GRAD_STEP] == 0.0)
-        assert np.all(case.reference.eval_grads["w"][ZERO_GRAD_STEP - 1] != 0.0)
+        zero = np.flatnonzero(case.batches["scale"] == 0.0)
+        assert ZERO_GRAD_STEP in zero and set(zero) <= {0, ZERO_GRAD_STEP}
+        grads = case.reference.eval_grads["w"]
+        assert np.all(grads[zero] == 0.0)
+        assert np.all(np.delete(grads, zero, axis=0) != 0.0)
+    first = {c.optimizer for c in surface if c.batches["scale"][0] == 0.0}
+    assert first == {"sam", "msam", "adamw", "adamw-msam"}
+
+
+def test_each_hyperparameter_at_zero_meets_the_others_non_zero(cases):
+    """Momentum 0 with weight decay, weight decay 0 with momentum (and with Nesterov):
+    an implementation's shortcut for a zero hyperparameter cannot drop another term."""
+    for optimizer in ("sgd", "nag", "sam", "msam"):
+        hps = [c.hyperparameters for c in cases if c.optimizer == optimizer]
+        assert any(h["momentum"] == 0 and h["weight_decay"] > 0 for h in hps), optimizer
+        assert any(h["momentum"] > 0 and h["weight_decay"] == 0 for h in hps), optimizer
+    sgd = [c.hyperparameters for c in cases if c.optimizer == "sgd"]
+    assert any(h["nesterov"] and h["weight_decay"] == 0 for h in sgd)
+    assert any(h["nesterov"] and h["weight_decay"] > 0 for h in sgd)
 
 
 def test_each_case_lists_exactly_the_pitfalls_it_tells_apart(cases):

@@ -115,7 +115,7 @@ def test_a_nearest_hint_is_closer_than_the_reference_and_a_pitfall_of_the_case(c
 
 
 def test_a_run_that_raised_where_a_mutant_turns_nan_is_diagnosed(cases):
-    case = _case(cases, "sam-surface-zero-grad-restore")
+    case = _case(cases, "sam-surface-zero-grad")
     no_eps = run_reference(case, {m.name: m for m in mutants.mutants_for("sam")}["no-eps"].cls)
     stopped = 3
     assert np.all(np.isnan(no_eps.params["w"][stopped]))
