@@ -184,12 +184,12 @@ def basin_panels(
     made with ``layout="constrained"``: the legend goes outside, below the panels.
     """
     styles = {
-        "flat": {"marker": "o", "c": "white", "edgecolors": "k", "label": "ends in flat well"},
+        "flat": {"marker": "o", "c": "white", "edgecolors": "k", "label": "ends in the flat well"},
         "sharp": {
             "marker": "^",
             "c": "#D55E00",  # Okabe-Ito vermillion
             "edgecolors": "k",
-            "label": "ends in sharp well",
+            "label": "ends in the sharp well",
         },
         "elsewhere": {"marker": "x", "c": "k", "label": "ends elsewhere"},
     }
