@@ -67,6 +67,7 @@ __all__ = [
     "animate_steps",
     "contour",
     "draw_step",
+    "draw_tape",
     "label_step",
     "legend_outside",
     "optimizer_style",
@@ -784,6 +785,61 @@ def plot_histories(
     ax.set_xlabel({"epoch": "epoch", "grad_evals": "gradient evaluations"}.get(x, x))
     ax.set_ylabel(key.replace("_", " "))
     return lines
+
+
+def draw_tape(
+    ax: Any,
+    nodes: Mapping[str, tuple[str, float | None]],
+    positions: Mapping[str, tuple[float, float]],
+    edges: Mapping[tuple[str, str], float | None],
+    adjoints: Mapping[str, float],
+    share_at: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+) -> None:
+    """Draw a small tape: its values, the forward pass and the backward pass.
+
+    ``nodes[key] = (label, value)``: a math label (without ``$``) and the value the forward
+    pass gave it; a value of ``None`` marks a constant, drawn as a grey box with ``label``
+    as plain text. ``positions[key] = (generation, height)``. ``edges[(z, u)]`` is the share
+    ``z_bar * dz/du`` that the op making ``z`` sends back to its input ``u`` (``None``: no
+    gradient flows, a forward arrow only). ``adjoints[key]`` is written under the value.
+    ``share_at`` moves the label of an edge's share where the default, the middle of the
+    edge, would sit on another arrow. Forward arrows are grey and solid, backward arrows
+    vermillion and dashed; two empty lines carry their legend labels.
+    """
+    back = OKABE_ITO["vermillion"]
+    forward_style = {"arrowstyle": "-|>", "color": "0.55", "lw": 1.4}
+    backward_style = {**forward_style, "color": back, "linestyle": "--"}
+    for (out, inp), share in edges.items():
+        (x0, y0), (x1, y1) = positions[inp], positions[out]
+        if share is None:  # e.g. a constant: nothing flows back
+            ax.annotate("", (x1 - 0.22, y1 + 0.1), (x0 + 0.22, y0), arrowprops=forward_style)
+            continue
+        ax.annotate("", (x1 - 0.22, y1), (x0 + 0.22, y0 + 0.12), arrowprops=forward_style)
+        ax.annotate("", (x0 + 0.22, y0 - 0.12), (x1 - 0.22, y1 - 0.12), arrowprops=backward_style)
+        at = (share_at or {}).get((out, inp), ((x0 + x1) / 2, (y0 + y1) / 2 - 0.32))
+        ax.text(*at, f"${share:+.2f}$", color=back, fontsize=9, ha="center", va="center",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # fmt: skip
+    for key, (gx, gy) in positions.items():
+        label, value = nodes[key]
+        if value is None:
+            constant_box = {"boxstyle": "round", "facecolor": "0.95", "edgecolor": "0.6"}
+            ax.text(gx, gy, label, ha="center", va="center", fontsize=9, bbox=constant_box)
+            continue
+        ax.text(gx, gy, f"${label}$\n$= {value:+.3f}$", ha="center", va="center", fontsize=10,
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "k"})  # fmt: skip
+        if key in adjoints:
+            ax.text(gx, gy - 0.5, rf"$\bar{{{key}}} = {adjoints[key]:+.3f}$", ha="center",
+                    va="center", fontsize=10, color=back)  # fmt: skip
+    generations = sorted({int(g) for g, _ in positions.values()})
+    heights = [h for _, h in positions.values()]
+    ax.set(xlim=(generations[0] - 0.5, generations[-1] + 0.5),
+           ylim=(min(heights) - 0.9, max(heights) + 0.5), yticks=[])  # fmt: skip
+    ax.set_xticks(generations, [f"generation {g}" for g in generations])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.plot([], [], color="0.55", label="forward: value flows to the op that uses it")
+    ax.plot([], [], color=back, linestyle="--",
+            label=r"backward: share $\bar z\,\partial z/\partial u$ sent back")  # fmt: skip
 
 
 def _write_atomically(path: str | Path, write: Callable[[Any], None]) -> Path:

@@ -373,3 +373,21 @@ def test_step_legend_uses_the_tilde_symbol_only_where_there_is_one():
 def test_label_step_names_nags_look_ahead_a_t(surface):
     texts = viz.label_step(Figure().subplots(), traced("NAG", surface)[3], 3)
     assert texts["w_tilde"].get_text() == "$a_{3}$"
+
+
+def test_draw_tape_draws_each_pass_and_labels_shares_and_adjoints():
+    # the tape of f = 3 x (a constant times a leaf): one gradient edge and one constant edge
+    fig = Figure()
+    ax = fig.subplots()
+    nodes = {"x": ("x", 2.0), "k": ("constant 3", None), "f": ("f = 3x", 6.0)}
+    positions = {"x": (0, 0.0), "k": (0, 1.0), "f": (1, 0.5)}
+    viz.draw_tape(ax, nodes, positions, {("f", "x"): 3.0, ("f", "k"): None}, {"x": 3.0, "f": 1.0})
+    with_arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    assert len(with_arrows) == 3  # forward and backward for x, forward only for the constant
+    texts = [t.get_text() for t in ax.texts]
+    assert "$+3.00$" in texts  # the share sent back to x
+    assert r"$\bar{x} = +3.000$" in texts and r"$\bar{f} = +1.000$" in texts
+    assert "constant 3" in texts and not any(r"\bar{k}" in t for t in texts)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["generation 0", "generation 1"]
+    colors = {to_hex(t.arrow_patch.get_edgecolor()) for t in with_arrows}
+    assert to_hex(viz.OKABE_ITO["vermillion"]) in {c.lower() for c in colors}
