@@ -166,6 +166,7 @@ def redraw(
             viz.trajectory(zoom, viz.path(steps), color=color, markersize=5)
         zoom.set_xlim(*window[0])
         zoom.set_ylim(*window[1])
+        zoom.locator_params(axis="x", nbins=4)  # tick labels of a narrow window apart
         steps_shown = f"step {first}" if len(shown) == 1 else f"steps {first} to {last - 1}"
         zoom.set_title(steps_shown if shown else "no step to zoom on", fontsize=10)
     # one step alone: arrows along one line drawn farther apart, so neither hides the other
