@@ -172,3 +172,11 @@ def msam_rho_one_step_late(learning_rate, momentum=0.9, rho=0.3, weight_decay=0.
 def msam_per_leaf_norm(learning_rate, momentum=0.9, rho=0.3, weight_decay=0.0):
     """Normalises each parameter's momentum by its own norm, not the global one."""
     return _msam(learning_rate, momentum, rho, weight_decay, _per_leaf_scales, rho_ahead=True)
+
+
+def sgd_composed(learning_rate, momentum=0.0, weight_decay=0.0, nesterov=False):
+    """Correct: the coupled decay chained in front of optax.sgd."""
+    return optax.chain(
+        optax.add_decayed_weights(weight_decay),
+        optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov),
+    )

@@ -76,3 +76,13 @@ class AdamWMSAMDecayOnPerturbed(AdamWMSAM):
 
     def _decay_after(self, p, lr, wd):
         pass
+
+
+class AdamWMSAMCounterPerParam(AdamWMSAM):
+    """AdamW-MSAM with one step counter for the whole optimizer, incremented inside the
+    loop over parameters, so k grows by the number of parameters each step."""
+
+    def _state(self, p):
+        st = super()._state(p)
+        st["step"] = self.__dict__.setdefault("_shared_step", torch.tensor(0.0, dtype=torch.float64))
+        return st

@@ -59,3 +59,25 @@ class MSAMRestoreWithoutEps(MSAM):
 
     def _restore_scale(self, group, norm):
         return group["rho"] / norm
+
+
+class MSAMStateById(MSAM):
+    """MSAM that keeps its momentum in its own dict keyed by ``id(p)``, outside
+    ``self.state``: ``state_dict()`` does not save it, so a restored optimizer starts
+    again from v = 0."""
+
+    def __init__(self, params, lr, momentum=0.9, rho=0.3, weight_decay=0.0):
+        super().__init__(params, lr, momentum, rho, weight_decay)
+        self._momentum = {}
+
+    def _buffer(self, p):
+        if id(p) not in self._momentum:
+            self._momentum[id(p)] = torch.zeros_like(p)
+        return self._momentum[id(p)]
+
+
+class MSAMEpsInsideSqrt(MSAM):
+    """MSAM that adds EPS to the squared norm: sqrt(||v||^2 + EPS) (and no EPS after)."""
+
+    def _norm(self, bufs):
+        return torch.sqrt(sum((b * b).sum() for b in bufs) + EPS) - EPS

@@ -76,3 +76,17 @@ class SAMRhoTimesLr(SAM):
         grads = [p.grad for p in group["params"]]
         norm = torch.sqrt(sum((g * g).sum() for g in grads))
         return [group["lr"] * group["rho"] * g / (norm + EPS) for g in grads]
+
+
+class SAMRhoFromInit(SAM):
+    """SAM that keeps the rho it was built with (``self.rho``) and never reads the
+    param group's, so a rho schedule is ignored."""
+
+    def __init__(self, params, lr, momentum=0.9, rho=0.05, weight_decay=0.0):
+        super().__init__(params, lr, momentum, rho, weight_decay)
+        self.rho = rho
+
+    def _ascent_vectors(self, group):
+        grads = [p.grad for p in group["params"]]
+        norm = torch.sqrt(sum((g * g).sum() for g in grads))
+        return [self.rho * g / (norm + EPS) for g in grads]

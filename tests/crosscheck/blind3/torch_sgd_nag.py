@@ -115,3 +115,29 @@ class NAGStaleLookaheadLr(NAG):
 
     def _after(self, group):
         group["previous_lr"] = group["lr"]
+
+
+class SGDWithDampening(_Momentum):
+    """SGD with momentum and a dampening of 0.1 left on by default (torch's ``dampening``):
+    v = mu v + (1 - 0.1) d."""
+
+    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, nesterov=False,
+                 dampening=0.1):
+        super().__init__(params, lr, momentum, weight_decay, nesterov)
+        self.dampening = dampening
+
+    @torch.no_grad()
+    def step(self, closure):
+        with torch.enable_grad():
+            loss = closure()
+        for group in self.param_groups:
+            lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+            for p in group["params"]:
+                d = p.grad + wd * p
+                if mu == 0:
+                    p.sub_(lr * d)
+                    continue
+                buf = self._buffer(p)
+                buf.mul_(mu).add_((1 - self.dampening) * d)
+                p.sub_(lr * (d + mu * buf) if group["nesterov"] else lr * buf)
+        return loss
