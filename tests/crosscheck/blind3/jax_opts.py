@@ -6,7 +6,8 @@ Factories are called as ``factory(learning_rate=schedule, momentum=..., weight_d
 ``eval_params``.
 """
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -83,7 +84,10 @@ def _sam(learning_rate, momentum, rho, weight_decay, decay_at_perturbed, eps=EPS
         v = _map(lambda b, g, x: momentum * b + g + weight_decay * x, state.momentum, grads, at)
         descent = _map(lambda a, b: -a - learning_rate(state.count) * b, state.ascent, v)
         first = state.phase == 0
-        pick = lambda x, y: _map(lambda a, b: jnp.where(first, a, b), x, y)
+
+        def pick(x, y):
+            return _map(lambda a, b: jnp.where(first, a, b), x, y)
+
         zeros = _map(jnp.zeros_like, e)
         new = SAMState(
             jnp.where(first, state.count, state.count + 1),
@@ -137,8 +141,7 @@ def _msam(learning_rate, momentum, rho, weight_decay, scales, rho_ahead):
     def update(grads, state, params):
         # params hold w~_t = w_t - c_t v_t
         w = undo(params, state)
-        v = _map(lambda b, g, x: momentum * b + g + weight_decay * x,
-                 state.momentum, grads, params)
+        v = _map(lambda b, g, x: momentum * b + g + weight_decay * x, state.momentum, grads, params)
         w_next = _map(lambda x, b: x - learning_rate(state.count) * b, w, v)
         count = state.count + 1 if rho_ahead else state.count
         scale = scales(v, rho(count))

@@ -11,10 +11,10 @@ class AdamWMSAM(torch.optim.Optimizer):
     """w~ = w - rho m/(||m|| + EPS); Adam moments with g(w~); Adam step from w; then
     w *= 1 - lr wd (decay after the step)."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 rho=1.0):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      rho=rho))
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, rho=1.0):
+        super().__init__(
+            params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, rho=rho)
+        )
 
     def _state(self, p):
         st = self.state[p]
@@ -84,5 +84,7 @@ class AdamWMSAMCounterPerParam(AdamWMSAM):
 
     def _state(self, p):
         st = super()._state(p)
-        st["step"] = self.__dict__.setdefault("_shared_step", torch.tensor(0.0, dtype=torch.float64))
+        st["step"] = self.__dict__.setdefault(
+            "_shared_step", torch.tensor(0.0, dtype=torch.float64)
+        )
         return st

@@ -9,8 +9,7 @@ class MSAM(torch.optim.Optimizer):
     """u = v/(||v|| + EPS); w~ = w - rho u; d = g(w~) + wd w~; v = mu v + d; w -= lr v."""
 
     def __init__(self, params, lr, momentum=0.9, rho=0.3, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, momentum=momentum, rho=rho,
-                                      weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, momentum=momentum, rho=rho, weight_decay=weight_decay))
 
     def _buffer(self, p):
         state = self.state[p]

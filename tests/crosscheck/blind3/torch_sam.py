@@ -13,14 +13,13 @@ class SAM(torch.optim.Optimizer):
     """e = rho g/(||g|| + EPS); d = g(w + e) + wd w; v = mu v + d; w -= lr v."""
 
     def __init__(self, params, lr, momentum=0.9, rho=0.05, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, momentum=momentum, rho=rho,
-                                      weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, momentum=momentum, rho=rho, weight_decay=weight_decay))
 
     def _params(self):
         return [p for group in self.param_groups for p in group["params"]]
 
     def _ascent_vectors(self, group):
-        rho, wd = group["rho"], group["weight_decay"]
+        rho, _wd = group["rho"], group["weight_decay"]
         grads = [p.grad for p in group["params"]]
         norm = torch.sqrt(sum((g * g).sum() for g in grads))
         return [rho * g / (norm + EPS) for g in grads]
@@ -36,7 +35,9 @@ class SAM(torch.optim.Optimizer):
             for p, e in zip(group["params"], self._ascent_vectors(group)):
                 ascent[p] = e
                 p.add_(e)
-        frozen = running_stats_frozen(freeze_bn) if freeze_bn is not None else contextlib.nullcontext()
+        frozen = (
+            running_stats_frozen(freeze_bn) if freeze_bn is not None else contextlib.nullcontext()
+        )
         with torch.enable_grad(), frozen:
             closure()
         for group in self.param_groups:

@@ -8,8 +8,9 @@ import torch
 
 class _Momentum(torch.optim.Optimizer):
     def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, nesterov=False):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+        )
 
     def _buffer(self, p):
         state = self.state[p]
@@ -121,8 +122,7 @@ class SGDWithDampening(_Momentum):
     """SGD with momentum and a dampening of 0.1 left on by default (torch's ``dampening``):
     v = mu v + (1 - 0.1) d."""
 
-    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, nesterov=False,
-                 dampening=0.1):
+    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, nesterov=False, dampening=0.1):
         super().__init__(params, lr, momentum, weight_decay, nesterov)
         self.dampening = dampening
 

@@ -19,7 +19,7 @@ def adamw_msam_step(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
         m[key] += (1 - b1) * g[key]
         s[key] *= b2
         s[key] += (1 - b2) * np.square(g[key])
-        denom = np.sqrt(s[key]) / np.sqrt(1 - b2 ** k) + eps
-        w[key] -= (lr / (1 - b1 ** k)) * m[key] / denom
+        denom = np.sqrt(s[key]) / np.sqrt(1 - b2**k) + eps
+        w[key] -= (lr / (1 - b1**k)) * m[key] / denom
         w[key] *= 1 - lr * weight_decay
     return w, m, s

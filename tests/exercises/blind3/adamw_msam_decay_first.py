@@ -17,6 +17,8 @@ def adamw_msam_step(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
     m_n = {key: b1 * m[key] + (1 - b1) * g[key] for key in w}
     s_n = {key: b2 * s[key] + (1 - b2) * g[key] ** 2 for key in w}
     wd = {key: w[key] * (1 - lr * weight_decay) for key in w}
-    step = lr / (1 - b1 ** k)
-    w_next = {key: wd[key] - step * m_n[key] / (np.sqrt(s_n[key]) / np.sqrt(1 - b2 ** k) + eps) for key in w}
+    step = lr / (1 - b1**k)
+    w_next = {
+        key: wd[key] - step * m_n[key] / (np.sqrt(s_n[key]) / np.sqrt(1 - b2**k) + eps) for key in w
+    }
     return w_next, m_n, s_n

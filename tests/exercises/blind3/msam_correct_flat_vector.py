@@ -11,7 +11,10 @@ def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     buf = np.concatenate([np.ravel(v[k]) for k in keys])
     xp = x - rho * buf / (np.linalg.norm(buf) + EPS)
     splits = np.cumsum([np.size(w[k]) for k in keys])[:-1]
-    unflat = lambda z: {k: p.reshape(np.shape(w[k])) for k, p in zip(keys, np.split(z, splits))}
+
+    def unflat(z):
+        return {k: p.reshape(np.shape(w[k])) for k, p in zip(keys, np.split(z, splits))}
+
     gk = grad_fn(unflat(xp))
     d = np.concatenate([np.ravel(gk[k]) for k in keys]) + weight_decay * xp
     x_next = x - lr * momentum * buf - lr * d

@@ -1,7 +1,5 @@
 """A student's answer."""
 
-import numpy as np
-
 EPS = 1e-12
 
 

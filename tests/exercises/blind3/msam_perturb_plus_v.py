@@ -9,7 +9,6 @@ def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     def norm(tree):
         return np.sqrt(sum(np.sum(x * x) for x in tree.values()))
 
-
     c = rho / (norm(v) + EPS)
     wp = {k: w[k] + c * v[k] for k in w}
     g = grad_fn(wp)

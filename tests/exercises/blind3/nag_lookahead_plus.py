@@ -1,7 +1,5 @@
 """A student's answer."""
 
-import numpy as np
-
 
 def nag_step(w, v, grad_fn, lr, momentum, weight_decay):
     a = {k: w[k] + lr * momentum * v[k] for k in w}

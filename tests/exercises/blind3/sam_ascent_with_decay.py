@@ -9,7 +9,6 @@ def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     def norm(tree):
         return np.sqrt(sum(np.sum(x * x) for x in tree.values()))
 
-
     g1 = grad_fn(w)
     full = {k: g1[k] + weight_decay * w[k] for k in w}
     c = rho / (norm(full) + EPS)

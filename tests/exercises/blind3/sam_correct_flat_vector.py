@@ -7,13 +7,15 @@ EPS = 1e-12
 
 def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     keys = list(w)
-    flat = lambda tree: np.concatenate([np.ravel(tree[k]) for k in keys])
+
+    def flat(tree):
+        return np.concatenate([np.ravel(tree[k]) for k in keys])
 
     def unflat(x):
         out, i = {}, 0
         for k in keys:
             n = np.size(w[k])
-            out[k] = x[i:i + n].reshape(np.shape(w[k]))
+            out[k] = x[i : i + n].reshape(np.shape(w[k]))
             i += n
         return out
 

@@ -9,7 +9,6 @@ def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     def norm(tree):
         return np.sqrt(sum(np.sum(x * x) for x in tree.values()))
 
-
     g1 = grad_fn(w)
     e = {k: -rho * g1[k] / (norm(g1) + EPS) for k in w}
     g2 = grad_fn({k: w[k] + e[k] for k in w})

@@ -9,7 +9,6 @@ def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     def norm(tree):
         return np.sqrt(sum(np.sum(x * x) for x in tree.values()))
 
-
     g1 = grad_fn(w)
     c = lr * rho / (norm(g1) + EPS)
     g2 = grad_fn({k: w[k] + c * g1[k] for k in w})

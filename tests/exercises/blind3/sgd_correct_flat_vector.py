@@ -5,7 +5,10 @@ import numpy as np
 
 def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
     keys = sorted(w)
-    flat = lambda tree: np.concatenate([np.ravel(tree[k]) for k in keys])
+
+    def flat(tree):
+        return np.concatenate([np.ravel(tree[k]) for k in keys])
+
     x, buf = flat(w), flat(v)
     gx = flat(grad_fn(w))
     buf = momentum * buf + (gx + weight_decay * x)
@@ -13,7 +16,7 @@ def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
     out_w, out_v, i = {}, {}, 0
     for k in keys:
         n = np.size(w[k])
-        out_w[k] = x[i:i + n].reshape(np.shape(w[k]))
-        out_v[k] = buf[i:i + n].reshape(np.shape(w[k]))
+        out_w[k] = x[i : i + n].reshape(np.shape(w[k]))
+        out_v[k] = buf[i : i + n].reshape(np.shape(w[k]))
         i += n
     return out_w, out_v

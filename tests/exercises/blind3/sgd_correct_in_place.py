@@ -1,7 +1,5 @@
 """A student's answer."""
 
-import numpy as np
-
 
 def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
     g = grad_fn(w)
