@@ -56,6 +56,7 @@ HERE = Path(__file__).resolve().parent
 SETS = {
     "blind": (HERE / "exercises" / "blind", HERE / "crosscheck" / "blind"),
     "blind2": (HERE / "exercises" / "blind2", HERE / "crosscheck" / "blind2"),
+    "blind3": (HERE / "exercises" / "blind3", HERE / "crosscheck" / "blind3"),
 }
 PERTURBED = "keeps the perturbed point"  # the kit's evidence of params that are w~
 

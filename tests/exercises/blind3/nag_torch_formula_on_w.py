@@ -1,0 +1,8 @@
+"""A student's answer."""
+
+
+def nag_step(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    d = {k: g[k] + weight_decay * w[k] for k in w}
+    v_next = {k: momentum * v[k] + d[k] for k in w}
+    return {k: w[k] - lr * (d[k] + momentum * v_next[k]) for k in w}, v_next

@@ -1,0 +1,13 @@
+"""A student's answer."""
+
+import numpy as np
+
+EPS = 1e-12
+
+
+def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g1 = grad_fn(w)
+    sq = sum(np.sum(g1[k] ** 2) for k in g1)
+    g2 = grad_fn({k: w[k] + rho * g1[k] / (sq + EPS) for k in w})
+    v_next = {k: momentum * v[k] + g2[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
