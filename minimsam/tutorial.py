@@ -10,6 +10,8 @@
 - :func:`sam_loss` is SAM's objective ``L(w + rho g/||g||)`` at given points.
 - :func:`basin_panels` and :func:`well_bars` draw where runs from random starts end;
   :func:`local_maxima` finds the peaks of a sampled curve.
+- :func:`sam_run_figure`, :func:`gradient_part_figure` and :func:`swing_figure` draw
+  tutorial 03's figures of a SAM run, one step's parts and the swings near a minimum.
 """
 
 from __future__ import annotations
