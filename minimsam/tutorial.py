@@ -10,6 +10,8 @@
 - :func:`sam_loss` is SAM's objective ``L(w + rho g/||g||)`` at given points.
 - :func:`basin_panels` and :func:`well_bars` draw where runs from random starts end;
   :func:`local_maxima` finds the peaks of a sampled curve.
+- :func:`sam_run_figure`, :func:`gradient_part_figure` and :func:`swing_figure` draw
+  tutorial 03's figures of a SAM run, one step's parts and the swings near a minimum.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ __all__ = [
     "sam_loss",
     "sharp_flat_grad",
     "sharp_flat_grad_fn",
+    "gradient_part_figure",
+    "sam_run_figure",
+    "swing_figure",
     "well_bars",
     "which_well",
 ]
@@ -258,6 +263,142 @@ def sam_loss_plot(
     ax.set_xlabel("$x$, the first coordinate of $w$ (along the line $y = 0$)")
     ax.set_ylabel("loss")
     viz.legend_outside(ax, "right")
+
+
+_XY_LABELS = ("$x$, the first coordinate of $w$", "$y$, the second coordinate of $w$")
+
+
+def _point_handles() -> list[Any]:
+    """Legend handles for the markers of :func:`viz.label_step`."""
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D([], [], marker="o", color="k", linestyle="none", label="$w_t$, $w_{t+1}$ (named)"),
+        Line2D([], [], marker="D", color="k", mfc="white", linestyle="none",
+               label=r"perturbed point $\tilde w_t$ (named)"),
+    ]  # fmt: skip
+
+
+def sam_run_figure(
+    landscape: Any, steps: Sequence[Any], control: np.ndarray, t: int, rho: float
+) -> Any:
+    """Tutorial 03's first figure: a SAM run and its control, and one step magnified.
+
+    Left: the SAM iterates of ``steps`` (:func:`viz.trace_steps`) and the ``control`` path
+    (SGD with momentum, ``rho = 0``) on ``landscape``, limited to where the runs go. Right:
+    step ``t`` with its perturbation ``w_t -> w~_t`` and its momentum part, points named.
+    Legends below the panels. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(9, 5.2), layout="constrained")
+    viz.contour(ax, landscape)
+    viz.trajectory(ax, control, label=r"SGD with momentum ($\rho = 0$)", optimizer="SGD")
+    viz.trajectory(ax, viz.path(steps), label="SAM iterates $w_t$", optimizer="SAM")
+    ax.set(xlim=(-1.7, 1.7), ylim=(-1.0, 1.0))  # the part of the surface the runs visit
+    ax.set_title(rf"SAM, $\rho = {rho:g}$, {len(steps)} steps", fontsize=10)
+    window = viz.step_window(steps[t : t + 1])
+    viz.contour(zoom, landscape, bounds=window, mark_minima=False)
+    viz.trajectory(zoom, viz.path(steps), optimizer="SAM", markersize=5)
+    viz.draw_step(zoom, steps[t], parts=("perturbation", "momentum"))
+    viz.label_step(zoom, steps[t], t=t, fontsize=11)
+    zoom.set(xlim=window[0], ylim=window[1])
+    zoom.set_title(f"step {t} (gradient part: next figure)", fontsize=10)
+    for a in (ax, zoom):
+        a.set(xlabel=_XY_LABELS[0], ylabel=_XY_LABELS[1])
+        a.xaxis.set_major_locator(plt.MaxNLocator(6))
+    viz.legend_outside(ax, "below", fontsize=9)
+    arrows = viz.step_legend(zoom, ["perturbation", "momentum"]).legend_handles
+    zoom.legend(handles=arrows + _point_handles(), loc="upper center",
+                bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=9)  # fmt: skip
+    return fig
+
+
+def gradient_part_figure(landscape: Any, steps: Sequence[Any], t: int) -> Any:
+    """Tutorial 03's second figure: the gradient part ``-eta g(w~_t)`` of step ``t``, magnified.
+
+    Left: where it is taken, at ``w~_t``, in a window just larger than the arrow. Right:
+    where it is applied, after the momentum part (:func:`draw_update_zoom`), with ``w_t``
+    and ``w_{t+1}`` named and the path in grey. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    step = steps[t]
+    fig, (taken, applied) = plt.subplots(1, 2, figsize=(9, 4.6), layout="constrained")
+    p, descent = step.gradient_point, step.points["w_next"] - step.w_momentum  # -eta g(w~_t)
+    half = 1.3 * np.linalg.norm(descent)
+    box = tuple((float(c - half), float(c + half)) for c in p + descent / 2)
+    viz.contour(taken, landscape, bounds=box, mark_minima=False, axis_labels=False)
+    viz.draw_step(taken, step, parts=("gradient",))
+    taken.plot(*p, "D", color="k", mfc="white", ms=8, zorder=10)
+    taken.annotate(rf"$\tilde w_{{{t}}}$", p, xytext=(12, -14), textcoords="offset points",
+                   fontsize=11)  # fmt: skip
+    taken.set(xlim=box[0], ylim=box[1],
+              title=rf"taken at $\tilde w_{{{t}}}$: $-\eta\, g(\tilde w_{{{t}}})$")  # fmt: skip
+    draw_update_zoom(applied, landscape, steps, t)  # path in grey
+    for point, name in (
+        (step.points["w"], f"$w_{{{t}}}$"),
+        (step.points["w_next"], f"$w_{{{t + 1}}}$"),
+    ):
+        applied.plot(*point, "o", color="k", ms=7, zorder=10, clip_on=False)
+        applied.annotate(name, point, xytext=(8, 8), textcoords="offset points", fontsize=11)
+    applied.set_title(rf"applied: $w_{{{t}}} \to w_{{{t}}} - \eta\mu v_{{{t}}} \to w_{{{t + 1}}}$")
+    for a in (taken, applied):
+        a.title.set_fontsize(10)
+        a.set(xlabel=_XY_LABELS[0], ylabel=_XY_LABELS[1])
+        a.xaxis.set_major_locator(plt.MaxNLocator(5))
+    arrows = viz.step_legend(taken, ["momentum", "gradient", "gradient_applied"],
+                             gradient_point=viz.TILDE_W).legend_handles  # fmt: skip
+    taken.get_legend().remove()
+    grey = Line2D([], [], color="0.5", marker="o", label="SAM's path (grey)")
+    fig.legend(handles=arrows + [grey], loc="outside lower center", ncols=2, frameon=False,
+               fontsize=9)  # fmt: skip
+    return fig
+
+
+def swing_figure(
+    offsets: Mapping[str, np.ndarray],
+    saddle_offset: float,
+    flat_offset: float,
+    width: float,
+    first_steps: int = 30,
+) -> Any:
+    """Offsets ``x_t - x*`` of runs started near the sharp minimum ``(x*, 0)``, two panels.
+
+    Top: every step, with the band within ``width`` of the sharp minimum, the saddle at
+    ``saddle_offset`` and the band within 0.3 of the flat minimum at ``flat_offset``.
+    Bottom: the first ``first_steps`` steps magnified (``|offset| <= 0.35``), where the
+    swings of the runs are too small to read at the top's scale. ``offsets[name]`` is
+    drawn in the style of optimizer ``name`` (:func:`viz.optimizer_style`); the legend
+    sits to the right of the top panel. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (whole, first) = plt.subplots(
+        2, 1, figsize=(9, 5.6), layout="constrained", height_ratios=(3, 2)
+    )
+    for ax, markevery in ((whole, 3), (first, 1)):
+        for name, offset in offsets.items():
+            ax.plot(offset, label=f"{name}, momentum 0.9", markevery=markevery, ms=4,
+                    **viz.optimizer_style(name))  # fmt: skip
+        ax.axhspan(-width, width, color="0.9", zorder=0,
+                   label=r"within one width $\sigma$ of the sharp minimum")  # fmt: skip
+        ax.axhline(0, color="k", linewidth=0.7)
+        ax.set_xlabel("step $t$")
+        ax.set_ylabel("$x_t - x^\\star$")
+    whole.axhline(saddle_offset, color="grey", linestyle="--", linewidth=1,
+                  label=f"the saddle (offset {saddle_offset:.2f})")  # fmt: skip
+    whole.axhspan(flat_offset - 0.3, flat_offset + 0.3, color=viz.OKABE_ITO["sky blue"],
+                  alpha=0.25, zorder=0, label="within 0.3 of the flat minimum")  # fmt: skip
+    whole.set(xlim=(0, len(next(iter(offsets.values()))) - 1),
+              title="all steps: offset from the sharp minimum")  # fmt: skip
+    first.set(xlim=(0, first_steps), ylim=(-0.35, 0.35),
+              title=f"steps 0 to {first_steps}, magnified")  # fmt: skip
+    for ax in (whole, first):
+        ax.title.set_fontsize(10)
+    viz.legend_outside(whole, "right", fontsize=9)
+    return fig
 
 
 def well_legend_handles() -> list[Any]:

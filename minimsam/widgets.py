@@ -176,13 +176,35 @@ def redraw(
         viz.label_step(zoom, shown[0], t=first, fontsize=10)
     present = {part for drawn in arrows for part in drawn}
     parts = [p for p in (*PARTS[key], "gradient_applied") if p in present]
-    # below the zoom, so that both panels keep their width; 9 pt stays readable at page width
-    viz.step_legend(zoom, parts, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9,
-                    frameon=False)  # fmt: skip
+    # below the panels, so that both keep their width; 9 pt stays readable at page width
+    below = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.16), "fontsize": 9, "frameon": False}
+    legend = viz.step_legend(zoom, parts, **below)
+    if len(axes) == 2:
+        from matplotlib.lines import Line2D
+
+        if len(shown) == 1:  # name the pale path too
+            grey = Line2D([], [], color="0.75", marker="o", markersize=4, label=f"{name}'s path")
+            zoom.legend(handles=[*legend.legend_handles, grey], **below)
+        ax.legend(handles=_overview_handles(ax, len(land.minima)), **below)
     for a in axes:
         a.set_xlabel("$x$ (first coordinate of $w$)")
         a.set_ylabel("$y$ (second coordinate of $w$)")
     return StepPlot(steps=steps, axes=axes, arrows=arrows)
+
+
+def _overview_handles(ax: Any, num_minima: int) -> list[Any]:
+    """Legend handles of the overview panel: the path as drawn, its start, the minima."""
+    from matplotlib.lines import Line2D
+
+    (line,) = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    path = Line2D([], [], color=line.get_color(), marker=line.get_marker(), markersize=4,
+                  linestyle=line.get_linestyle(),
+                  label=f"{line.get_label()} iterates $w_t$")  # fmt: skip
+    start = Line2D([], [], marker="s", markersize=7, color=line.get_color(),
+                   markeredgecolor="k", linestyle="none", label="start")  # fmt: skip
+    minima = Line2D([], [], marker="*", markersize=12, color="white", markeredgecolor="k",
+                    linestyle="none", label="minima" if num_minima > 1 else "minimum")  # fmt: skip
+    return [path, start, minima]
 
 
 def _live_kernel() -> bool:

@@ -176,3 +176,16 @@ def test_static_figures_are_forced_by_the_environment(monkeypatch):
     assert widgets._live_kernel() is False
     fig = widgets.step_explorer("msam", lr=0.01, momentum=0.9, rho=0.3, num_steps=6)
     assert isinstance(fig, plt.Figure)
+
+
+def test_redraw_names_the_overview_markers_and_the_pale_path_of_a_one_step_zoom():
+    fig = plt.figure()
+    drawn = widgets.redraw(fig, "sam", lr=0.05, momentum=0.9, rho=0.1, surface="sharp-flat",
+                           num_steps=20, detail=(10, 11))  # fmt: skip
+    overview, zoom = drawn.axes
+    names = [t.get_text() for t in overview.get_legend().get_texts()]
+    assert names == ["SAM iterates $w_t$", "start", "minima"]
+    assert "SAM's path" in [t.get_text() for t in zoom.get_legend().get_texts()]
+    fig.canvas.draw()  # both legends sit below their panels, off the data
+    for ax in drawn.axes:
+        assert ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0
