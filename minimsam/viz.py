@@ -821,9 +821,10 @@ def draw_tape(
         ax.annotate("", (x1 - 0.22, y1), (x0 + 0.22, y0 + 0.12), arrowprops=forward_style)
         ax.annotate("", end, start, arrowprops=backward_style)
         middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+        label_box = {"facecolor": "white", "edgecolor": "none", "pad": 0.5}
         ax.annotate(f"${share:+.2f}$", middle, xytext=_beside_segment(ax, start, end),
                     textcoords="offset points", color=back, fontsize=9, ha="center",
-                    va="center", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # fmt: skip
+                    va="center", bbox=label_box)  # fmt: skip
     for key, (text, out) in (constants or {}).items():
         (x0, y0), (x1, y1) = positions[key], positions[out]
         ax.annotate("", (x1 - 0.22, y1 + 0.1), (x0 + 0.22, y0), arrowprops=forward_style)
