@@ -789,57 +789,76 @@ def plot_histories(
 
 def draw_tape(
     ax: Any,
-    nodes: Mapping[str, tuple[str, float | None]],
+    values: Mapping[str, float],
     positions: Mapping[str, tuple[float, float]],
-    edges: Mapping[tuple[str, str], float | None],
+    shares: Mapping[tuple[str, str], float],
     adjoints: Mapping[str, float],
-    share_at: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+    labels: Mapping[str, str] | None = None,
+    constants: Mapping[str, tuple[str, str]] | None = None,
 ) -> None:
     """Draw a small tape: its values, the forward pass and the backward pass.
 
-    ``nodes[key] = (label, value)``: a math label (without ``$``) and the value the forward
-    pass gave it; a value of ``None`` marks a constant, drawn as a grey box with ``label``
-    as plain text. ``positions[key] = (generation, height)``. ``edges[(z, u)]`` is the share
-    ``z_bar * dz/du`` that the op making ``z`` sends back to its input ``u`` (``None``: no
-    gradient flows, a forward arrow only). ``adjoints[key]`` is written under the value.
-    ``share_at`` moves the label of an edge's share where the default, the middle of the
-    edge, would sit on another arrow. Forward arrows are grey and solid, backward arrows
-    vermillion and dashed; two empty lines carry their legend labels.
+    ``values[key]`` is the number the forward pass gave the value ``key``, drawn in a box
+    at ``positions[key] = (generation, height)`` with the math label ``labels[key]``
+    (without ``$``; default: the key) and, under it, its adjoint ``adjoints[key]``.
+    ``shares[(z, u)]`` is the share ``z_bar * dz/du`` that the op making ``z`` sends back
+    to its input ``u``: a grey forward arrow ``u -> z`` and a dashed vermillion backward
+    arrow ``z -> u`` labelled with the share, beside the arrow on the side away from the
+    forward one. ``constants[key] = (text, z)`` draws a constant input of the op making
+    ``z`` as a grey box with plain ``text``, with a forward arrow only (no gradient flows
+    to it). Two empty lines carry the legend labels of the two kinds of arrow.
     """
     back = OKABE_ITO["vermillion"]
     forward_style = {"arrowstyle": "-|>", "color": "0.55", "lw": 1.4}
     backward_style = {**forward_style, "color": back, "linestyle": "--"}
-    for (out, inp), share in edges.items():
+    generations = sorted({int(g) for g, _ in positions.values()})
+    heights = [h for _, h in positions.values()]
+    ax.set(xlim=(generations[0] - 0.5, generations[-1] + 0.5),
+           ylim=(min(heights) - 0.9, max(heights) + 0.5), yticks=[])  # fmt: skip
+    for (out, inp), share in shares.items():
         (x0, y0), (x1, y1) = positions[inp], positions[out]
-        if share is None:  # e.g. a constant: nothing flows back
-            ax.annotate("", (x1 - 0.22, y1 + 0.1), (x0 + 0.22, y0), arrowprops=forward_style)
-            continue
+        start, end = (x1 - 0.22, y1 - 0.12), (x0 + 0.22, y0 - 0.12)  # the backward arrow
         ax.annotate("", (x1 - 0.22, y1), (x0 + 0.22, y0 + 0.12), arrowprops=forward_style)
-        ax.annotate("", (x0 + 0.22, y0 - 0.12), (x1 - 0.22, y1 - 0.12), arrowprops=backward_style)
-        at = (share_at or {}).get((out, inp), ((x0 + x1) / 2, (y0 + y1) / 2 - 0.32))
-        ax.text(*at, f"${share:+.2f}$", color=back, fontsize=9, ha="center", va="center",
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # fmt: skip
-    for key, (gx, gy) in positions.items():
-        label, value = nodes[key]
-        if value is None:
-            constant_box = {"boxstyle": "round", "facecolor": "0.95", "edgecolor": "0.6"}
-            ax.text(gx, gy, label, ha="center", va="center", fontsize=9, bbox=constant_box)
-            continue
+        ax.annotate("", end, start, arrowprops=backward_style)
+        middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+        label_box = {"facecolor": "white", "edgecolor": "none", "pad": 0.5}
+        ax.annotate(f"${share:+.2f}$", middle, xytext=_beside_segment(ax, start, end),
+                    textcoords="offset points", color=back, fontsize=9, ha="center",
+                    va="center", bbox=label_box)  # fmt: skip
+    for key, (text, out) in (constants or {}).items():
+        (x0, y0), (x1, y1) = positions[key], positions[out]
+        ax.annotate("", (x1 - 0.22, y1 + 0.1), (x0 + 0.22, y0), arrowprops=forward_style)
+        constant_box = {"boxstyle": "round", "facecolor": "0.95", "edgecolor": "0.6"}
+        ax.text(x0, y0, text, ha="center", va="center", fontsize=9, bbox=constant_box)
+    for key, value in values.items():
+        gx, gy = positions[key]
+        label = (labels or {}).get(key, key)
         ax.text(gx, gy, f"${label}$\n$= {value:+.3f}$", ha="center", va="center", fontsize=10,
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "k"})  # fmt: skip
         if key in adjoints:
             ax.text(gx, gy - 0.5, rf"$\bar{{{key}}} = {adjoints[key]:+.3f}$", ha="center",
                     va="center", fontsize=10, color=back)  # fmt: skip
-    generations = sorted({int(g) for g, _ in positions.values()})
-    heights = [h for _, h in positions.values()]
-    ax.set(xlim=(generations[0] - 0.5, generations[-1] + 0.5),
-           ylim=(min(heights) - 0.9, max(heights) + 0.5), yticks=[])  # fmt: skip
     ax.set_xticks(generations, [f"generation {g}" for g in generations])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.plot([], [], color="0.55", label="forward: value flows to the op that uses it")
     ax.plot([], [], color=back, linestyle="--",
             label=r"backward: share $\bar z\,\partial z/\partial u$ sent back")  # fmt: skip
+
+
+def _beside_segment(
+    ax: Any, start: tuple[float, float], end: tuple[float, float], size=(30.0, 12.0), gap=3.0
+) -> tuple[float, float]:
+    """Offset in points that moves a label of ``size`` (width, height, in points) from the
+    middle of the segment ``start -> end`` to beside it, on its lower side: along the unit
+    normal ``n`` of the segment (as drawn), by ``|n_x| width / 2 + |n_y| height / 2 + gap``,
+    so that the label's box just clears the line whatever the line's slope."""
+    (x0, y0), (x1, y1) = ax.transData.transform([start, end])
+    normal = np.array([y1 - y0, x0 - x1]) / np.hypot(x1 - x0, y1 - y0)
+    if normal[1] > 0:  # point down, away from the forward arrow drawn above
+        normal = -normal
+    distance = abs(normal[0]) * size[0] / 2 + abs(normal[1]) * size[1] / 2 + gap
+    return float(normal[0] * distance), float(normal[1] * distance)
 
 
 def _write_atomically(path: str | Path, write: Callable[[Any], None]) -> Path:

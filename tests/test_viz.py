@@ -379,15 +379,30 @@ def test_draw_tape_draws_each_pass_and_labels_shares_and_adjoints():
     # the tape of f = 3 x (a constant times a leaf): one gradient edge and one constant edge
     fig = Figure()
     ax = fig.subplots()
-    nodes = {"x": ("x", 2.0), "k": ("constant 3", None), "f": ("f = 3x", 6.0)}
     positions = {"x": (0, 0.0), "k": (0, 1.0), "f": (1, 0.5)}
-    viz.draw_tape(ax, nodes, positions, {("f", "x"): 3.0, ("f", "k"): None}, {"x": 3.0, "f": 1.0})
+    viz.draw_tape(ax, {"x": 2.0, "f": 6.0}, positions, {("f", "x"): 3.0}, {"x": 3.0, "f": 1.0},
+                  labels={"f": "f = 3x"}, constants={"k": ("constant 3", "f")})  # fmt: skip
     with_arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
     assert len(with_arrows) == 3  # forward and backward for x, forward only for the constant
     texts = [t.get_text() for t in ax.texts]
     assert "$+3.00$" in texts  # the share sent back to x
+    assert "$f = 3x$\n$= +6.000$" in texts and "$x$\n$= +2.000$" in texts
     assert r"$\bar{x} = +3.000$" in texts and r"$\bar{f} = +1.000$" in texts
     assert "constant 3" in texts and not any(r"\bar{k}" in t for t in texts)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["generation 0", "generation 1"]
     colors = {to_hex(t.arrow_patch.get_edgecolor()) for t in with_arrows}
     assert to_hex(viz.OKABE_ITO["vermillion"]) in {c.lower() for c in colors}
+
+
+def test_share_labels_sit_beside_their_arrow_whatever_its_slope():
+    # the offset is normal to the segment as drawn, points down, and clears a 30 x 12 pt box
+    fig = Figure(figsize=(4, 4))
+    ax = fig.subplots()
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    horizontal = viz._beside_segment(ax, (0.9, 0.5), (0.1, 0.5))
+    assert np.allclose(horizontal, (0.0, -(6.0 + 3.0)))
+    for start, end in [((0.9, 0.9), (0.1, 0.1)), ((0.9, 0.1), (0.1, 0.9))]:
+        offset = np.array(viz._beside_segment(ax, start, end))
+        along = np.diff(ax.transData.transform([start, end]), axis=0)[0]
+        assert abs(offset @ along) < 1e-9 * np.linalg.norm(along) * np.linalg.norm(offset)
+        assert offset[1] < 0 and np.linalg.norm(offset) > 9.0
