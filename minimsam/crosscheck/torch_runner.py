@@ -21,11 +21,9 @@ model as ``adapter.model`` (how each adapter keeps the first pass's statistics: 
 :mod:`~minimsam.crosscheck.torch_adapters` and FORMAT.md, "Batch norm").
 
 ``impl`` is the optimizer class, or any callable with that signature (a factory, for
-classes whose keywords differ). The keywords are those of the case's optimizer:
-``sgd``: lr, momentum, weight_decay, nesterov; ``nag``, ``sam``, ``msam``: lr,
-momentum, weight_decay (and rho); ``adamw``, ``adamw-msam``: lr, betas, eps,
-weight_decay (and rho). A factory with a ``model`` parameter also receives the
-``torch.nn.Module`` (some implementations want the model, not its parameters).
+classes whose keywords differ), called with ``lr`` (and ``rho``) and the case's
+constants (:data:`~minimsam.crosscheck.case.OPTIMIZERS`). A factory with a ``model``
+parameter also receives the ``torch.nn.Module``.
 
 If the optimizer cannot be driven (its constructor or a method cannot be called as
 the adapter calls it, or the runner itself fails), the case's verdict is "not
@@ -140,7 +138,7 @@ def _to_torch_layout(name: str, array: np.ndarray) -> np.ndarray:
     return array.T if name.endswith(".weight") else array  # Linear: (in, out) -> (out, in)
 
 
-def _to_case_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
+def case_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
     array = tensor.detach().cpu().numpy().astype(np.float64)
     return array.T.copy() if name.endswith(".weight") else array.copy()
 
@@ -183,18 +181,18 @@ class _Run:
                 entries = state.get(p, {}) if hasattr(state, "get") else {}
                 for key, value in entries.items():
                     if isinstance(value, torch.Tensor) and value.shape == p.shape:
-                        out.setdefault(str(key), {})[name] = _to_case_layout(name, value)
+                        out.setdefault(str(key), {})[name] = case_layout(name, value)
         return out
 
     def forward_backward(self, t: int) -> torch.Tensor:
         for p in self.params.values():
             p.grad = None
-        point = {k: _to_case_layout(k, p) for k, p in self.params.items()}
+        point = {k: case_layout(k, p) for k, p in self.params.items()}
         with torch.enable_grad():
             loss = self.loss_at(t)
             loss.backward()
         grads = {
-            k: np.full(point[k].shape, np.nan) if p.grad is None else _to_case_layout(k, p.grad)
+            k: np.full(point[k].shape, np.nan) if p.grad is None else case_layout(k, p.grad)
             for k, p in self.params.items()
         }
         self.recorder.evaluation(point, float(loss.detach()), grads)
@@ -262,7 +260,7 @@ def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
             run.adapter.step(lambda run=run, t=t: run.forward_backward(t))
             weights = run.adapter.unperturbed()
             recorder.end_step(
-                {k: _to_case_layout(k, w) for k, w in zip(run.params, weights)},
+                {k: case_layout(k, w) for k, w in zip(run.params, weights)},
                 run.buffers(),
                 running_stats(run.module, case),
             )
