@@ -117,9 +117,8 @@ def run_reference(
         if case.has_stats:
             rounds = case.reestimate_batches if reestimate else 0
             w = opt.eval_params(params, state)
-            recorder.evaluation_logits(
-                problems.evaluate(case.model, case.batches, w, stats, rounds)
-            )
+            logits = problems.evaluate(case.model, case.batches, w, stats, rounds)
+            recorder.evaluation_logits(logits)
         return recorder.trajectory()
 
 

@@ -55,20 +55,6 @@ __all__ = ["build_model", "check", "evaluation_logits", "load_object", "run_case
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}
 
 
-class Surface(torch.nn.Module):
-    """The 2-D case: one parameter ``w`` of shape (2,)."""
-
-    def __init__(self, a: float, b: float):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
-        self.a, self.b = a, b
-
-    def loss(self, scale: float, noise: torch.Tensor) -> torch.Tensor:
-        x, y = self.w[0], self.w[1]
-        rosenbrock = (self.a - x) ** 2 + self.b * (y - x**2) ** 2
-        return scale * rosenbrock + torch.dot(noise, self.w)
-
-
 def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], Callable]:
     """``(module, {name: parameter}, loss_at(t))`` for the case, float64, initial weights."""
     spec = case.model
@@ -81,12 +67,16 @@ def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], C
             return torch.nn.functional.cross_entropy(
                 logits, y[t], label_smoothing=spec["label_smoothing"]
             )
-    elif spec["kind"] == "surface":
-        module = Surface(spec["a"], spec["b"])
+    elif spec["kind"] == "surface":  # one parameter w of shape (2,)
+        module = torch.nn.Module()
+        module.w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+        a, b, w = spec["a"], spec["b"], module.w
         scale, noise = case.batches["scale"], torch.as_tensor(case.batches["noise"])
 
         def loss_at(t):
-            return module.loss(float(scale[t]), noise[t])
+            """scale[t] ((a - w0)^2 + b (w1 - w0^2)^2) + noise[t] . w"""
+            rosenbrock = (a - w[0]) ** 2 + b * (w[1] - w[0] ** 2) ** 2
+            return float(scale[t]) * rosenbrock + torch.dot(noise[t], w)
     else:
         raise ValueError(f"unknown model kind {spec['kind']!r}")
     params = dict(module.named_parameters())
