@@ -170,28 +170,19 @@ class Recorder:
             eval_points=points,
             eval_losses=losses,
             eval_grads=grads,
-            buffers=self._stacked_buffers(steps),
-            stats=self._stacked_stats(steps),
+            buffers=self._stacked_buffers(self.buffers[:steps]),
+            stats={k: np.stack([s[k] for s in self.stats]) for k in _on_every(self.stats)},
             eval_logits=self.eval_logits,
         )
 
-    def _stacked_stats(self, steps: int) -> dict[str, np.ndarray]:
-        """The running statistics present on every step, stacked to ``(T, C)``."""
-        if not steps or not self.stats[0]:
-            return {}
-        recorded = self.stats[:steps]
-        names = [k for k in recorded[0] if all(k in s for s in recorded)]
-        return {k: np.stack([s[k] for s in recorded]) for k in names}
+    def _stacked_buffers(self, recorded: list[dict]) -> dict[str, dict[str, np.ndarray]]:
+        """The buffers present, with every param, on every step, stacked to ``(T, *shape)``."""
+        whole = [
+            b for b in _on_every(recorded) if all(set(s[b]) == set(self.names) for s in recorded)
+        ]
+        return {b: {k: np.stack([s[b][k] for s in recorded]) for k in self.names} for b in whole}
 
-    def _stacked_buffers(self, steps: int) -> dict[str, dict[str, np.ndarray]]:
-        """The buffers present, with every param, on every step."""
-        if not steps:
-            return {}
-        keep = [b for b in self.buffers[0] if all(b in s for s in self.buffers[:steps])]
-        out, recorded = {}, self.buffers[:steps]
-        for b in keep:
-            if all(set(s[b]) == set(self.names) for s in recorded):
-                out[b] = {
-                    k: np.stack([np.asarray(s[b][k], float) for s in recorded]) for k in self.names
-                }
-        return out
+
+def _on_every(recorded: list[dict]) -> list[str]:
+    """The keys of the first step's record that every step's record has."""
+    return [k for k in (recorded[0] if recorded else ()) if all(k in r for r in recorded)]

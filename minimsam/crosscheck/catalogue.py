@@ -1,7 +1,8 @@
 """The fixed catalogue of golden cases: small problems, fixed seeds, chosen settings.
 
 Every optimizer gets a handful of cases, each built to expose some of the pitfalls
-of :mod:`minimsam.crosscheck.mutants` (listed in the case's ``pitfalls``):
+of :mod:`minimsam.crosscheck.mutants` (the case's ``pitfalls`` lists those whose mutant
+leaves its reference trajectory):
 
 - weight decay on and off (its placement is invisible without it);
 - several rho values, and a rho that changes every step (the official code's drift
@@ -35,12 +36,13 @@ evaluation mode, MSAM evaluated without re-estimation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case
+from minimsam.crosscheck.compare import exposed_pitfalls
 from minimsam.crosscheck.reference import run_reference
 from minimsam.optim import schedules
 
@@ -82,7 +84,6 @@ class Setting:
     rho: list[float] | None = None
     restore_before_step: int | None = None
     seed: int = 0
-    pitfalls: tuple[str, ...] = field(default_factory=tuple)
     reestimate_batches: int = 0  # batch norm: re-estimation batches before the evaluation
     zero_grad_steps: tuple[int, ...] = (ZERO_GRAD_STEP,)  # surface: the exactly-zero gradients
 
@@ -90,145 +91,100 @@ class Setting:
 WD, SGD_HP = "weight_decay", {"momentum": 0.9, "nesterov": False}
 ADAM = {"betas": [0.9, 0.999], "eps": 1e-8}
 SURFACE_LR = 2e-4  # stable for SGD with momentum on Rosenbrock from (-1.2, 1)
-# the pitfalls, short, for the lists below
-PLACE = "weight_decay_placement"
-SIGN = "perturbation_sign"
-EPS_ = "missing_epsilon"
-FIRST = "first_momentum"
-TENSOR = "per_tensor_norm"
-OUTSIDE = "weight_decay_outside_momentum"
-LOST = "state_not_saved"
-LR_LOST = "lr_lost_on_restore"
-DRIFT = "rho_drift"
-LAG = "rho_lag"
-RHO_FIXED = "rho_schedule_ignored"
-BN_BOTH, BN_EVAL, BN_REEST = "bn_stats_both_passes", "bn_second_pass_eval", "bn_no_reestimation"
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- SGD (torch.optim.SGD semantics)
     Setting("sgd-mlp-plain", "sgd", "no momentum, no weight decay", "mlp",
-            {"momentum": 0.0, WD: 0.0, "nesterov": False}, constant(0.5), seed=1,
-            pitfalls=()),
+            {"momentum": 0.0, WD: 0.0, "nesterov": False}, constant(0.5), seed=1),
     Setting("sgd-mlp-momentum-wd-restore", "sgd", "momentum, weight decay, lr schedule, "
             "state saved and restored before step 5", "mlp", {**SGD_HP, WD: 0.05},
-            warmup_cosine(0.2), restore_before_step=5, seed=2,
-            pitfalls=(FIRST, OUTSIDE, LOST, LR_LOST)),
+            warmup_cosine(0.2), restore_before_step=5, seed=2),
     Setting("sgd-mlp-nesterov-wd-restore", "sgd", "Nesterov momentum, weight decay, restore",
             "mlp", {"momentum": 0.9, WD: 0.05, "nesterov": True}, constant(0.1),
-            restore_before_step=4, seed=3,
-            pitfalls=(FIRST, OUTSIDE, LOST)),
+            restore_before_step=4, seed=3),
     Setting("sgd-surface-zero-grad", "sgd", "Rosenbrock, momentum, a zero-gradient step",
-            "surface", {**SGD_HP, WD: 0.0}, constant(SURFACE_LR), seed=4,
-            pitfalls=(FIRST,)),
+            "surface", {**SGD_HP, WD: 0.0}, constant(SURFACE_LR), seed=4),
     Setting("sgd-mlp-wd-no-momentum", "sgd", "no momentum, weight decay, lr schedule, "
             "restore", "mlp", {"momentum": 0.0, WD: 0.1, "nesterov": False},
-            warmup_cosine(0.5), restore_before_step=5, seed=25,
-            pitfalls=(OUTSIDE, LR_LOST)),
+            warmup_cosine(0.5), restore_before_step=5, seed=25),
     Setting("sgd-surface-nesterov", "sgd", "Rosenbrock, Nesterov momentum, no weight decay, "
             "a zero-gradient step", "surface", {"momentum": 0.9, WD: 0.0, "nesterov": True},
-            constant(SURFACE_LR), seed=26,
-            pitfalls=(FIRST,)),
+            constant(SURFACE_LR), seed=26),
     # ---- NAG (look-ahead form)
     Setting("nag-mlp-wd-restore", "nag", "weight decay, lr schedule, restore", "mlp",
-            {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2), restore_before_step=5, seed=5,
-            pitfalls=(PLACE, FIRST, LOST, LR_LOST)),
+            {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2), restore_before_step=5, seed=5),
     Setting("nag-surface-zero-grad", "nag", "Rosenbrock, a zero-gradient step", "surface",
-            {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR), seed=6,
-            pitfalls=(FIRST,)),
+            {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR), seed=6),
     Setting("nag-mlp-wd-no-momentum", "nag", "no momentum, weight decay, lr schedule, restore",
             "mlp", {"momentum": 0.0, WD: 0.1}, warmup_cosine(0.5), restore_before_step=5,
-            seed=27,
-            pitfalls=(LR_LOST,)),
+            seed=27),
     # ---- SAM
     Setting("sam-mlp-rho0.05", "sam", "constant rho 0.05, no weight decay", "mlp",
-            {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.05), seed=7,
-            pitfalls=(SIGN, FIRST, TENSOR)),
+            {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.05), seed=7),
     Setting("sam-mlp-wd-schedules-restore", "sam", "weight decay, lr schedule, rho changing "
             "every step, restore", "mlp", {"momentum": 0.9, WD: 0.05}, warmup_cosine(0.2),
-            every_step(0.2), restore_before_step=5, seed=8,
-            pitfalls=(PLACE, SIGN, FIRST, TENSOR, OUTSIDE, LOST, LR_LOST, RHO_FIXED)),
+            every_step(0.2), restore_before_step=5, seed=8),
     Setting("sam-surface-zero-grad", "sam", "Rosenbrock, a zero-gradient step, no weight "
             "decay, no restore", "surface", {"momentum": 0.9, WD: 0.0}, constant(SURFACE_LR),
-            constant(0.02), seed=20,
-            pitfalls=(SIGN, EPS_, FIRST)),
+            constant(0.02), seed=20),
     Setting("sam-mlp-lr-schedule-restore", "sam", "constant rho, lr schedule across a restore",
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.05),
-            restore_before_step=5, seed=21,
-            pitfalls=(SIGN, FIRST, TENSOR, LOST, LR_LOST)),
+            restore_before_step=5, seed=21),
     Setting("sam-surface-zero-grad-restore", "sam", f"Rosenbrock, {ZERO_0_3}, "
             "weight decay, restore", "surface", {"momentum": 0.9, WD: 0.1},
             constant(SURFACE_LR), constant(0.02), restore_before_step=6, seed=9,
-            zero_grad_steps=FIRST_AND_LATER,
-            pitfalls=(PLACE, SIGN, EPS_, FIRST, OUTSIDE, LOST)),
+            zero_grad_steps=FIRST_AND_LATER),
     Setting("sam-mlp-wd-no-momentum", "sam", "no momentum, weight decay, constant rho 0.1",
-            "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.1), seed=28,
-            pitfalls=(PLACE, SIGN, TENSOR, OUTSIDE)),
+            "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.1), seed=28),
     # ---- MSAM
     Setting("msam-mlp-rho0.3", "msam", "constant rho 0.3, no weight decay", "mlp",
-            {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.3), seed=10,
-            pitfalls=(SIGN, EPS_, FIRST, TENSOR)),
+            {"momentum": 0.9, WD: 0.0}, constant(0.1), constant(0.3), seed=10),
     Setting("msam-mlp-wd-rho1", "msam", "constant rho 1.0, weight decay", "mlp",
-            {"momentum": 0.9, WD: 0.05}, constant(0.1), constant(1.0), seed=11,
-            pitfalls=(PLACE, SIGN, EPS_, FIRST, TENSOR, OUTSIDE)),
+            {"momentum": 0.9, WD: 0.05}, constant(0.1), constant(1.0), seed=11),
     Setting("msam-mlp-schedules-restore", "msam", "weight decay, lr schedule, rho changing "
             "every step, restore", "mlp", {"momentum": 0.9, WD: 0.01}, warmup_cosine(0.2),
-            every_step(0.5), restore_before_step=5, seed=12,
-            pitfalls=(PLACE, SIGN, EPS_, FIRST, TENSOR, OUTSIDE, LOST, LR_LOST, DRIFT, LAG)),
+            every_step(0.5), restore_before_step=5, seed=12),
     Setting("msam-mlp-rho-schedule", "msam", "rho changing every step, weight decay, no restore",
-            "mlp", {"momentum": 0.9, WD: 0.01}, constant(0.1), every_step(0.5), seed=22,
-            pitfalls=(PLACE, SIGN, EPS_, FIRST, TENSOR, OUTSIDE, DRIFT, LAG)),
+            "mlp", {"momentum": 0.9, WD: 0.01}, constant(0.1), every_step(0.5), seed=22),
     Setting("msam-mlp-lr-schedule-restore", "msam", "constant rho, lr schedule across a restore",
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.3),
-            restore_before_step=5, seed=24,
-            pitfalls=(SIGN, EPS_, FIRST, TENSOR, LOST, LR_LOST)),
+            restore_before_step=5, seed=24),
     Setting("msam-surface-zero-grad-restore", "msam", f"Rosenbrock, {ZERO_0_3}, rho "
             "changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
             constant(SURFACE_LR), every_step(0.05), restore_before_step=6, seed=13,
-            zero_grad_steps=FIRST_AND_LATER,
-            pitfalls=(SIGN, EPS_, LOST, DRIFT, LAG)),
+            zero_grad_steps=FIRST_AND_LATER),
     Setting("msam-mlp-wd-no-momentum", "msam", "no momentum, weight decay, constant rho 0.3, "
             "restore", "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.3),
-            restore_before_step=5, seed=29,
-            pitfalls=(PLACE, SIGN, EPS_, TENSOR, OUTSIDE, LOST)),
+            restore_before_step=5, seed=29),
     # ---- AdamW (torch.optim.AdamW semantics)
     Setting("adamw-mlp-wd", "adamw", "weight decay 0.1", "mlp", {**ADAM, WD: 0.1},
-            constant(0.05), seed=14,
-            pitfalls=(PLACE,)),
+            constant(0.05), seed=14),
     Setting("adamw-mlp-schedule-restore", "adamw", "lr schedule, weight decay, restore", "mlp",
-            {**ADAM, WD: 0.1}, warmup_cosine(0.05), restore_before_step=5, seed=15,
-            pitfalls=(PLACE, LOST, LR_LOST)),
+            {**ADAM, WD: 0.1}, warmup_cosine(0.05), restore_before_step=5, seed=15),
     Setting("adamw-surface-zero-grad", "adamw", f"Rosenbrock, {ZERO_0_3}", "surface",
-            {**ADAM, WD: 0.0}, constant(0.01), seed=16, zero_grad_steps=FIRST_AND_LATER,
-            pitfalls=()),
+            {**ADAM, WD: 0.0}, constant(0.01), seed=16, zero_grad_steps=FIRST_AND_LATER),
     # ---- AdamW-MSAM
     Setting("adamw-msam-mlp-wd-rho0.5", "adamw-msam", "constant rho 0.5, weight decay 0.1",
-            "mlp", {**ADAM, WD: 0.1}, constant(0.05), constant(0.5), seed=17,
-            pitfalls=(PLACE, SIGN, EPS_, TENSOR)),
+            "mlp", {**ADAM, WD: 0.1}, constant(0.05), constant(0.5), seed=17),
     Setting("adamw-msam-mlp-schedules-restore", "adamw-msam", "lr schedule, rho changing every "
             "step, weight decay, restore", "mlp", {**ADAM, WD: 0.1}, warmup_cosine(0.05),
-            every_step(1.0), restore_before_step=5, seed=18,
-            pitfalls=(PLACE, SIGN, EPS_, TENSOR, LOST, LR_LOST, LAG)),
+            every_step(1.0), restore_before_step=5, seed=18),
     Setting("adamw-msam-mlp-rho-schedule", "adamw-msam", "rho changing every step, weight "
             "decay, no restore", "mlp", {**ADAM, WD: 0.1}, constant(0.05), every_step(1.0),
-            seed=23,
-            pitfalls=(PLACE, SIGN, EPS_, TENSOR, LAG)),
+            seed=23),
     Setting("adamw-msam-surface-zero-grad", "adamw-msam", f"Rosenbrock, {ZERO_0_3}, "
             "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
-            every_step(0.05), seed=19, zero_grad_steps=FIRST_AND_LATER,
-            pitfalls=(SIGN, EPS_, LAG)),
+            every_step(0.05), seed=19, zero_grad_steps=FIRST_AND_LATER),
     # ---- batch norm (SGD, SAM, MSAM): running statistics and a final evaluation
     Setting("sgd-mlp-batchnorm", "sgd", "batch norm, momentum, weight decay", "mlp_batchnorm",
-            {**SGD_HP, WD: 0.01}, constant(0.1, BN_STEPS), seed=30,
-            pitfalls=(FIRST, OUTSIDE)),
+            {**SGD_HP, WD: 0.01}, constant(0.1, BN_STEPS), seed=30),
     Setting("sam-mlp-batchnorm", "sam", "batch norm, constant rho 0.2, weight decay",
             "mlp_batchnorm", {"momentum": 0.9, WD: 0.01}, constant(0.1, BN_STEPS),
-            constant(0.2, BN_STEPS), seed=31,
-            pitfalls=(PLACE, SIGN, FIRST, TENSOR, OUTSIDE, BN_BOTH, BN_EVAL)),
+            constant(0.2, BN_STEPS), seed=31),
     Setting("msam-mlp-batchnorm-reestimate", "msam", "batch norm, constant rho 0.5, "
             f"statistics re-estimated over {REESTIMATE_BATCHES} batches before the evaluation",
             "mlp_batchnorm", {"momentum": 0.9, WD: 0.0}, constant(0.1, BN_STEPS),
-            constant(0.5, BN_STEPS), seed=32, reestimate_batches=REESTIMATE_BATCHES,
-            pitfalls=(SIGN, EPS_, FIRST, TENSOR, BN_REEST)),
+            constant(0.5, BN_STEPS), seed=32, reestimate_batches=REESTIMATE_BATCHES),
 )  # fmt: skip
 
 
@@ -258,8 +214,9 @@ def _surface_batches(rng: np.random.Generator, zero_steps: tuple[int, ...]) -> d
     return {"scale": scale, "noise": noise}
 
 
-def build_case(setting: Setting, with_reference: bool = True) -> Case:
-    """The case of ``setting``: seeded data, initial params and the reference trajectory."""
+def build_case(setting: Setting) -> Case:
+    """The case of ``setting``: seeded data, initial params, the reference trajectory and
+    the pitfalls it shows."""
     rng = np.random.default_rng(setting.seed)
     if setting.problem == "mlp":
         model, batches = problems.mlp_model(MLP_SIZES), _mlp_batches(rng)
@@ -279,12 +236,11 @@ def build_case(setting: Setting, with_reference: bool = True) -> Case:
         restore_before_step=setting.restore_before_step,
         init=problems.init_params(model, seed=setting.seed),
         batches=batches,
-        pitfalls=list(setting.pitfalls),
         init_stats=problems.init_stats(model),
         reestimate_batches=setting.reestimate_batches,
     )
-    if with_reference:
-        case.reference = run_reference(case)
+    case.reference = run_reference(case)
+    case.pitfalls = exposed_pitfalls(case)
     return case
 
 

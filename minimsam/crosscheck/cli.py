@@ -221,15 +221,20 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``minimsam crosscheck`` as a program of its own; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="minimsam crosscheck", description=__doc__.split("\n\n")[0]
-    )
-    _add_commands(parser)
+def run_program(prog: str, doc: str, add_commands, argv, errors: tuple) -> int:
+    """Parse ``argv`` as the program ``prog`` and run its command; the exit status.
+    A user error (one of ``errors``) is one line on stderr, without a traceback."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    add_commands(parser)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError, ImportError, AttributeError) as err:
-        print(f"minimsam crosscheck: error: {err}", file=sys.stderr)
+    except errors as err:
+        print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``minimsam crosscheck`` as a program of its own; returns the exit status."""
+    errors = (ValueError, OSError, ImportError, AttributeError)
+    return run_program("minimsam crosscheck", __doc__, _add_commands, argv, errors)

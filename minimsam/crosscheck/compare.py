@@ -8,29 +8,11 @@ call order, then the params after the step, then the running statistics of a
 batch-norm case), is the *first divergence*; a batch-norm case's evaluation logits
 are compared last, after the final step.
 
-Verdicts, one per case:
-
-``pass``
-    The trajectory agrees with the reference.
-``FAIL``
-    It does not. Every mutant of :mod:`minimsam.crosscheck.mutants` that the case can
-    tell apart from the reference is run on it (or read from the catalogue); each
-    mutant whose trajectory the implementation's agrees with names a pitfall. If no
-    single one does, every buildable pair of mutants is tried. If none agrees, the
-    nearest mutant (smallest max difference of the params) is reported as a hint.
-``precision``
-    "Matches up to precision": it does not agree at the tolerance, but it is far
-    closer to the reference than to any mutant (:data:`PRECISION_RATIO`) and the
-    difference is rounding-sized next to the params (:data:`PRECISION_RTOL`). The
-    result names the likely cause (a float32 norm, or rounding elsewhere) and the
-    ``rtol`` that accepts it (relative to each element, so it can be much larger).
-``not driven``
-    The runner could not drive the optimizer (its constructor or step could not be
-    called as the adapter calls it, or the runner itself failed), step 0 made another
-    number of gradient evaluations than the algorithm, or the params it
-    read are the perturbed point (after step 0 they equal ``w - c * b`` for a state
-    buffer ``b`` the trajectory recorded). No diagnosis: it says what it found and
-    which adapters might fit instead.
+Each case gets one verdict: ``pass``, ``FAIL``, ``precision`` ("matches up to
+precision") or ``not driven``; FORMAT.md ("Verdicts") says when. A FAIL names each
+pitfall whose mutant (:mod:`minimsam.crosscheck.mutants`; one, then every buildable pair)
+the run agrees with, and the first equation that does not hold
+(:mod:`minimsam.crosscheck.localise`).
 """
 
 from __future__ import annotations
@@ -59,7 +41,9 @@ __all__ = [
     "NotDriven",
     "Report",
     "check_case",
+    "check_form",
     "compared",
+    "exposed_pitfalls",
     "first_divergence",
     "json_safe",
     "max_difference",
@@ -74,6 +58,12 @@ DIAGNOSED = ("bug", "step")  # the mutants tried one by one (pairs: "bug" only)
 FORMS = ("standard", "memory-free")
 """How an implementation holds MSAM's (and AdamW-MSAM's) weights: ``w_t`` (standard), or
 the perturbed point ``w~_t = w_t - rho_t u_t`` (memory-free, the paper's Algorithm 1)."""
+
+
+def check_form(form: str) -> None:
+    """A one-line ValueError unless ``form`` is one of :data:`FORMS`."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
 
 
 @dataclass
@@ -295,15 +285,9 @@ def _stacked(stats: dict, like: dict, t: int) -> np.ndarray:
     return np.concatenate([np.asarray(stats[k][t]).ravel() for k in like])
 
 
-def _evaluation_divergence(got: Trajectory, want: Trajectory, atol, rtol) -> Divergence | None:
-    """The evaluation logits of a batch-norm case, compared after the last step."""
-    if want.eval_logits is None:
-        return None
-    got_logits = np.zeros(0) if got.eval_logits is None else got.eval_logits
-    delta, ok = _diff(got_logits, want.eval_logits, atol, rtol)
-    if ok:
-        return None
-    return Divergence(want.steps, "the evaluation logits after the last step", delta)
+def _logits(trajectory: Trajectory) -> np.ndarray:
+    """A batch-norm case's evaluation logits; empty if the run recorded none (a mismatch)."""
+    return np.zeros(0) if trajectory.eval_logits is None else trajectory.eval_logits
 
 
 def first_divergence(
@@ -323,7 +307,11 @@ def first_divergence(
                 return Divergence(t, quantity, delta)
     if got.steps != want.steps:
         return Divergence(min(got.steps, want.steps), "the run stopped here", np.inf)
-    return _evaluation_divergence(got, want, atol, rtol)
+    if want.eval_logits is not None:  # a batch-norm case: compared after the last step
+        delta, ok = _diff(_logits(got), want.eval_logits, atol, rtol)
+        if not ok:
+            return Divergence(want.steps, "the evaluation logits after the last step", delta)
+    return None
 
 
 def _non_finite_at(trajectory: Trajectory, t: int) -> bool:
@@ -351,8 +339,7 @@ def max_difference(got: Trajectory, want: Trajectory) -> float:
     deltas = [_diff(got.params[k], want.params[k], 0.0, 0.0)[0] for k in want.params]
     deltas += [_diff(got.stats.get(k, np.zeros(0)), want.stats[k], 0, 0)[0] for k in want.stats]
     if want.eval_logits is not None:
-        got_logits = np.zeros(0) if got.eval_logits is None else got.eval_logits
-        deltas.append(_diff(got_logits, want.eval_logits, 0.0, 0.0)[0])
+        deltas.append(_diff(_logits(got), want.eval_logits, 0.0, 0.0)[0])
     return max(deltas)
 
 
@@ -385,6 +372,14 @@ def mutant_trajectory(case: Case, mutant: Mutant) -> Trajectory:
             case, mutant.cls, mutant.restore, bn=mutant.bn, reestimate=mutant.reestimate
         )
     return _CACHE[key]
+
+
+def exposed_pitfalls(case: Case) -> list[str]:
+    """The pitfalls ``case`` tells apart from the reference: those of the bug mutants whose
+    trajectory leaves the reference's (FORMAT.md, "Pitfalls the cases expose")."""
+    usable = [m for m in mutants_for(case.optimizer) if m.applies_to(case)]
+    leave = [m for m in usable if first_divergence(mutant_trajectory(case, m), case.reference)]
+    return list(dict.fromkeys(m.pitfall for m in leave))
 
 
 def _diagnosis(mutant: Mutant) -> list[Diagnosis]:
@@ -424,8 +419,7 @@ def required_rtol(got: Trajectory, want: Trajectory, atol: float = ATOL) -> floa
         return np.inf
     pairs = [(a, b) for t in range(want.steps) for _, a, b in _quantities(got, want, t)]
     if want.eval_logits is not None:
-        pairs.append((np.zeros(0) if got.eval_logits is None else got.eval_logits,
-                      want.eval_logits))  # fmt: skip
+        pairs.append((_logits(got), want.eval_logits))
     needed = 0.0
     for a, b in pairs:
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -496,13 +490,9 @@ def _accepts_a_pitfall(case: Case, atol: float, rtol: float) -> bool:
 def _first_moved_params(got: Trajectory, want: Trajectory) -> int | None:
     """The first step whose params differ from the reference's while everything before
     them agrees (that step's gradient evaluations included); None if there is none."""
-    for t in range(min(got.steps, want.steps)):
-        if got.grad_evals[t] != want.grad_evals[t]:
-            return None
-        for quantity, a, b in _quantities(got, want, t):
-            if not _diff(a, b, ATOL, RTOL)[1]:
-                return t if quantity == "the params after the step" else None
-    return None
+    divergence = first_divergence(got, want)
+    moved = divergence is not None and divergence.quantity == "the params after the step"
+    return divergence.step if moved else None
 
 
 def _perturbed_params(case: Case, got: Trajectory) -> str | None:
@@ -592,8 +582,7 @@ def check_case(
         )
     if case.reference is None:
         raise ValueError(f"case {case.name!r} has no reference trajectory")
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    check_form(form)
     if form == "memory-free" and _perturbed_params(case, got) is not None:
         got = from_memory_free(case, got)  # only params that are the perturbed point
     result = compared(case, got, atol, rtol, error)

@@ -18,9 +18,8 @@ schedules of the step count (``t -> lr[t]``, jit-safe); the keywords are optax's
             params = optax.apply_updates(params, updates)
         record eval_params(params, state) if tx has it, else params
 
-The batch-norm cases (``"kind": "mlp_batchnorm"``) are skipped, and named as skipped
-in the report: an optax transformation sees gradients only, and the runner has no
-batch-norm model whose running statistics it could thread.
+The batch-norm cases are skipped, and named as skipped in the report
+(:data:`BATCHNORM_SKIPPED`; FORMAT.md, "JAX and optax").
 
 A transformation that returns more than ``(init, update)`` may carry
 ``calls_per_step`` and ``eval_params(params, state)`` (``minimsam.jax``'s do). The

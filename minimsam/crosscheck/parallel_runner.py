@@ -74,11 +74,6 @@ def choose_port(port: int = 0) -> tuple[int, str | None]:
 # ----------------------------------------------------------------------------- the worker
 
 
-def _case_layout(name: str, tensor) -> np.ndarray:
-    array = tensor.detach().cpu().numpy().astype(np.float64)
-    return array.T.copy() if name.endswith(".weight") else array.copy()
-
-
 class _WorkerRun:
     """One case on one worker: the DDP model, the optimizer, the recipe, the records."""
 
@@ -109,10 +104,12 @@ class _WorkerRun:
         """Step ``t``'s loss on micro-batch ``j``, times ``s_t / k`` (NaN on an overflow)."""
         import torch
 
+        from minimsam.crosscheck.torch_runner import case_layout
+
         t, calls = len(self.steps) - 1, self.calls
         pass_ = calls.count(j)
         calls.append(j)
-        point = {k: _case_layout(k, p) for k, p in self.named.items()}
+        point = {k: case_layout(k, p) for k, p in self.named.items()}
         loss = torch.nn.functional.cross_entropy(
             self.ddp(self.x[j][t]), self.y[j][t], label_smoothing=self.case.model["label_smoothing"]
         )
@@ -124,6 +121,8 @@ class _WorkerRun:
         return loss * factor
 
     def run(self) -> list[dict]:
+        from minimsam.crosscheck.torch_runner import case_layout
+
         case = self.case
         scales = case.batches.get("loss_scale")
         for t in range(case.steps):
@@ -133,7 +132,7 @@ class _WorkerRun:
             self.recipe.loss_scale = 1.0 if scales is None else float(scales[t])
             self.recipe.step()
             weights = self.recipe.unperturbed()
-            self.steps[-1]["params"] = {k: _case_layout(k, w) for k, w in zip(self.named, weights)}
+            self.steps[-1]["params"] = {k: case_layout(k, w) for k, w in zip(self.named, weights)}
         return self.steps
 
 

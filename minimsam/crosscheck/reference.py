@@ -17,7 +17,6 @@ count, so a restored state continues them where it stopped.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +74,6 @@ def run_reference(
     case: Case,
     cls: type | None = None,
     restore: str = "keep",
-    make: Callable[..., optim.Optimizer] = make_optimizer,
     bn: str = "reference",
     reestimate: bool = True,
     record_buffers: bool = False,
@@ -91,13 +89,13 @@ def run_reference(
         raise ValueError(f"restore must be one of {RESTORE_MODES}, got {restore!r}")
     stats = {k: np.array(v, dtype=np.float64) for k, v in case.init_stats.items()}
     with ms.use_backend("numpy"), np.errstate(all="ignore"):  # a mutant may divide 0 by 0
-        opt = make(case, cls)
+        opt = make_optimizer(case, cls)
         params = {k: np.array(v, dtype=np.float64) for k, v in case.init.items()}
         state = opt.init(params)
         recorder = Recorder(list(params))
         for t in range(case.steps):
             if t == case.restore_before_step:
-                opt, params, state = _restore(case, cls, make, opt, params, state, t, restore)
+                opt, params, state = _restore(case, cls, opt, params, state, t, restore)
             if case.has_stats:
                 grad_fn = problems.StatsGradFn(case.model, case.batches, t, stats, bn)
             else:
@@ -119,17 +117,16 @@ def run_reference(
         if case.has_stats:
             rounds = case.reestimate_batches if reestimate else 0
             w = opt.eval_params(params, state)
-            recorder.evaluation_logits(
-                problems.evaluate(case.model, case.batches, w, stats, rounds)
-            )
+            logits = problems.evaluate(case.model, case.batches, w, stats, rounds)
+            recorder.evaluation_logits(logits)
         return recorder.trajectory()
 
 
-def _restore(case, cls, make, opt, params, state, t, mode):
+def _restore(case, cls, opt, params, state, t, mode):
     if mode == "keep":
         return opt, params, _save_and_load(state)
     if mode == "lr-lost":  # the restored optimizer no longer follows the lr schedule
-        restored = make(case, cls)
+        restored = make_optimizer(case, cls)
         restored.lr = case.lr[0]
         return restored, params, _save_and_load(state)
     start = opt.eval_params(params, state)
@@ -137,5 +134,5 @@ def _restore(case, cls, make, opt, params, state, t, mode):
         if case.optimizer not in _DIRECTION:
             raise ValueError(f"'lose-perturbed' needs a perturbed optimizer, not {case.optimizer}")
         start = shifted(start, state[_DIRECTION[case.optimizer]], -case.rho[t - 1])
-    fresh = make(case, cls, offset=t)
+    fresh = make_optimizer(case, cls, offset=t)
     return fresh, start, fresh.init(start)

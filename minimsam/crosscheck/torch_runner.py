@@ -21,11 +21,9 @@ model as ``adapter.model`` (how each adapter keeps the first pass's statistics: 
 :mod:`~minimsam.crosscheck.torch_adapters` and FORMAT.md, "Batch norm").
 
 ``impl`` is the optimizer class, or any callable with that signature (a factory, for
-classes whose keywords differ). The keywords are those of the case's optimizer:
-``sgd``: lr, momentum, weight_decay, nesterov; ``nag``, ``sam``, ``msam``: lr,
-momentum, weight_decay (and rho); ``adamw``, ``adamw-msam``: lr, betas, eps,
-weight_decay (and rho). A factory with a ``model`` parameter also receives the
-``torch.nn.Module`` (some implementations want the model, not its parameters).
+classes whose keywords differ), called with ``lr`` (and ``rho``) and the case's
+constants (:data:`~minimsam.crosscheck.case.OPTIMIZERS`). A factory with a ``model``
+parameter also receives the ``torch.nn.Module``.
 
 If the optimizer cannot be driven (its constructor or a method cannot be called as
 the adapter calls it, or the runner itself fails), the case's verdict is "not
@@ -57,20 +55,6 @@ __all__ = ["build_model", "check", "evaluation_logits", "load_object", "run_case
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}
 
 
-class Surface(torch.nn.Module):
-    """The 2-D case: one parameter ``w`` of shape (2,)."""
-
-    def __init__(self, a: float, b: float):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
-        self.a, self.b = a, b
-
-    def loss(self, scale: float, noise: torch.Tensor) -> torch.Tensor:
-        x, y = self.w[0], self.w[1]
-        rosenbrock = (self.a - x) ** 2 + self.b * (y - x**2) ** 2
-        return scale * rosenbrock + torch.dot(noise, self.w)
-
-
 def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], Callable]:
     """``(module, {name: parameter}, loss_at(t))`` for the case, float64, initial weights."""
     spec = case.model
@@ -83,12 +67,16 @@ def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], C
             return torch.nn.functional.cross_entropy(
                 logits, y[t], label_smoothing=spec["label_smoothing"]
             )
-    elif spec["kind"] == "surface":
-        module = Surface(spec["a"], spec["b"])
+    elif spec["kind"] == "surface":  # one parameter w of shape (2,)
+        module = torch.nn.Module()
+        module.w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+        a, b, w = spec["a"], spec["b"], module.w
         scale, noise = case.batches["scale"], torch.as_tensor(case.batches["noise"])
 
         def loss_at(t):
-            return module.loss(float(scale[t]), noise[t])
+            """scale[t] ((a - w0)^2 + b (w1 - w0^2)^2) + noise[t] . w"""
+            rosenbrock = (a - w[0]) ** 2 + b * (w[1] - w[0] ** 2) ** 2
+            return float(scale[t]) * rosenbrock + torch.dot(noise[t], w)
     else:
         raise ValueError(f"unknown model kind {spec['kind']!r}")
     params = dict(module.named_parameters())
@@ -140,7 +128,7 @@ def _to_torch_layout(name: str, array: np.ndarray) -> np.ndarray:
     return array.T if name.endswith(".weight") else array  # Linear: (in, out) -> (out, in)
 
 
-def _to_case_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
+def case_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
     array = tensor.detach().cpu().numpy().astype(np.float64)
     return array.T.copy() if name.endswith(".weight") else array.copy()
 
@@ -183,18 +171,18 @@ class _Run:
                 entries = state.get(p, {}) if hasattr(state, "get") else {}
                 for key, value in entries.items():
                     if isinstance(value, torch.Tensor) and value.shape == p.shape:
-                        out.setdefault(str(key), {})[name] = _to_case_layout(name, value)
+                        out.setdefault(str(key), {})[name] = case_layout(name, value)
         return out
 
     def forward_backward(self, t: int) -> torch.Tensor:
         for p in self.params.values():
             p.grad = None
-        point = {k: _to_case_layout(k, p) for k, p in self.params.items()}
+        point = {k: case_layout(k, p) for k, p in self.params.items()}
         with torch.enable_grad():
             loss = self.loss_at(t)
             loss.backward()
         grads = {
-            k: np.full(point[k].shape, np.nan) if p.grad is None else _to_case_layout(k, p.grad)
+            k: np.full(point[k].shape, np.nan) if p.grad is None else case_layout(k, p.grad)
             for k, p in self.params.items()
         }
         self.recorder.evaluation(point, float(loss.detach()), grads)
@@ -262,7 +250,7 @@ def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
             run.adapter.step(lambda run=run, t=t: run.forward_backward(t))
             weights = run.adapter.unperturbed()
             recorder.end_step(
-                {k: _to_case_layout(k, w) for k, w in zip(run.params, weights)},
+                {k: case_layout(k, w) for k, w in zip(run.params, weights)},
                 run.buffers(),
                 running_stats(run.module, case),
             )

@@ -1,15 +1,9 @@
 """Check a trajectory file: the runs of any framework, recorded as plain arrays.
 
-A user of JAX, TensorFlow, plain NumPy or anything else replays the golden cases
-with their own optimizer, records per step the points where gradients were taken,
-their losses and the unperturbed params after the step (FORMAT.md, "Trajectory
-files"), saves them with ``np.savez`` and runs::
-
-    minimsam crosscheck compare --cases DIR --trajectory FILE
-
-which prints the same report and diagnosis as the PyTorch runner. Nothing here
-imports torch or jax: the diagnosis re-runs minimsam's NumPy reference with each
-pitfall built in (or reads the mutants shipped with ``export --with-mutants``).
+A user of JAX, TensorFlow, plain NumPy or anything else replays the golden cases with
+their own optimizer and saves what FORMAT.md ("Trajectory files") lists with
+``np.savez``; ``minimsam crosscheck compare --cases DIR --trajectory FILE`` then prints
+the same report and diagnosis as the PyTorch runner, importing neither torch nor jax.
 """
 
 from __future__ import annotations
@@ -52,6 +46,4 @@ def check_trajectory_file(
         got, error = runs[case.name]
         results.append(check_case(case, got, atol, rtol, error=error, form=form))
     missing = [c.name for c in cases if c.optimizer == optimizers[0] and c.name not in runs]
-    report = Report(optimizers[0], str(trajectory), "trajectory file", results)
-    report.missing = missing
-    return report
+    return Report(optimizers[0], str(trajectory), "trajectory file", results, missing=missing)

@@ -21,9 +21,9 @@ minimsam.exercises ...`` runs the same commands.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from minimsam.crosscheck.cli import run_program
 from minimsam.crosscheck.compare import ATOL, RTOL
 from minimsam.exercises.catalogue import EXERCISES, get
 from minimsam.exercises.grader import NOT_IMPLEMENTED, ExerciseResult, grade
@@ -123,11 +123,4 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``minimsam exercise`` as a program of its own; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="minimsam exercise", description=__doc__.split("\n\n")[0])
-    _add_commands(parser)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, OSError) as err:
-        print(f"minimsam exercise: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    return run_program("minimsam exercise", __doc__, _add_commands, argv, (ValueError, OSError))

@@ -38,7 +38,7 @@ import numpy as np
 
 from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
-from minimsam.crosscheck.compare import FORMS
+from minimsam.crosscheck.compare import FORMS, check_form
 from minimsam.crosscheck.reference import shifted
 from minimsam.exercises.catalogue import Exercise
 
@@ -66,8 +66,7 @@ class StepTimedOut(BaseException):
 
 def graded_in(form: str, case: Case) -> bool:
     """Whether ``case`` is graded in ``form`` (memory-free: a constant rho only)."""
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    check_form(form)
     return form == "standard" or case.rho is None or len(set(case.rho)) == 1
 
 

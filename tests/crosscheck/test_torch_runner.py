@@ -163,7 +163,7 @@ def test_the_torch_model_reproduces_the_reference_gradients(cases):
         loss.backward()
         assert loss.item() == pytest.approx(case.reference.eval_losses[0, 0], abs=1e-14)
         for name, p in params.items():
-            got = torch_runner._to_case_layout(name, p.grad)
+            got = torch_runner.case_layout(name, p.grad)
             np.testing.assert_allclose(got, case.reference.eval_grads[name][0, 0], atol=1e-14)
 
 
