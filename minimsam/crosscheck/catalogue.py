@@ -14,6 +14,11 @@ leaves its reference trajectory):
   surface case each of SAM, MSAM, AdamW and AdamW-MSAM also has a zero gradient on step
   0, so that the first vector normalised is zero: SAM's gradient, and MSAM's ``v_1``
   and AdamW-MSAM's ``m_1``, which a memory-free form normalises at the end of step 0;
+  the SAM, MSAM and AdamW-MSAM ones then scale step 1's loss down (a gradient of norm
+  about 1e-4, or 1e-3 for AdamW-MSAM), so that a vector about 1e-4 long is normalised
+  next: an ``EPS`` put elsewhere (``sqrt(||v||^2 + EPS)``) changes its direction's length
+  there by some 1e-5, far above the tolerance, while guarding the norm with an ``if``
+  instead of adding ``EPS`` changes it by ``EPS / ||v||``, far below;
 - each hyperparameter at 0 with the others non-zero (momentum 0 with weight decay,
   weight decay 0 with momentum, Nesterov without weight decay), so that a shortcut an
   implementation takes for a zero hyperparameter cannot drop another term unseen;
@@ -53,6 +58,7 @@ MLP_SIZES, BATCH = [4, 6, 3], 8
 ZERO_GRAD_STEP = 3  # the surface step with scale 0 and noise 0
 FIRST_AND_LATER = (0, ZERO_GRAD_STEP)  # a zero gradient on step 0 too: the first normalisation
 ZERO_0_3 = f"zero gradients on steps 0 and {ZERO_GRAD_STEP}"
+SMALL_1 = "a small gradient on step 1"
 BN_STEPS, REESTIMATE_BATCHES, EVAL_BATCH = 5, 3, 16  # the batch-norm cases
 
 
@@ -86,6 +92,8 @@ class Setting:
     seed: int = 0
     reestimate_batches: int = 0  # batch norm: re-estimation batches before the evaluation
     zero_grad_steps: tuple[int, ...] = (ZERO_GRAD_STEP,)  # surface: the exactly-zero gradients
+    small_grad_steps: tuple[int, ...] = ()  # surface: steps whose loss is scaled down ...
+    small_grad_factor: float = 1.0  # ... by this factor (the start's gradient norm is about 230)
 
 
 WD, SGD_HP = "weight_decay", {"momentum": 0.9, "nesterov": False}
@@ -130,10 +138,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sam-mlp-lr-schedule-restore", "sam", "constant rho, lr schedule across a restore",
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.05),
             restore_before_step=5, seed=21),
-    Setting("sam-surface-zero-grad-restore", "sam", f"Rosenbrock, {ZERO_0_3}, "
+    Setting("sam-surface-zero-grad-restore", "sam", f"Rosenbrock, {ZERO_0_3}, {SMALL_1}, "
             "weight decay, restore", "surface", {"momentum": 0.9, WD: 0.1},
             constant(SURFACE_LR), constant(0.02), restore_before_step=6, seed=9,
-            zero_grad_steps=FIRST_AND_LATER),
+            zero_grad_steps=FIRST_AND_LATER, small_grad_steps=(1,), small_grad_factor=1e-6),
     Setting("sam-mlp-wd-no-momentum", "sam", "no momentum, weight decay, constant rho 0.1",
             "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.1), seed=28),
     # ---- MSAM
@@ -149,10 +157,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("msam-mlp-lr-schedule-restore", "msam", "constant rho, lr schedule across a restore",
             "mlp", {"momentum": 0.9, WD: 0.0}, warmup_cosine(0.2), constant(0.3),
             restore_before_step=5, seed=24),
-    Setting("msam-surface-zero-grad-restore", "msam", f"Rosenbrock, {ZERO_0_3}, rho "
-            "changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
+    Setting("msam-surface-zero-grad-restore", "msam", f"Rosenbrock, {ZERO_0_3}, {SMALL_1}, "
+            "rho changing every step, restore", "surface", {"momentum": 0.9, WD: 0.0},
             constant(SURFACE_LR), every_step(0.05), restore_before_step=6, seed=13,
-            zero_grad_steps=FIRST_AND_LATER),
+            zero_grad_steps=FIRST_AND_LATER, small_grad_steps=(1,), small_grad_factor=4e-5),
     Setting("msam-mlp-wd-no-momentum", "msam", "no momentum, weight decay, constant rho 0.3, "
             "restore", "mlp", {"momentum": 0.0, WD: 0.1}, constant(0.1), constant(0.3),
             restore_before_step=5, seed=29),
@@ -173,8 +181,9 @@ SETTINGS: tuple[Setting, ...] = (
             "decay, no restore", "mlp", {**ADAM, WD: 0.1}, constant(0.05), every_step(1.0),
             seed=23),
     Setting("adamw-msam-surface-zero-grad", "adamw-msam", f"Rosenbrock, {ZERO_0_3}, "
-            "rho changing every step", "surface", {**ADAM, WD: 0.0}, constant(0.01),
-            every_step(0.05), seed=19, zero_grad_steps=FIRST_AND_LATER),
+            f"{SMALL_1}, rho changing every step", "surface", {**ADAM, WD: 0.0},
+            constant(0.01), every_step(0.05), seed=19, zero_grad_steps=FIRST_AND_LATER,
+            small_grad_steps=(1,), small_grad_factor=4e-4),
     # ---- batch norm (SGD, SAM, MSAM): running statistics and a final evaluation
     Setting("sgd-mlp-batchnorm", "sgd", "batch norm, momentum, weight decay", "mlp_batchnorm",
             {**SGD_HP, WD: 0.01}, constant(0.1, BN_STEPS), seed=30),
@@ -206,11 +215,15 @@ def _batchnorm_batches(rng: np.random.Generator, steps: int) -> dict[str, np.nda
     return batches
 
 
-def _surface_batches(rng: np.random.Generator, zero_steps: tuple[int, ...]) -> dict:
-    """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on the ``zero_steps``."""
+def _surface_batches(rng: np.random.Generator, setting: Setting) -> dict:
+    """Scales in [0.5, 1.5] and noise ``N(0, 10^2)``; both zero on the zero-gradient steps
+    and multiplied by ``small_grad_factor`` on the small-gradient ones."""
     scale = rng.uniform(0.5, 1.5, size=STEPS)
     noise = 10.0 * rng.normal(size=(STEPS, 2))
-    scale[list(zero_steps)], noise[list(zero_steps)] = 0.0, 0.0
+    factor = np.ones(STEPS)
+    factor[list(setting.small_grad_steps)] = setting.small_grad_factor
+    factor[list(setting.zero_grad_steps)] = 0.0
+    scale, noise = factor * scale, factor[:, None] * noise
     return {"scale": scale, "noise": noise}
 
 
@@ -224,7 +237,7 @@ def build_case(setting: Setting) -> Case:
         model = problems.mlp_batchnorm_model(MLP_SIZES)
         batches = _batchnorm_batches(rng, len(setting.lr))
     else:
-        model, batches = problems.surface_model(), _surface_batches(rng, setting.zero_grad_steps)
+        model, batches = problems.surface_model(), _surface_batches(rng, setting)
     case = Case(
         name=setting.name,
         optimizer=setting.optimizer,
