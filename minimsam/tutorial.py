@@ -307,7 +307,15 @@ def sam_run_figure(
     for a in (ax, zoom):
         a.set(xlabel=_XY_LABELS[0], ylabel=_XY_LABELS[1])
         a.xaxis.set_major_locator(plt.MaxNLocator(6))
-    viz.legend_outside(ax, "below", fontsize=9)
+    from matplotlib.lines import Line2D
+
+    marks = [  # the start (square) and the minima (stars), as in the slider figure
+        Line2D([], [], marker="s", ms=7, color=viz.COLORS["SAM"], mec="k", ls="none",
+               label="start"),
+        Line2D([], [], marker="*", ms=12, color="white", mec="k", ls="none", label="minima"),
+    ]  # fmt: skip
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + marks, loc="upper center",
+              bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=9, ncols=2)  # fmt: skip
     arrows = viz.step_legend(zoom, ["perturbation", "momentum"]).legend_handles
     zoom.legend(handles=arrows + _point_handles(), loc="upper center",
                 bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=9)  # fmt: skip
