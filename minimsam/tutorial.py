@@ -265,7 +265,7 @@ def sam_loss_plot(
     viz.legend_outside(ax, "right")
 
 
-_XY_LABELS = ("$x$, the first coordinate of $w$", "$y$, the second coordinate of $w$")
+_XY_LABELS = ("$x$ (first coordinate of $w$)", "$y$ (second coordinate of $w$)")  # as widgets
 
 
 def _point_handles() -> list[Any]:
@@ -285,7 +285,7 @@ def sam_run_figure(
     """Tutorial 03's first figure: a SAM run and its control, and one step magnified.
 
     Left: the SAM iterates of ``steps`` (:func:`viz.trace_steps`) and the ``control`` path
-    (SGD with momentum, ``rho = 0``) on ``landscape``, limited to where the runs go. Right:
+    (SGD with momentum, ``rho = 0``) on ``landscape``'s window, the saddle marked. Right:
     step ``t`` with its perturbation ``w_t -> w~_t`` and its momentum part, points named.
     Legends below the panels. Returns the Figure.
     """
@@ -295,7 +295,7 @@ def sam_run_figure(
     viz.contour(ax, landscape)
     viz.trajectory(ax, control, label=r"SGD with momentum ($\rho = 0$)", optimizer="SGD")
     viz.trajectory(ax, viz.path(steps), label="SAM iterates $w_t$", optimizer="SAM")
-    ax.set(xlim=(-1.7, 1.7), ylim=(-1.0, 1.0))  # the part of the surface the runs visit
+    ax.plot(*SADDLE, "X", color="k", mfc="white", ms=9, zorder=10, label="saddle")
     ax.set_title(rf"SAM, $\rho = {rho:g}$, {len(steps)} steps", fontsize=10)
     window = viz.step_window(steps[t : t + 1])
     viz.contour(zoom, landscape, bounds=window, mark_minima=False)
@@ -307,7 +307,15 @@ def sam_run_figure(
     for a in (ax, zoom):
         a.set(xlabel=_XY_LABELS[0], ylabel=_XY_LABELS[1])
         a.xaxis.set_major_locator(plt.MaxNLocator(6))
-    viz.legend_outside(ax, "below", fontsize=9)
+    from matplotlib.lines import Line2D
+
+    marks = [  # the start (square) and the minima (stars), as in the slider figure
+        Line2D([], [], marker="s", ms=7, color=viz.COLORS["SAM"], mec="k", ls="none",
+               label="start"),
+        Line2D([], [], marker="*", ms=12, color="white", mec="k", ls="none", label="minima"),
+    ]  # fmt: skip
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + marks, loc="upper center",
+              bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=9, ncols=2)  # fmt: skip
     arrows = viz.step_legend(zoom, ["perturbation", "momentum"]).legend_handles
     zoom.legend(handles=arrows + _point_handles(), loc="upper center",
                 bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=9)  # fmt: skip
@@ -326,6 +334,7 @@ def gradient_part_figure(landscape: Any, steps: Sequence[Any], t: int) -> Any:
 
     step = steps[t]
     fig, (taken, applied) = plt.subplots(1, 2, figsize=(9, 4.6), layout="constrained")
+    # gradient_point: where the gradient was taken (w~_t); w_momentum = w_t - eta mu v_t
     p, descent = step.gradient_point, step.points["w_next"] - step.w_momentum  # -eta g(w~_t)
     half = 1.3 * np.linalg.norm(descent)
     box = tuple((float(c - half), float(c + half)) for c in p + descent / 2)
@@ -399,6 +408,84 @@ def swing_figure(
         ax.title.set_fontsize(10)
     viz.legend_outside(whole, "right", fontsize=9)
     return fig
+
+
+def swing_extremes(offset: np.ndarray) -> np.ndarray:
+    """The signed extreme of each swing of ``offset`` (a stretch between sign changes)."""
+    swings = np.split(offset, np.flatnonzero(np.diff(np.sign(offset)) != 0) + 1)
+    return np.array([s[np.abs(s).argmax()] for s in swings])
+
+
+def swing_events(offset: np.ndarray, flat_offset: float, out: float = 0.3) -> dict[str, Any]:
+    """Landmarks of a run on the line ``y = 0`` from the sharp minimum to the flat one.
+
+    ``offset`` is ``x_t - x*`` (sharp minimum at 0, flat minimum at ``flat_offset``). Keys,
+    each a step ``t`` and the offset there: ``"out"`` first ``|offset| > out``; ``"hover"``
+    (steps ``out .. back under out``, the smallest and largest offset between); ``"back"``
+    first step past the sharp minimum again; ``"far"`` farthest on the other side (within
+    40 steps); ``"cross"`` first step past the minimum after that; ``"flat"`` first step
+    within ``out`` of the flat minimum, with the largest distance from it afterwards.
+    """
+    out_t = int(np.argmax(np.abs(offset) > out))
+    hover_end = out_t + int(np.argmax(offset[out_t:] < out))
+    back = out_t + int(np.argmax(offset[out_t:] < 0))
+    far = back + int(np.argmin(offset[back : back + 40]))
+    cross = far + int(np.argmax(offset[far:] > 0))
+    flat = int(np.argmax(np.abs(offset - flat_offset) <= out))
+    hover = offset[out_t:hover_end]
+    return {
+        "out": (out_t, offset[out_t]),
+        "hover": (out_t, hover_end - 1, hover.min(), hover.max()),
+        "back": (back, offset[back]),
+        "far": (far, offset[far]),
+        "cross": (cross, offset[cross]),
+        "flat": (flat, np.abs(offset[flat:] - flat_offset).max()),
+    }
+
+
+def trajectories(
+    make: Callable[[], Any],
+    starts: np.ndarray,
+    num_steps: int,
+    grad_fn: Callable[[dict], tuple[Any, dict]],
+) -> np.ndarray:
+    """Iterates ``w_0 .. w_T`` of a fresh ``make()`` run from each start: ``(T + 1, n, 2)``."""
+    paths = []
+    for start in np.asarray(starts, dtype=float):
+        opt = make()
+        params = {"w": ms.asarray(start)}
+        state, path = opt.init(params), [start]
+        for _ in range(num_steps):
+            params, state, _ = opt.step(params, state, grad_fn)
+            path.append(ms.to_numpy(params["w"]))
+        paths.append(path)
+    return np.array(paths, dtype=float).transpose(1, 0, 2)
+
+
+def escape_row(
+    paths: np.ndarray, minimum: Sequence[float], surface: Any, window: int = 30
+) -> tuple[float, float, int]:
+    """For :func:`trajectories` ``paths`` started near ``minimum``: the largest step length
+    ``||w_{t+1} - w_t||`` and the largest distance from ``minimum`` over the first
+    ``window`` steps (all runs), and how many runs end outside the sharp well
+    (:func:`which_well`)."""
+    first = paths[: window + 1]
+    step = np.linalg.norm(np.diff(first, axis=0), axis=2).max()
+    farthest = np.linalg.norm(first - np.asarray(minimum), axis=2).max()
+    return float(step), float(farthest), int(np.sum(which_well(paths[-1], surface) != "sharp"))
+
+
+def quadratic_dropped_share(hessian: np.ndarray, offset: np.ndarray, rho: float) -> float:
+    """``|dropped term| / |g(w~)|`` if the loss were the quadratic ``offset^T H offset / 2``.
+
+    With ``g(w) = H offset``, ``n = g / |g|`` and ``g(w~) = g + rho H n`` (exact for a
+    quadratic), the dropped term is ``rho / |g| * H (I - n n^T) g(w~)``.
+    """
+    g = hessian @ offset
+    n = g / np.linalg.norm(g)
+    g_tilde = g + rho * hessian @ n
+    dropped = rho / np.linalg.norm(g) * hessian @ (g_tilde - n * (n @ g_tilde))
+    return float(np.linalg.norm(dropped) / np.linalg.norm(g_tilde))
 
 
 def well_legend_handles() -> list[Any]:
