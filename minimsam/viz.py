@@ -1070,3 +1070,97 @@ def plot_surface(
     if title:
         ax.set_title(title)
     return ax
+
+
+# Figures of notebook 04 (signed rho): their layout lives here so that the notebook
+# shows only what is measured.
+SIGNED_RHO_STYLES = (  # (colour, marker, line style), in the order of the radii
+    (OKABE_ITO["reddish purple"], "o", "--"),
+    ("0.6", "s", "-."),
+    ("k", "D", "-"),
+    (OKABE_ITO["sky blue"], "v", ":"),
+    (OKABE_ITO["yellow"], "^", (0, (6, 2))),
+)
+
+
+def signed_rho_figure(
+    curves: Mapping[float, np.ndarray], levels: Mapping[float, float], smoothing: int
+) -> Any:
+    """Left: a loss curve per signed radius; right: one level per radius at its true x.
+
+    ``curves[rho]`` is a running mean over ``smoothing`` steps (plotted from step
+    ``smoothing - 1``), ``levels[rho]`` the late mean loss. No optimizer's colour is used
+    (they mean other things elsewhere); each radius has a colour, a marker and a line
+    style (:data:`SIGNED_RHO_STYLES`, at most five radii), and the yellow one, pale on
+    white, is outlined. Returns the figure.
+    """
+    from matplotlib import patheffects
+
+    plt = _pyplot()
+    if len(curves) > len(SIGNED_RHO_STYLES) or set(curves) != set(levels):
+        raise ValueError(
+            f"give at most {len(SIGNED_RHO_STYLES)} radii, the same in curves and levels"
+        )
+    outline = [patheffects.Stroke(linewidth=3.5, foreground="k"), patheffects.Normal()]
+    fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+    for k, (r, (color, marker, style)) in enumerate(zip(curves, SIGNED_RHO_STYLES)):
+        curve, yellow = np.asarray(curves[r]), color == OKABE_ITO["yellow"]
+        ax.semilogy(np.arange(len(curve)) + smoothing - 1, curve, color=color, marker=marker,
+                    markevery=(6 * k, 40), linestyle=style, linewidth=2 if yellow else 1.5,
+                    mec="k", label=rf"$\rho = {r:+.1f}$",
+                    path_effects=outline if yellow else None)  # fmt: skip
+        ax_r.semilogy(r, levels[r], marker=marker, color=color, mec="k", ms=8, linestyle="none")
+    ax.set(xlabel="step", ylabel=f"loss, running mean\nover {smoothing} steps")
+    legend_outside(ax, "below", ncols=3)
+    ax_r.set_xticks(list(levels), [f"{r:+.1f}" for r in levels])
+    ax_r.set(xlabel=r"signed $\rho$ ($< 0$: a step back along $+v_t$)", ylabel="late mean loss")
+    return fig
+
+
+def sweep_figure(
+    accuracy: Mapping[float, np.ndarray],
+    loss_ratio: Mapping[float, float],
+    baseline: np.ndarray,
+    window: tuple[float, float] = (-4.0, 3.0),
+) -> Any:
+    """Test accuracy per seed (left) and train loss over the baseline's (right) per radius.
+
+    ``accuracy[rho]``: the seeds' test accuracies in %; ``baseline``: the baseline's (SGD).
+    The radii sit at equal spacing in sorted order. The left panel is zoomed to the
+    baseline's mean plus ``window`` points; a mean below it becomes an arrow with its
+    value, at alternating heights so that neighbouring labels do not touch. Returns the
+    figure.
+    """
+    plt = _pyplot()
+    rhos = sorted(accuracy)
+    if set(rhos) != set(loss_ratio):
+        raise ValueError("accuracy and loss_ratio must have the same radii")
+    color, mean = COLORS["MSAM"], float(np.mean(baseline))
+    low, high = mean + window[0], mean + window[1]
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 4.2), layout="constrained")
+    off_scale = 0
+    for i, r in enumerate(rhos):
+        acc = np.asarray(accuracy[r])
+        ax_acc.plot(np.full(len(acc), i), acc, "o", color=color, ms=4, alpha=0.7,
+                    label="one seed" if i == 0 else None)  # fmt: skip
+        if acc.mean() < low:
+            height = low + 1.2 + 0.9 * (off_scale % 2)
+            ax_acc.annotate(f"{acc.mean():.0f}%", (i, low), xytext=(i, height), ha="center",
+                            fontsize=9, arrowprops={"arrowstyle": "->", "color": "k"})  # fmt: skip
+            off_scale += 1
+    ax_acc.plot(range(len(rhos)), [np.mean(accuracy[r]) for r in rhos], "k_", ms=12, mew=2,
+                label="mean of the seeds (arrow: mean off scale)")  # fmt: skip
+    spread = float(np.std(baseline, ddof=1))
+    ax_acc.axhspan(mean - spread, mean + spread, color="0.8", label="SGD, mean $\\pm$ std")
+    ax_acc.axhline(mean, color="k", linewidth=0.8)
+    ax_acc.set(ylabel="test accuracy %", ylim=(low, high))
+    ax_loss.semilogy(range(len(rhos)), [loss_ratio[r] for r in rhos], "D", color=color, mec="k")
+    ax_loss.axhline(1, color="grey", linewidth=0.8)
+    ax_loss.set(ylabel="final train loss / SGD's")
+    for a in (ax_acc, ax_loss):
+        a.set_xticks(range(len(rhos)), [f"{r:g}" for r in rhos], rotation=60)
+        if 0.0 in rhos:
+            a.axvline(rhos.index(0.0), color="grey", linestyle=":", linewidth=0.8)
+        a.set_xlabel(r"signed $\rho$ (MSAM; $0$ is SGD; unequal spacing)")
+    fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    return fig
