@@ -317,7 +317,10 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     if swapped:
         text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
         return text, None, None
-    if got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
+    if got_combo in (None, want_combo) and _rounded(got, want):
+        text = (f"yours differs by {_relative(got, want):.1e} of its size, the rounding of "
+                "float32: computed in single precision (float32)")  # fmt: skip
+    elif got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
         text = f"yours is {_NEXT_PERTURBED}"
     elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
         text = f"yours is {next(iter(got_combo))}"
@@ -343,6 +346,18 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             text = "it is not a short combination of this step's quantities"
     hint = _hint(equation, got_combo, step)
     return text + ("." + hint if hint else ""), got_combo, want_combo
+
+
+PRECISION = 1e-6  # relative differences up to this, unexplained by any term, are rounding
+
+
+def _relative(got, want) -> float:
+    return float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
+
+
+def _rounded(got, want) -> bool:
+    """A difference of the size float32 rounding leaves (relative 1e-7; a few roundings)."""
+    return _relative(got, want) <= PRECISION
 
 
 _OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
@@ -555,6 +570,10 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
     """The equation of docs/optimizers.md (its left side) the difference sits in: a shown
     quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``)."""
     shown, changed = equation.shown, _changed(got, want)
+    if "single precision" in text:  # rounding shows first in the first equation computed
+        defined = [part.split(" = ")[0] for part in equation.text.split(", ") if " = " in part]
+        first = "w'_t" if shown == "w" and optimizer.startswith("adamw") else defined[-1]
+        return first if defined else equation.symbol
     uniform = "every term" in text or "whole value" in text or got == {}
     if "are the outputs swapped" in text:  # the first return slot holding a wrong value
         other = next(o for o in _SLOTS if f"expected {_output_name(o)}:" in text)
@@ -570,10 +589,12 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
         return "v_{t+1}" if _scaled_alike(got, want, changed) else "d_t"  # (1 - mu) d: in v
     if shown == "m" and changed is not None and not uniform and changed - {"m_t", "g"}:
         return "gamma_t"
-    if shown == "w" and optimizer in ("adamw", "adamw-msam"):
+    if shown == "w" and optimizer == "adamw-msam":  # w_{t+1} = w'_t (1 - lr lam)
+        factor = "(1 - lr lam)" if "(1 - lr lam)" in (want or {}).values() else "1"
+        kept = got is None or (not uniform and factor in got.values())  # the decay is applied
+        return "w'_t" if kept else "w_{t+1}"
+    if shown == "w" and optimizer == "adamw":
         decay = got is not None and want is not None and "A_{t+1}" in set(got) & set(want)
-        if optimizer == "adamw-msam":
-            return "w_{t+1}" if decay else "w'_t"
         return "w'_t" if decay and "w_t" in (changed or ()) else "w_{t+1}"
     return equation.symbol
 

@@ -260,12 +260,19 @@ def _first_nan(graded) -> str | None:
     return None
 
 
+def _order(location: Location | None) -> int:
+    """Where a located equation comes in a step (its output computed first: 0)."""
+    shown = ("point 1", "point 2", "v", "m", "s", "w")
+    return len(shown) if location is None else shown.index(location.equation.shown)
+
+
 def _failure(exercise: Exercise, name: str, graded: list, notes: list) -> ExerciseResult:
     failing = [g for g in graded if not g[3].passed]
     explained = [g for g in failing if g[3].diagnoses]
-    # without a name, localise where every equation shows (not SGD at momentum 0, no buffer)
-    full = [g for g in failing if checks_every_equation(g[0])]
-    headline = (explained or full or failing)[0]
+    # without a name: where every equation shows (not SGD at momentum 0, no buffer), the case
+    # whose first wrong equation comes earliest in the step (a later one may only show there)
+    full = [g for g in failing if checks_every_equation(g[0])] or failing
+    headline = explained[0] if explained else min(full, key=lambda g: _order(g[3].located))
     case, got, error, result = headline
     ids = list(dict.fromkeys(d.pitfall for g in (headline, *explained) for d in g[3].diagnoses))
     location = result.located and replace(result.located, you=True)  # in the student's words
