@@ -158,7 +158,8 @@ class _Step:
             w_next = w - lr * v_next
         self.outputs.update({"v": v_next, "w": w_next})
         self.vectors.update({"v_{t+1}": v_next, "w_{t+1}": w_next})
-        self.scalars["1/||v_{t+1}||"] = 1.0 / (np.linalg.norm(v_next) + EPS)
+        self.scalars.update(_norm_scalars("v_{t+1}", np.linalg.norm(v_next), hp["rho"])
+                            if "rho" in hp else {})  # fmt: skip
 
     def _sgd(self, w, b, grad, hp, t):
         v, g = b["v"], grad(w)
@@ -214,7 +215,8 @@ class _Step:
         self.outputs.update({"point 1": x, "m": m_next, "s": s_next, "w": w_next})
         self.vectors.update({"w_t": w, "m_t": m, "s_t": s, "g": g, "g^2": g * g,
                              "A_{t+1}": adam, "m_{t+1}": m_next, "w_{t+1}": w_next})  # fmt: skip
-        self.scalars.update({"b1": b1, "(1 - b1)": 1 - b1, "b2": b2, "(1 - b2)": 1 - b2})
+        self.scalars.update({"b1": b1, "(1 - b1)": 1 - b1, "b2": b2, "(1 - b2)": 1 - b2,
+                             "||m_{t+1}||": np.linalg.norm(m_next)})  # fmt: skip
 
     def _adamw(self, w, b, grad, hp, t):
         self._adam(w, b, w, grad(w), hp, t, decay_first=True)
@@ -298,8 +300,11 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         i = int(np.flatnonzero(~np.isfinite(got))[0])
         key, entry = _where(i, keys, step.split)
         why = ""
-        zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0]
-        if zero and equation.shown.startswith("point"):
+        # a point normalises the step's given vectors; the params, in the memory-free form,
+        # the new buffer (the next perturbation)
+        zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0
+                and ("_{t+1}" in n) != equation.shown.startswith("point")]  # fmt: skip
+        if zero:
             why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
         return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}", None, None
     own, later = _OWN[equation.shown], _LATER[equation.shown]
@@ -459,6 +464,31 @@ def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
     """
     if case.has_stats or case.optimizer not in EQUATIONS:
         return None
+    found = _walk(case, got, you)
+    return found and next(filter(None, (_recounted(case, got, found, *c) for c in _COUNTS)), found)
+
+
+_COUNTS = (("2t + 1 and 2t (a count of calls, two a step)", 2, 1, 0), ("2t", 2, 0, 0),
+           ("2t + 1", 2, 1, 1), ("t + 1", 1, 1, 1))  # fmt: skip
+"""Other counts a schedule may be read at: ``lr[a t + b]``, ``rho[a t + c]``."""
+_READS_RHO = {"sam": "e_t", "msam": "w~_t", "adamw-msam": "c_t"}
+
+
+def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
+    """``found``, said as a schedule read at another count, when that explains the whole run."""
+    at = lambda values, b: values and [values[min(a * t + b, case.steps - 1)]  # noqa: E731
+                                       for t in range(case.steps)]  # fmt: skip
+    lr, rho = at(case.lr, b), at(case.rho, c)
+    if (lr, rho) == (case.lr, case.rho) or _walk(replace(case, lr=lr, rho=rho), got, False):
+        return None
+    symbol = _READS_RHO.get(case.optimizer) if rho != case.rho else None
+    symbol = symbol or ("w'_t" if case.optimizer == "adamw-msam" else "w_{t+1}")
+    finding = (f"every step's lr and rho are the schedules' values at step {words}, not "
+               "at step t: the schedules are read at another count than the step's")
+    return replace(found, finding=finding, symbol=symbol)
+
+
+def _walk(case: Case, got: Trajectory, you: bool) -> Location | None:
     (keys, split), names = _layout(case), BUFFER[case.optimizer]
     kept = _named_buffers(got.buffers, names)
     own = all(b in kept for b in names)
@@ -547,6 +577,7 @@ def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
 
 
 _SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in
+_NORMALISES = {"sam": "e_t", "msam": "u_t", "adamw-msam": "c_t"}  # where a norm divides
 _NORM_WORDS = ("NaN", "tensor by tensor", "division by the norm", "squared norm")
 
 
@@ -579,9 +610,10 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
         other = next(o for o in _SLOTS if f"expected {_output_name(o)}:" in text)
         first = min(shown, other, key=_SLOTS.index)
         return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
+    normalised = shown.startswith("point") and any(w in text for w in _NORM_WORDS)
+    if optimizer in _NORMALISES and (normalised or "needs + EPS" in text):
+        return _NORMALISES[optimizer]
     if shown.startswith("point") and optimizer in ("msam", "adamw-msam"):
-        if any(w in text for w in _NORM_WORDS):
-            return "u_t" if optimizer == "msam" else "c_t"
         return "w~_t"
     if shown == "point 2":
         return "e_t"
