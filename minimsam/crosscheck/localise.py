@@ -453,18 +453,19 @@ def _hyperparameters(case: Case, t: int) -> dict:
     return hp
 
 
-def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
+def localise(case: Case, got: Trajectory, you: bool = True, form="standard") -> Location | None:
     """The first step and equation where ``got`` leaves the equations, or None.
 
     Each step is recomputed from the implementation's own inputs: ``w_t`` is the params
     ``got`` recorded after step ``t - 1``; the buffers are those ``got`` recorded (a step
     function's returned ``v``, named as in :data:`BUFFER`) or, when it recorded none,
-    the reference's, carried from step 0. ``you`` words the report for a student.
-    Batch-norm cases are not localised (None).
+    the reference's, carried from step 0. ``you`` words the report for a student;
+    ``form="memory-free"``: the params are those the returned perturbed point stands for
+    (the exercises' runner). Batch-norm cases are not localised (None).
     """
     if case.has_stats or case.optimizer not in EQUATIONS:
         return None
-    found = _walk(case, got, you)
+    found = _walk(case, got, you, form)
     return found and next(filter(None, (_recounted(case, got, found, *c) for c in _COUNTS)), found)
 
 
@@ -488,7 +489,7 @@ def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
     return replace(found, finding=finding, symbol=symbol)
 
 
-def _walk(case: Case, got: Trajectory, you: bool) -> Location | None:
+def _walk(case: Case, got: Trajectory, you: bool, form="standard") -> Location | None:
     (keys, split), names = _layout(case), BUFFER[case.optimizer]
     kept = _named_buffers(got.buffers, names)
     own = all(b in kept for b in names)
@@ -501,7 +502,7 @@ def _walk(case: Case, got: Trajectory, you: bool) -> Location | None:
             buffers = {b: _flat(kept[b], keys, t - 1) for b in names}
         hp = _hyperparameters(case, t)
         step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
-        found = _check_step(case, got, t, step, keys, you, kept)
+        found = _check_step(case, got, t, step, (keys, you, kept, form))
         if found is not None:
             return found
         buffers = {b: step.outputs.get(b, buffers[b]) for b in names}
@@ -557,8 +558,8 @@ def _shown(got: Trajectory, t: int, equation: Equation, keys, kept) -> np.ndarra
     return _flat(kept[equation.shown], keys, t) if equation.shown in kept else None
 
 
-def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
-    agreed = []
+def _check_step(case, got, t, step, how) -> Location | None:
+    (keys, you, kept, form), agreed = how, []
     for equation in EQUATIONS[case.optimizer]:
         if equation.shown not in step.outputs:
             continue
@@ -572,8 +573,33 @@ def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
         finding, got_combo, want_combo = _describe(equation, value, want, step, keys)
         memory_free = equation.shown == "w" and "memory-free form" in finding
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo)
+        if form == "memory-free" and equation.shown == "w":
+            equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+_RETURNED = Equation("w~_{t+1}", "w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}, c_{t+1} = rho / "
+                     "(||v_{t+1}|| + EPS) (the point returned)", "w")
+
+
+def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
+    """The point a memory-free step returned, ``w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}``
+    (``value`` less ``rho u_{t+1}``, the shift the runner added), described, and where it
+    goes wrong: the undo ``w_t = w~_t + c_t v_t`` (an extra term along ``v_t``), else the
+    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds, else ``w_{t+1}``."""
+    point = value - step.scalars["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
+    basis = describe.basis({n: x for n, x in step.vectors.items() if n != _NEXT_PERTURBED})
+    got, want = (describe.combination(x, basis, step.scalars)
+                 for x in (point, step.vectors[_NEXT_PERTURBED]))  # fmt: skip
+    changed = _changed(got, want)
+    if got is None or want is None or changed is None:
+        return _RETURNED, "it is not a short combination of this step's quantities", "w_{t+1}"
+    text = f"yours is {describe.show(got)}, the equation gives {describe.show(want)}: "
+    text += describe.compare(got, want, step.scalars)
+    if changed <= {"v_t", "w_t", "w~_t"}:
+        return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
+    return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"
 
 
 _SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in

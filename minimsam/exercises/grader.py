@@ -227,8 +227,8 @@ def _grade_case(case: Case, exercise: Exercise, step: Callable, options: dict, n
         case, exercise, step, options["form"], options["time_limit"], notes
     )
     result = check_case(case, got, atol, rtol, error=error)
-    if not result.passed and result.verdict != "FAIL":  # not localised by check_case
-        result.located = localise(case, got)
+    if not result.passed and (result.verdict != "FAIL" or options["form"] != "standard"):
+        result.located = localise(case, got, form=options["form"])  # check_case did not
     if error is not None and not error.startswith(ARITHMETIC_ERRORS):
         # crosscheck lets a run that raised match a mutant that turns NaN at that step
         # (a division by a zero norm); a TypeError or KeyError there is no missing EPS
