@@ -342,6 +342,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         text += "the global norm over all parameters"
     elif equation.shown.startswith("point") and (along := _direction(got, want, upstream, step)):
         text = along
+    elif _elsewhere(equation, got, want, step):
+        text = "your shift from w_t has length rho, as the equation's, but another direction"
     else:
         ratio = describe.constant_ratio(got, want)
         if ratio is not None:
@@ -349,6 +351,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             text = f"yours is {name or f'{ratio:.6g}'} times the expected value"
         else:
             text = "it is not a short combination of this step's quantities"
+    if got_combo is not None and _elsewhere(equation, got, want, step):
+        text += " (a shift of length rho along another direction)"
     hint = _hint(equation, got_combo, step)
     return text + ("." + hint if hint else ""), got_combo, want_combo
 
@@ -400,6 +404,13 @@ def _direction(got, want, basis, step: _Step) -> str:
                 return (f"your shift from w_t is along {sign}({mix}), of length {length:.3g} "
                         f"rho; the equation's shift is along {along}")  # fmt: skip
     return ""
+
+
+def _elsewhere(equation: Equation, got, want, step: _Step) -> bool:
+    """A point shifted by rho, as the equation's, along another direction (not -1 times it)."""
+    rho, w = step.scalars.get("rho"), step.vectors["w_t"]
+    return (equation.shown.startswith("point") and bool(rho) and describe.constant_ratio(
+        got - w, want - w) is None and abs(np.linalg.norm(got - w) - rho) <= 1e-6 * rho)
 
 
 def _shift_of(want, w, basis, step) -> str:
@@ -549,9 +560,14 @@ def _named_buffers(recorded: dict, names) -> dict:
     return out
 
 
-def _shown(got: Trajectory, t: int, equation: Equation, keys, kept) -> np.ndarray | None:
+def _shown(got: Trajectory, t: int, equation: Equation, keys, kept, points, want):
+    """What ``got`` shows of ``equation`` at step ``t`` (None: nothing). More calls to
+    ``grad_fn`` than the step makes: the first of the last point's calls that differs."""
     if equation.shown.startswith("point"):
-        e = int(equation.shown[-1]) - 1
+        e, calls = int(equation.shown[-1]) - 1, int(got.grad_evals[t])
+        if equation.shown == points[-1] and calls > len(points):
+            tried = [_flat(got.eval_points, keys, (t, c)) for c in range(e, calls)]
+            return next((x for x in tried if not _agree(x, want)), tried[-1])
         return None if e >= int(got.grad_evals[t]) else _flat(got.eval_points, keys, (t, e))
     if equation.shown == "w":
         return _flat(got.params, keys, t)
@@ -563,16 +579,18 @@ def _check_step(case, got, t, step, how) -> Location | None:
     for equation in EQUATIONS[case.optimizer]:
         if equation.shown not in step.outputs:
             continue
-        value = _shown(got, t, equation, keys, kept)
+        points = [e.shown for e in EQUATIONS[case.optimizer] if e.shown.startswith("point")]
+        want = step.outputs[equation.shown]
+        value = _shown(got, t, equation, keys, kept, points, want)
         if value is None:
             continue
-        want = step.outputs[equation.shown]
         if _agree(value, want):
             agreed.append(equation)
             continue
         finding, got_combo, want_combo = _describe(equation, value, want, step, keys)
         memory_free = equation.shown == "w" and "memory-free form" in finding
-        symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo)
+        undecayed = _describe(equation, value / step.scalars["(1 - lr lam)"], want, step, keys)[1]
+        symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
@@ -604,7 +622,7 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
 
 _SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in
 _NORMALISES = {"sam": "e_t", "msam": "u_t", "adamw-msam": "c_t"}  # where a norm divides
-_NORM_WORDS = ("NaN", "tensor by tensor", "division by the norm", "squared norm")
+_NORM_WORDS = ("NaN", "another direction", "tensor by tensor", "division by the norm", "squared norm")
 
 
 def _changed(got: dict | None, want: dict | None) -> set[str] | None:
@@ -623,9 +641,10 @@ def _scaled_alike(got: dict, want: dict, changed: set[str]) -> bool:
     return not unchanged and bool(np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL))
 
 
-def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
+def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=None) -> str:
     """The equation of docs/optimizers.md (its left side) the difference sits in: a shown
-    quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``)."""
+    quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``).
+    ``undecayed``: the value over ``1 - lr lam`` as a combination (AdamW-MSAM's ``w'_t``)."""
     shown, changed = equation.shown, _changed(got, want)
     if "single precision" in text:  # rounding shows first in the first equation computed
         defined = [part.split(" = ")[0] for part in equation.text.split(", ") if " = " in part]
@@ -648,8 +667,7 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
     if shown == "m" and changed is not None and not uniform and changed - {"m_t", "g"}:
         return "gamma_t"
     if shown == "w" and optimizer == "adamw-msam":  # w_{t+1} = w'_t (1 - lr lam)
-        factor = "(1 - lr lam)" if "(1 - lr lam)" in (want or {}).values() else "1"
-        kept = got is None or (not uniform and factor in got.values())  # the decay is applied
+        kept = got is None or (not uniform and undecayed is not None)  # the decay applied
         return "w'_t" if kept else "w_{t+1}"
     if shown == "w" and optimizer == "adamw":
         decay = got is not None and want is not None and "A_{t+1}" in set(got) & set(want)
