@@ -656,6 +656,8 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
         first = min(shown, other, key=_SLOTS.index)
         return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
     normalised = shown.startswith("point") and any(w in text for w in _NORM_WORDS)
+    if "another direction" in text and optimizer == "adamw-msam":  # c_t is a scale: the
+        return "w~_t"  # direction m_t sits in w~_t (MSAM's in u_t, SAM's in e_t)
     if optimizer in _NORMALISES and (normalised or "needs + EPS" in text):
         return _NORMALISES[optimizer]
     if shown.startswith("point") and optimizer in ("msam", "adamw-msam"):
