@@ -409,8 +409,10 @@ def _direction(got, want, basis, step: _Step) -> str:
 def _elsewhere(equation: Equation, got, want, step: _Step) -> bool:
     """A point shifted by rho, as the equation's, along another direction (not -1 times it)."""
     rho, w = step.scalars.get("rho"), step.vectors["w_t"]
-    return (equation.shown.startswith("point") and bool(rho) and describe.constant_ratio(
-        got - w, want - w) is None and abs(np.linalg.norm(got - w) - rho) <= 1e-6 * rho)
+    if not (equation.shown.startswith("point") and rho):
+        return False
+    length = abs(np.linalg.norm(got - w) - rho) <= 1e-6 * rho
+    return length and describe.constant_ratio(got - w, want - w) is None
 
 
 def _shift_of(want, w, basis, step) -> str:
@@ -480,7 +482,7 @@ def localise(case: Case, got: Trajectory, you: bool = True, form="standard") -> 
     return found and next(filter(None, (_recounted(case, got, found, *c) for c in _COUNTS)), found)
 
 
-_COUNTS = (("2t + 1 and 2t (a count of calls, two a step)", 2, 1, 0), ("2t", 2, 0, 0),
+_COUNTS = (("2t + 1 (lr) and 2t (rho): a count of calls, two a step", 2, 1, 0), ("2t", 2, 0, 0),
            ("2t + 1", 2, 1, 1), ("t + 1", 1, 1, 1))  # fmt: skip
 """Other counts a schedule may be read at: ``lr[a t + b]``, ``rho[a t + c]``."""
 _READS_RHO = {"sam": "e_t", "msam": "w~_t", "adamw-msam": "c_t"}
@@ -491,13 +493,14 @@ def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
     at = lambda values, b: values and [values[min(a * t + b, case.steps - 1)]  # noqa: E731
                                        for t in range(case.steps)]  # fmt: skip
     lr, rho = at(case.lr, b), at(case.rho, c)
-    if (lr, rho) == (case.lr, case.rho) or _walk(replace(case, lr=lr, rho=rho), got, False):
+    same = (lr, rho) == (case.lr, case.rho) or (not rho and b != c)  # (no rho: one of each)
+    if same or _walk(replace(case, lr=lr, rho=rho), got, False):
         return None
     symbol = _READS_RHO.get(case.optimizer) if rho != case.rho else None
     symbol = symbol or ("w'_t" if case.optimizer == "adamw-msam" else "w_{t+1}")
-    finding = (f"every step's lr and rho are the schedules' values at step {words}, not "
-               "at step t: the schedules are read at another count than the step's")
-    return replace(found, finding=finding, symbol=symbol)
+    which = "lr and rho are the schedules' values" if case.rho else "lr is the schedule's value"
+    finding = f"every step's {which} at step {words}, not at "
+    return replace(found, finding=finding + "step t: read at another count", symbol=symbol)
 
 
 def _walk(case: Case, got: Trajectory, you: bool, form="standard") -> Location | None:
@@ -597,8 +600,8 @@ def _check_step(case, got, t, step, how) -> Location | None:
     return None
 
 
-_RETURNED = Equation("w~_{t+1}", "w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}, c_{t+1} = rho / "
-                     "(||v_{t+1}|| + EPS) (the point returned)", "w")
+_C_NEXT = "c_{t+1} = rho / (||v_{t+1}|| + EPS) (the point returned)"
+_RETURNED = Equation("w~_{t+1}", f"w~_{{t+1}} = w_{{t+1}} - c_{{t+1}} v_{{t+1}}, {_C_NEXT}", "w")
 
 
 def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
@@ -622,7 +625,8 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
 
 _SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in
 _NORMALISES = {"sam": "e_t", "msam": "u_t", "adamw-msam": "c_t"}  # where a norm divides
-_NORM_WORDS = ("NaN", "another direction", "tensor by tensor", "division by the norm", "squared norm")
+_NORM_WORDS = ("NaN", "another direction", "tensor by tensor", "division by the norm",
+               "squared norm")  # fmt: skip
 
 
 def _changed(got: dict | None, want: dict | None) -> set[str] | None:

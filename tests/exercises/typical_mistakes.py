@@ -170,7 +170,7 @@ BY_THE_NUMBERS = [
     ("sgd-momentum", sgd_in_float32, "standard", "d_t", "single precision (float32)"),
     ("msam", msam_norm_in_float32, "standard", "u_t", "single precision (float32)"),
     ("msam", msam_along_fresh_momentum, "standard", "u_t", "another direction"),
-    ("sam", sam_from_perturbed_point, "standard", "d_t", "w_t + e_t stands where the equation has w_t"),
+    ("sam", sam_from_perturbed_point, "standard", "d_t", "w_t + e_t stands where the equation"),
     ("adamw-msam", adamw_msam_from_perturbed_point, "standard", "w'_t", "w~_t stands where"),
     ("adamw-msam", adamw_msam_decay_beside, "standard", "w_{t+1}", ""),
     ("adamw-msam", adamw_msam_along_sign, "standard", "w~_t", "another direction"),
