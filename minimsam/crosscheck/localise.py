@@ -592,7 +592,9 @@ def _check_step(case, got, t, step, how) -> Location | None:
             continue
         finding, got_combo, want_combo = _describe(equation, value, want, step, keys)
         memory_free = equation.shown == "w" and "memory-free form" in finding
-        undecayed = _describe(equation, value / step.scalars["(1 - lr lam)"], want, step, keys)[1]
+        w_prime = (case.optimizer, equation.shown) == ("adamw-msam", "w")  # w'_t (1 - lr lam)
+        undecayed = w_prime and _describe(equation, value / step.scalars["(1 - lr lam)"],
+                                          want, step, keys)[1]  # fmt: skip
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
