@@ -280,14 +280,7 @@ def _hint(equation: Equation, got_combo, step: _Step) -> str:
         or (not names and given in step.vectors and not step.vectors[given].any())
     ):
         return " That is the buffer you were given: the new one is not returned."
-    for other in step.outputs:
-        if other != equation.shown and other != "point 1" and names == _single(other):
-            return f" That is the expected {_output_name(other)}: are the outputs swapped?"
     return ""
-
-
-def _single(output: str) -> set[str]:
-    return {"v_{t+1}"} if output == "v" else {"w_{t+1}"} if output == "w" else {output}
 
 
 def _output_name(shown: str) -> str:
@@ -322,9 +315,9 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     if swapped:
         text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
         return text, None, None
-    if got_combo in (None, want_combo) and _rounded(got, want):
-        text = (f"yours differs by {_relative(got, want):.1e} of its size, the rounding of "
-                "float32: computed in single precision (float32)")  # fmt: skip
+    if got_combo in (None, want_combo) and (relative := _rounded(got, want)) is not None:
+        text = (f"yours differs by {relative:.1e} of its size, the rounding of float32: "
+                "computed in single precision (float32)")  # fmt: skip
     elif got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
         text = f"yours is {_NEXT_PERTURBED}"
     elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
@@ -360,13 +353,10 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
 PRECISION = 1e-6  # relative differences up to this, unexplained by any term, are rounding
 
 
-def _relative(got, want) -> float:
-    return float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
-
-
-def _rounded(got, want) -> bool:
-    """A difference of the size float32 rounding leaves (relative 1e-7; a few roundings)."""
-    return _relative(got, want) <= PRECISION
+def _rounded(got, want) -> float | None:
+    """The relative size of a difference float32 rounding leaves (1e-7 a rounding), or None."""
+    relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
+    return relative if relative <= PRECISION else None
 
 
 _OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
