@@ -1,14 +1,17 @@
 """The second blind set (tests/exercises/blind2/, tests/crosscheck/blind2/), written by a
 reader who had not seen the list of known mistakes, after the grader and the kit were
-tuned on the first set, and never used to tune them: the honest measurement.
+tuned on the first set.
 
 Measured when it was added: the grader named or located 44 of 54 wrong student answers
-(81%), the kit 19 of 21 broken optimizers (90%); the target of 95% is not met. Two of the
+(81%), the kit 19 of 21 broken optimizers (90%); the target of 95% was not met. Two of the
 misses were wrong answers that passed, a gap in the golden cases, closed since (their
-entries say ``false_pass_fixed_in``); with those cases the grader names or locates 45 of
-54 (83%) and the kit still 19 of 21. The misses are listed by ``python -m
-tests.test_blind_set_2``. The floors below keep the rate from getting worse; every wrong
-entry must fail and every correct one pass."""
+entries say ``false_pass_fixed_in``); with those cases the grader named or located 45 of
+54 (83%) and the kit still 19 of 21. The set was then used to improve the localiser (float32
+rounding, AdamW-MSAM's intermediates, the memory-free form, schedules read at another
+count, extra gradient calls), so it is no longer blind: 52 of 54 (96%) and 21 of 21 after
+that; a third set, written after these changes, is the honest measurement. The misses are
+listed by ``python -m tests.test_blind_set_2``. The floors below keep the rate from getting
+worse; every wrong entry must fail and every correct one pass."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import pytest
 
 from .blind_scoring import left_side, outcomes, table
 
-FLOOR = {"exercises": 0.80, "crosscheck": 0.85}  #: named or located, of the wrong ones
+FLOOR = {"exercises": 0.96, "crosscheck": 1.0}  #: named or located, of the wrong ones
 
 
 @pytest.mark.parametrize("which", ["exercises", "crosscheck"])

@@ -158,7 +158,8 @@ class _Step:
             w_next = w - lr * v_next
         self.outputs.update({"v": v_next, "w": w_next})
         self.vectors.update({"v_{t+1}": v_next, "w_{t+1}": w_next})
-        self.scalars["1/||v_{t+1}||"] = 1.0 / (np.linalg.norm(v_next) + EPS)
+        self.scalars.update(_norm_scalars("v_{t+1}", np.linalg.norm(v_next), hp["rho"])
+                            if "rho" in hp else {})  # fmt: skip
 
     def _sgd(self, w, b, grad, hp, t):
         v, g = b["v"], grad(w)
@@ -214,7 +215,8 @@ class _Step:
         self.outputs.update({"point 1": x, "m": m_next, "s": s_next, "w": w_next})
         self.vectors.update({"w_t": w, "m_t": m, "s_t": s, "g": g, "g^2": g * g,
                              "A_{t+1}": adam, "m_{t+1}": m_next, "w_{t+1}": w_next})  # fmt: skip
-        self.scalars.update({"b1": b1, "(1 - b1)": 1 - b1, "b2": b2, "(1 - b2)": 1 - b2})
+        self.scalars.update({"b1": b1, "(1 - b1)": 1 - b1, "b2": b2, "(1 - b2)": 1 - b2,
+                             "||m_{t+1}||": np.linalg.norm(m_next)})  # fmt: skip
 
     def _adamw(self, w, b, grad, hp, t):
         self._adam(w, b, w, grad(w), hp, t, decay_first=True)
@@ -278,14 +280,7 @@ def _hint(equation: Equation, got_combo, step: _Step) -> str:
         or (not names and given in step.vectors and not step.vectors[given].any())
     ):
         return " That is the buffer you were given: the new one is not returned."
-    for other in step.outputs:
-        if other != equation.shown and other != "point 1" and names == _single(other):
-            return f" That is the expected {_output_name(other)}: are the outputs swapped?"
     return ""
-
-
-def _single(output: str) -> set[str]:
-    return {"v_{t+1}"} if output == "v" else {"w_{t+1}"} if output == "w" else {output}
 
 
 def _output_name(shown: str) -> str:
@@ -298,8 +293,11 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         i = int(np.flatnonzero(~np.isfinite(got))[0])
         key, entry = _where(i, keys, step.split)
         why = ""
-        zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0]
-        if zero and equation.shown.startswith("point"):
+        # a point normalises the step's given vectors; the params, in the memory-free form,
+        # the new buffer (the next perturbation)
+        zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0
+                and ("_{t+1}" in n) != equation.shown.startswith("point")]  # fmt: skip
+        if zero:
             why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
         return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}", None, None
     own, later = _OWN[equation.shown], _LATER[equation.shown]
@@ -317,7 +315,10 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     if swapped:
         text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
         return text, None, None
-    if got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
+    if got_combo in (None, want_combo) and (relative := _rounded(got, want)) is not None:
+        text = (f"yours differs by {relative:.1e} of its size, the rounding of float32: "
+                "computed in single precision (float32)")  # fmt: skip
+    elif got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
         text = f"yours is {_NEXT_PERTURBED}"
     elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
         text = f"yours is {next(iter(got_combo))}"
@@ -334,6 +335,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         text += "the global norm over all parameters"
     elif equation.shown.startswith("point") and (along := _direction(got, want, upstream, step)):
         text = along
+    elif _elsewhere(equation, got, want, step):
+        text = "your shift from w_t has length rho, as the equation's, but another direction"
     else:
         ratio = describe.constant_ratio(got, want)
         if ratio is not None:
@@ -341,8 +344,19 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             text = f"yours is {name or f'{ratio:.6g}'} times the expected value"
         else:
             text = "it is not a short combination of this step's quantities"
+    if got_combo is not None and _elsewhere(equation, got, want, step):
+        text += " (a shift of length rho along another direction)"
     hint = _hint(equation, got_combo, step)
     return text + ("." + hint if hint else ""), got_combo, want_combo
+
+
+PRECISION = 1e-6  # relative differences up to this, unexplained by any term, are rounding
+
+
+def _rounded(got, want) -> float | None:
+    """The relative size of a difference float32 rounding leaves (1e-7 a rounding), or None."""
+    relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
+    return relative if relative <= PRECISION else None
 
 
 _OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
@@ -380,6 +394,15 @@ def _direction(got, want, basis, step: _Step) -> str:
                 return (f"your shift from w_t is along {sign}({mix}), of length {length:.3g} "
                         f"rho; the equation's shift is along {along}")  # fmt: skip
     return ""
+
+
+def _elsewhere(equation: Equation, got, want, step: _Step) -> bool:
+    """A point shifted by rho, as the equation's, along another direction (not -1 times it)."""
+    rho, w = step.scalars.get("rho"), step.vectors["w_t"]
+    if not (equation.shown.startswith("point") and rho):
+        return False
+    length = abs(np.linalg.norm(got - w) - rho) <= 1e-6 * rho
+    return length and describe.constant_ratio(got - w, want - w) is None
 
 
 def _shift_of(want, w, basis, step) -> str:
@@ -433,17 +456,44 @@ def _hyperparameters(case: Case, t: int) -> dict:
     return hp
 
 
-def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
+def localise(case: Case, got: Trajectory, you: bool = True, form="standard") -> Location | None:
     """The first step and equation where ``got`` leaves the equations, or None.
 
     Each step is recomputed from the implementation's own inputs: ``w_t`` is the params
     ``got`` recorded after step ``t - 1``; the buffers are those ``got`` recorded (a step
     function's returned ``v``, named as in :data:`BUFFER`) or, when it recorded none,
-    the reference's, carried from step 0. ``you`` words the report for a student.
-    Batch-norm cases are not localised (None).
+    the reference's, carried from step 0. ``you`` words the report for a student;
+    ``form="memory-free"``: the params are those the returned perturbed point stands for
+    (the exercises' runner). Batch-norm cases are not localised (None).
     """
     if case.has_stats or case.optimizer not in EQUATIONS:
         return None
+    found = _walk(case, got, you, form)
+    return found and next(filter(None, (_recounted(case, got, found, *c) for c in _COUNTS)), found)
+
+
+_COUNTS = (("2t + 1 (lr) and 2t (rho): a count of calls, two a step", 2, 1, 0), ("2t", 2, 0, 0),
+           ("2t + 1", 2, 1, 1), ("t + 1", 1, 1, 1))  # fmt: skip
+"""Other counts a schedule may be read at: ``lr[a t + b]``, ``rho[a t + c]``."""
+_READS_RHO = {"sam": "e_t", "msam": "w~_t", "adamw-msam": "c_t"}
+
+
+def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
+    """``found``, said as a schedule read at another count, when that explains the whole run."""
+    at = lambda values, b: values and [values[min(a * t + b, case.steps - 1)]  # noqa: E731
+                                       for t in range(case.steps)]  # fmt: skip
+    lr, rho = at(case.lr, b), at(case.rho, c)
+    same = (lr, rho) == (case.lr, case.rho) or (not rho and b != c)  # (no rho: one of each)
+    if same or _walk(replace(case, lr=lr, rho=rho), got, False):
+        return None
+    symbol = _READS_RHO.get(case.optimizer) if rho != case.rho else None
+    symbol = symbol or ("w'_t" if case.optimizer == "adamw-msam" else "w_{t+1}")
+    which = "lr and rho are the schedules' values" if case.rho else "lr is the schedule's value"
+    finding = f"every step's {which} at step {words}, not at "
+    return replace(found, finding=finding + "step t: read at another count", symbol=symbol)
+
+
+def _walk(case: Case, got: Trajectory, you: bool, form="standard") -> Location | None:
     (keys, split), names = _layout(case), BUFFER[case.optimizer]
     kept = _named_buffers(got.buffers, names)
     own = all(b in kept for b in names)
@@ -456,7 +506,7 @@ def localise(case: Case, got: Trajectory, you: bool = True) -> Location | None:
             buffers = {b: _flat(kept[b], keys, t - 1) for b in names}
         hp = _hyperparameters(case, t)
         step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
-        found = _check_step(case, got, t, step, keys, you, kept)
+        found = _check_step(case, got, t, step, (keys, you, kept, form))
         if found is not None:
             return found
         buffers = {b: step.outputs.get(b, buffers[b]) for b in names}
@@ -503,36 +553,72 @@ def _named_buffers(recorded: dict, names) -> dict:
     return out
 
 
-def _shown(got: Trajectory, t: int, equation: Equation, keys, kept) -> np.ndarray | None:
+def _shown(got: Trajectory, t: int, equation: Equation, keys, kept, points, want):
+    """What ``got`` shows of ``equation`` at step ``t`` (None: nothing). More calls to
+    ``grad_fn`` than the step makes: the first of the last point's calls that differs."""
     if equation.shown.startswith("point"):
-        e = int(equation.shown[-1]) - 1
+        e, calls = int(equation.shown[-1]) - 1, int(got.grad_evals[t])
+        if equation.shown == points[-1] and calls > len(points):
+            tried = [_flat(got.eval_points, keys, (t, c)) for c in range(e, calls)]
+            return next((x for x in tried if not _agree(x, want)), tried[-1])
         return None if e >= int(got.grad_evals[t]) else _flat(got.eval_points, keys, (t, e))
     if equation.shown == "w":
         return _flat(got.params, keys, t)
     return _flat(kept[equation.shown], keys, t) if equation.shown in kept else None
 
 
-def _check_step(case, got, t, step, keys, you, kept) -> Location | None:
-    agreed = []
+def _check_step(case, got, t, step, how) -> Location | None:
+    (keys, you, kept, form), agreed = how, []
     for equation in EQUATIONS[case.optimizer]:
         if equation.shown not in step.outputs:
             continue
-        value = _shown(got, t, equation, keys, kept)
+        points = [e.shown for e in EQUATIONS[case.optimizer] if e.shown.startswith("point")]
+        want = step.outputs[equation.shown]
+        value = _shown(got, t, equation, keys, kept, points, want)
         if value is None:
             continue
-        want = step.outputs[equation.shown]
         if _agree(value, want):
             agreed.append(equation)
             continue
         finding, got_combo, want_combo = _describe(equation, value, want, step, keys)
         memory_free = equation.shown == "w" and "memory-free form" in finding
-        symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo)
+        w_prime = (case.optimizer, equation.shown) == ("adamw-msam", "w")  # w'_t (1 - lr lam)
+        undecayed = w_prime and _describe(equation, value / step.scalars["(1 - lr lam)"],
+                                          want, step, keys)[1]  # fmt: skip
+        symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
+        if form == "memory-free" and equation.shown == "w":
+            equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
 
 
+_C_NEXT = "c_{t+1} = rho / (||v_{t+1}|| + EPS) (the point returned)"
+_RETURNED = Equation("w~_{t+1}", f"w~_{{t+1}} = w_{{t+1}} - c_{{t+1}} v_{{t+1}}, {_C_NEXT}", "w")
+
+
+def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
+    """The point a memory-free step returned, ``w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}``
+    (``value`` less ``rho u_{t+1}``, the shift the runner added), described, and where it
+    goes wrong: the undo ``w_t = w~_t + c_t v_t`` (an extra term along ``v_t``), else the
+    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds, else ``w_{t+1}``."""
+    point = value - step.scalars["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
+    basis = describe.basis({n: x for n, x in step.vectors.items() if n != _NEXT_PERTURBED})
+    got, want = (describe.combination(x, basis, step.scalars)
+                 for x in (point, step.vectors[_NEXT_PERTURBED]))  # fmt: skip
+    changed = _changed(got, want)
+    if got is None or want is None or changed is None:
+        return _RETURNED, "it is not a short combination of this step's quantities", "w_{t+1}"
+    text = f"yours is {describe.show(got)}, the equation gives {describe.show(want)}: "
+    text += describe.compare(got, want, step.scalars)
+    if changed <= {"v_t", "w_t", "w~_t"}:
+        return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
+    return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"
+
+
 _SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in
-_NORM_WORDS = ("NaN", "tensor by tensor", "division by the norm", "squared norm")
+_NORMALISES = {"sam": "e_t", "msam": "u_t", "adamw-msam": "c_t"}  # where a norm divides
+_NORM_WORDS = ("NaN", "another direction", "tensor by tensor", "division by the norm",
+               "squared norm")  # fmt: skip
 
 
 def _changed(got: dict | None, want: dict | None) -> set[str] | None:
@@ -551,18 +637,26 @@ def _scaled_alike(got: dict, want: dict, changed: set[str]) -> bool:
     return not unchanged and bool(np.allclose(ratios, ratios[0], rtol=SCALAR_RTOL))
 
 
-def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
+def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=None) -> str:
     """The equation of docs/optimizers.md (its left side) the difference sits in: a shown
-    quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``)."""
+    quantity's equation text holds several (MSAM's point: ``u_t`` and ``w~_t``).
+    ``undecayed``: the value over ``1 - lr lam`` as a combination (AdamW-MSAM's ``w'_t``)."""
     shown, changed = equation.shown, _changed(got, want)
+    if "single precision" in text:  # rounding shows first in the first equation computed
+        defined = [part.split(" = ")[0] for part in equation.text.split(", ") if " = " in part]
+        first = "w'_t" if shown == "w" and optimizer.startswith("adamw") else defined[-1]
+        return first if defined else equation.symbol
     uniform = "every term" in text or "whole value" in text or got == {}
     if "are the outputs swapped" in text:  # the first return slot holding a wrong value
         other = next(o for o in _SLOTS if f"expected {_output_name(o)}:" in text)
         first = min(shown, other, key=_SLOTS.index)
         return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
+    normalised = shown.startswith("point") and any(w in text for w in _NORM_WORDS)
+    if "another direction" in text and optimizer == "adamw-msam":  # c_t is a scale: the
+        return "w~_t"  # direction m_t sits in w~_t (MSAM's in u_t, SAM's in e_t)
+    if optimizer in _NORMALISES and (normalised or "needs + EPS" in text):
+        return _NORMALISES[optimizer]
     if shown.startswith("point") and optimizer in ("msam", "adamw-msam"):
-        if any(w in text for w in _NORM_WORDS):
-            return "u_t" if optimizer == "msam" else "c_t"
         return "w~_t"
     if shown == "point 2":
         return "e_t"
@@ -570,10 +664,11 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want) -> str:
         return "v_{t+1}" if _scaled_alike(got, want, changed) else "d_t"  # (1 - mu) d: in v
     if shown == "m" and changed is not None and not uniform and changed - {"m_t", "g"}:
         return "gamma_t"
-    if shown == "w" and optimizer in ("adamw", "adamw-msam"):
+    if shown == "w" and optimizer == "adamw-msam":  # w_{t+1} = w'_t (1 - lr lam)
+        kept = got is None or (not uniform and undecayed is not None)  # the decay applied
+        return "w'_t" if kept else "w_{t+1}"
+    if shown == "w" and optimizer == "adamw":
         decay = got is not None and want is not None and "A_{t+1}" in set(got) & set(want)
-        if optimizer == "adamw-msam":
-            return "w_{t+1}" if decay else "w'_t"
         return "w'_t" if decay and "w_t" in (changed or ()) else "w_{t+1}"
     return equation.symbol
 

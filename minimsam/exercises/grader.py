@@ -227,8 +227,8 @@ def _grade_case(case: Case, exercise: Exercise, step: Callable, options: dict, n
         case, exercise, step, options["form"], options["time_limit"], notes
     )
     result = check_case(case, got, atol, rtol, error=error)
-    if not result.passed and result.verdict != "FAIL":  # not localised by check_case
-        result.located = localise(case, got)
+    if not result.passed and (result.verdict != "FAIL" or options["form"] != "standard"):
+        result.located = localise(case, got, form=options["form"])  # check_case did not
     if error is not None and not error.startswith(ARITHMETIC_ERRORS):
         # crosscheck lets a run that raised match a mutant that turns NaN at that step
         # (a division by a zero norm); a TypeError or KeyError there is no missing EPS
@@ -260,12 +260,19 @@ def _first_nan(graded) -> str | None:
     return None
 
 
+def _order(location: Location | None) -> int:
+    """Where a located equation comes in a step (its output computed first: 0)."""
+    shown = ("point 1", "point 2", "v", "m", "s", "w")
+    return len(shown) if location is None else shown.index(location.equation.shown)
+
+
 def _failure(exercise: Exercise, name: str, graded: list, notes: list) -> ExerciseResult:
     failing = [g for g in graded if not g[3].passed]
     explained = [g for g in failing if g[3].diagnoses]
-    # without a name, localise where every equation shows (not SGD at momentum 0, no buffer)
-    full = [g for g in failing if checks_every_equation(g[0])]
-    headline = (explained or full or failing)[0]
+    # without a name: where every equation shows (not SGD at momentum 0, no buffer), the case
+    # whose first wrong equation comes earliest in the step (a later one may only show there)
+    full = [g for g in failing if checks_every_equation(g[0])] or failing
+    headline = explained[0] if explained else min(full, key=lambda g: _order(g[3].located))
     case, got, error, result = headline
     ids = list(dict.fromkeys(d.pitfall for g in (headline, *explained) for d in g[3].diagnoses))
     location = result.located and replace(result.located, you=True)  # in the student's words

@@ -117,3 +117,31 @@ def test_an_optax_state_of_per_tensor_scalars_is_not_taken_for_a_buffer():
         {"w": np.float64(1.0), "b": np.float64(2.0)},
     )
     assert [path for path, _ in _param_trees(state, shapes)] == ["state.0"]
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [("sam-mlp-wd-schedules-restore", "e_t"), ("sgd-mlp-momentum-wd-restore", "w_{t+1}")],
+)
+def test_schedules_read_at_the_count_of_calls_are_told_and_placed(cases, name, symbol):
+    """A run whose lr is lr[2t + 1] and rho rho[2t] (a count that steps twice a step) is
+    told as such; it sits first in the perturbation where rho changes, else in w_{t+1}."""
+    case = _case(cases, name)
+    last = case.steps - 1
+    recount = copy.copy(case)
+    recount.lr = [case.lr[min(2 * t + 1, last)] for t in range(case.steps)]
+    recount.rho = case.rho and [case.rho[min(2 * t, last)] for t in range(case.steps)]
+    location = localise(case, run_reference(recount), you=False)
+    assert location is not None and location.symbol == symbol, location
+    assert "at step 2t + 1" in location.finding and "at another count" in location.finding
+
+
+def test_a_nan_where_the_new_first_moment_is_zero_is_placed_at_its_normalisation(cases):
+    """AdamW-MSAM's params NaN after step 0 of a case whose gradient is zero there (m_1 = 0):
+    a memory-free form normalising m_1 without EPS; the localiser names the zero norm."""
+    case = _case(cases, "adamw-msam-surface-zero-grad")
+    got = copy.deepcopy(case.reference)
+    for x in got.params.values():
+        x[0] = np.nan
+    location = localise(case, got, you=False)
+    assert location.symbol == "c_t" and "||m_{t+1}|| = 0 here" in location.finding, location

@@ -14,7 +14,7 @@ import pytest
 from minimsam.cli import main
 from minimsam.exercises import EXERCISES, grade, load_function
 
-from .typical_mistakes import MISTAKES
+from .typical_mistakes import BY_THE_NUMBERS, MISTAKES
 
 HERE = Path(__file__).resolve().parent
 WRONG = sorted((HERE / "wrong").glob("*.py"))
@@ -31,6 +31,18 @@ def test_an_unnamed_mistake_is_placed_at_its_equation(exercise, step, symbol, wo
     assert result.location.equation.symbol == symbol, result.format()
     assert words in str(result.location), result.format()
     assert "where: case" in result.format()
+
+
+@pytest.mark.parametrize(("exercise", "step", "form", "symbol", "words"), BY_THE_NUMBERS,
+                         ids=[m[1].__name__ for m in BY_THE_NUMBERS])  # fmt: skip
+def test_a_mistake_is_placed_in_its_equation_by_the_numbers(exercise, step, form, symbol, words):
+    """Float32 rounding at the first equation it enters; the case whose wrong equation comes
+    first in the step; AdamW-MSAM's w'_t apart from its decay; a perturbation of length rho
+    along another direction; the memory-free form's undo and next perturbation."""
+    result = grade(exercise, step, form=form)
+    assert result.status == "fail" and result.location is not None, result.format()
+    assert result.location.symbol == symbol, result.format()
+    assert words in str(result.location), result.format()
 
 
 @pytest.mark.parametrize("path", WRONG, ids=lambda p: p.stem)

@@ -87,6 +87,97 @@ def sgd_lr_in_velocity(w, v, grad_fn, lr, momentum, weight_decay):
     return {k: w[k] - v_next[k] for k in w}, v_next
 
 
+def sgd_in_float32(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    d = {k: (g[k] + weight_decay * w[k]).astype(np.float32) for k in w}
+    v_next = {k: np.float32(momentum) * v[k].astype(np.float32) + d[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def msam_norm_in_float32(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / (float(np.linalg.norm(np.concatenate([x.ravel() for x in v.values()]).astype(
+        np.float32))) + EPS)  # fmt: skip
+    return _msam_from(w, v, grad_fn, lr, momentum, weight_decay, c, v)
+
+
+def msam_along_fresh_momentum(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g = grad_fn(w)  # an extra call, to perturb along mu v + g(w), not v
+    fresh = {k: momentum * v[k] + g[k] for k in w}
+    return _msam_from(w, v, grad_fn, lr, momentum, weight_decay, rho / (_norm(fresh) + EPS),
+                      fresh)  # fmt: skip
+
+
+def _msam_from(w, v, grad_fn, lr, momentum, weight_decay, c, along):
+    wp = {k: w[k] - c * along[k] for k in w}
+    g = grad_fn(wp)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * wp[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def sam_from_perturbed_point(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g1 = grad_fn(w)
+    w = {k: w[k] + rho / (_norm(g1) + EPS) * g1[k] for k in w}  # w + e from here on
+    v_next = {k: momentum * v[k] + grad_fn(w)[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, mistake=""):
+    b1, b2 = betas
+    c = rho / (_norm(m) + EPS)
+    wp = {k: w[k] - c * m[k] for k in w}
+    if mistake == "sign direction":  # along sign(m), scaled to length rho
+        sign = {k: np.sign(m[k]) for k in w}
+        wp = {k: w[k] - rho / (_norm(sign) + EPS) * sign[k] for k in w}
+    g = grad_fn(wp)
+    start = wp if mistake == "from perturbed" else w
+    m_next = {k: b1 * m[k] + (1 - b1) * g[k] for k in w}
+    s_next = {k: b2 * s[k] + (1 - b2) * g[k] ** 2 for k in w}
+    step = {k: lr / (1 - b1 ** (t + 1)) * m_next[k]
+            / (np.sqrt(s_next[k] / (1 - b2 ** (t + 1))) + eps) for k in w}  # fmt: skip
+    if mistake == "decay beside":  # lr lam w subtracted beside the step, not a factor after it
+        return {k: start[k] - step[k] - lr * weight_decay * w[k] for k in w}, m_next, s_next
+    return {k: (start[k] - step[k]) * (1 - lr * weight_decay) for k in w}, m_next, s_next
+
+
+def adamw_msam_from_perturbed_point(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
+    return _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, "from perturbed")
+
+
+def adamw_msam_decay_beside(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
+    return _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, "decay beside")
+
+
+def adamw_msam_along_sign(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
+    return _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, "sign direction")
+
+
+def msam_memory_free_not_undone(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g = grad_fn(w)  # w is the perturbed point; the step goes on from it
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return {k: w_next[k] - rho / (_norm(v_next) + EPS) * v_next[k] for k in w}, v_next
+
+
+def msam_memory_free_next_along_v(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g, c = grad_fn(w), rho / (_norm(v) + EPS)
+    w = {k: w[k] + c * v[k] for k in w}  # undone right
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * (w[k] - c * v[k]) for k in w}
+    return {k: w[k] - lr * v_next[k] - c * v[k] for k in w}, v_next  # next along v, not v_next
+
+
+# (exercise, step, form, the equation of docs/optimizers.md, words): by the numbers alone
+BY_THE_NUMBERS = [
+    ("sgd-momentum", sgd_in_float32, "standard", "d_t", "single precision (float32)"),
+    ("msam", msam_norm_in_float32, "standard", "u_t", "single precision (float32)"),
+    ("msam", msam_along_fresh_momentum, "standard", "u_t", "another direction"),
+    ("sam", sam_from_perturbed_point, "standard", "d_t", "w_t + e_t stands where the equation"),
+    ("adamw-msam", adamw_msam_from_perturbed_point, "standard", "w'_t", "w~_t stands where"),
+    ("adamw-msam", adamw_msam_decay_beside, "standard", "w_{t+1}", ""),
+    ("adamw-msam", adamw_msam_along_sign, "standard", "w~_t", "another direction"),
+    ("msam", msam_memory_free_not_undone, "memory-free", "w_t", "is not undone"),
+    ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "v_{t+1}"),
+]  # fmt: skip
+
 MISTAKES = [
     ("msam", msam_update_from_perturbed_point, "w_{t+1}", "w~_t stands where the equation has w_t"),
     ("msam", msam_squared_norm, "w~_t", "rho/||v_t||^2"),
