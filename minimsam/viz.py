@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -802,48 +802,88 @@ def draw_tape(
     at ``positions[key] = (generation, height)`` with the math label ``labels[key]``
     (without ``$``; default: the key) and, under it, its adjoint ``adjoints[key]``.
     ``shares[(z, u)]`` is the share ``z_bar * dz/du`` that the op making ``z`` sends back
-    to its input ``u``: a grey forward arrow ``u -> z`` and a dashed vermillion backward
-    arrow ``z -> u`` labelled with the share, beside the arrow on the side away from the
-    forward one. ``constants[key] = (text, z)`` draws a constant input of the op making
-    ``z`` as a grey box with plain ``text``, with a forward arrow only (no gradient flows
-    to it). Two empty lines carry the legend labels of the two kinds of arrow.
+    to its input ``u``: a grey forward arrow ``u -> z`` and, just below it, a dashed
+    vermillion backward arrow ``z -> u`` labelled with the share, beside the arrow on the
+    side away from the forward one. ``constants[key] = (text, z)`` draws a constant input
+    of the op making ``z`` as a grey box with plain ``text``, with a forward arrow only (no
+    gradient flows to it). Where several arrows meet a box side, they attach in the order
+    of the heights of their other ends (:func:`_tape_lanes`), so that none cross there. Two
+    empty lines carry the legend labels of the two kinds of arrow.
     """
     back = OKABE_ITO["vermillion"]
     forward_style = {"arrowstyle": "-|>", "color": "0.55", "lw": 1.4}
     backward_style = {**forward_style, "color": back, "linestyle": "--"}
+    edge = 0.25  # from a box's centre to where its arrows meet it, in generations
     generations = sorted({int(g) for g, _ in positions.values()})
     heights = [h for _, h in positions.values()]
     ax.set(xlim=(generations[0] - 0.5, generations[-1] + 0.5),
            ylim=(min(heights) - 0.9, max(heights) + 0.5), yticks=[])  # fmt: skip
-    for (out, inp), share in shares.items():
-        (x0, y0), (x1, y1) = positions[inp], positions[out]
-        start, end = (x1 - 0.22, y1 - 0.12), (x0 + 0.22, y0 - 0.12)  # the backward arrow
-        ax.annotate("", (x1 - 0.22, y1), (x0 + 0.22, y0 + 0.12), arrowprops=forward_style)
+    edges = [(u, z) for z, u in shares] + [(u, z) for u, (_, z) in (constants or {}).items()]
+    lane = _tape_lanes(positions, edges, backward={(u, z) for z, u in shares})
+
+    def ends(u: str, z: str, kind: str) -> tuple[tuple[float, float], tuple[float, float]]:
+        # the arrow's two ends at the right side of u's box and the left side of z's
+        tail = (positions[u][0] + edge, lane[u, z, kind, u])
+        return tail, (positions[z][0] - edge, lane[u, z, kind, z])
+
+    label_box = {"facecolor": "white", "edgecolor": "none", "pad": 0.5}
+    for (z, u), share in shares.items():
+        tail, head = ends(u, z, "forward")
+        ax.annotate("", head, tail, arrowprops=forward_style)
+        end, start = ends(u, z, "backward")
         ax.annotate("", end, start, arrowprops=backward_style)
         middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
-        label_box = {"facecolor": "white", "edgecolor": "none", "pad": 0.5}
-        ax.annotate(f"${share:+.2f}$", middle, xytext=_beside_segment(ax, start, end),
-                    textcoords="offset points", color=back, fontsize=9, ha="center",
-                    va="center", bbox=label_box)  # fmt: skip
-    for key, (text, out) in (constants or {}).items():
-        (x0, y0), (x1, y1) = positions[key], positions[out]
-        ax.annotate("", (x1 - 0.22, y1 + 0.1), (x0 + 0.22, y0), arrowprops=forward_style)
+        beside = _beside_segment(ax, start, end, size=(35.0, 14.0), gap=2.0)
+        ax.annotate(f"${share:+.2f}$", middle, xytext=beside, textcoords="offset points",
+                    color=back, fontsize=10.5, ha="center", va="center",
+                    bbox=label_box)  # fmt: skip
+    for u, (text, z) in (constants or {}).items():
+        tail, head = ends(u, z, "forward")
+        ax.annotate("", head, tail, arrowprops=forward_style)
         constant_box = {"boxstyle": "round", "facecolor": "0.95", "edgecolor": "0.6"}
-        ax.text(x0, y0, text, ha="center", va="center", fontsize=9, bbox=constant_box)
+        ax.text(*positions[u], text, ha="center", va="center", fontsize=10.5, bbox=constant_box)
     for key, value in values.items():
         gx, gy = positions[key]
         label = (labels or {}).get(key, key)
-        ax.text(gx, gy, f"${label}$\n$= {value:+.3f}$", ha="center", va="center", fontsize=10,
+        ax.text(gx, gy, f"${label}$\n$= {value:+.3f}$", ha="center", va="center", fontsize=11,
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "k"})  # fmt: skip
         if key in adjoints:
             ax.text(gx, gy - 0.5, rf"$\bar{{{key}}} = {adjoints[key]:+.3f}$", ha="center",
-                    va="center", fontsize=10, color=back)  # fmt: skip
+                    va="center", fontsize=11, color=back)  # fmt: skip
     ax.set_xticks(generations, [f"generation {g}" for g in generations])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.plot([], [], color="0.55", label="forward: value flows to the op that uses it")
     ax.plot([], [], color=back, linestyle="--",
             label=r"backward: share $\bar z\,\partial z/\partial u$ sent back")  # fmt: skip
+
+
+def _tape_lanes(
+    positions: Mapping[str, tuple[float, float]],
+    edges: Sequence[tuple[str, str]],
+    backward: Collection[tuple[str, str]],
+    spacing: float = 0.12,
+) -> dict[tuple[str, str, str, str], float]:
+    """Height at which each arrow of the edge ``(u, z)`` meets the box of ``u`` or ``z``.
+
+    ``result[u, z, kind, end]`` for ``kind`` in ``"forward"``, ``"backward"`` (the latter
+    only for edges in ``backward``) and ``end`` in ``u``, ``z``. The arrows at one box
+    side are stacked top to bottom in the order of the heights of their other ends, each
+    edge's forward arrow above its backward one, ``spacing`` apart and centred on the box.
+    """
+    sides: dict[tuple[str, str], list[tuple[float, int, str, str, str]]] = {}
+    for u, z in edges:
+        kinds = ("forward", "backward") if (u, z) in backward else ("forward",)
+        for end, other in ((u, z), (z, u)):
+            for order, kind in enumerate(kinds):
+                key = (-positions[other][1], order, u, z)
+                sides.setdefault((end, "right" if end == u else "left"), []).append((*key, kind))
+    lanes = {}
+    for (end, _), arrows in sides.items():
+        arrows.sort()
+        for index, (_, _, u, z, kind) in enumerate(arrows):
+            lanes[u, z, kind, end] = positions[end][1] + spacing * ((len(arrows) - 1) / 2 - index)
+    return lanes
 
 
 def _beside_segment(

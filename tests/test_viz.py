@@ -394,6 +394,18 @@ def test_draw_tape_draws_each_pass_and_labels_shares_and_adjoints():
     assert to_hex(viz.OKABE_ITO["vermillion"]) in {c.lower() for c in colors}
 
 
+def test_tape_arrows_meet_a_box_in_the_order_of_their_other_ends():
+    # f = b + c with c above f and b below it: at f's left side, c's pair of arrows sits
+    # above b's (so that they do not cross there), each forward arrow above its backward one
+    positions = {"c": (0, 2.0), "b": (0, 0.0), "f": (1, 1.0)}
+    lane = viz._tape_lanes(positions, [("c", "f"), ("b", "f")], backward={("c", "f"), ("b", "f")})
+    at_f = [lane["c", "f", "forward", "f"], lane["c", "f", "backward", "f"]]
+    at_f += [lane["b", "f", "forward", "f"], lane["b", "f", "backward", "f"]]
+    assert at_f == sorted(at_f, reverse=True) and len(set(at_f)) == 4
+    assert np.isclose(np.mean(at_f), 1.0)  # centred on the box
+    assert lane["c", "f", "forward", "c"] > lane["c", "f", "backward", "c"]  # one edge: a pair
+
+
 def test_share_labels_sit_beside_their_arrow_whatever_its_slope():
     # the offset is normal to the segment as drawn, points down, and clears a 30 x 12 pt box
     fig = Figure(figsize=(4, 4))
