@@ -12,10 +12,14 @@
   :func:`local_maxima` finds the peaks of a sampled curve.
 - :func:`sam_run_figure`, :func:`gradient_part_figure` and :func:`swing_figure` draw
   tutorial 03's figures of a SAM run, one step's parts and the swings near a minimum.
+- :func:`median_interval` and :func:`timing_verdict` judge a median time ratio against its
+  own uncertainty; :func:`seed_sweep_figure` and :func:`gap_figure` draw tutorial 05's
+  radius sweep and differences to SGD against the seed-to-seed noise.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -38,7 +42,11 @@ __all__ = [
     "sam_loss",
     "sharp_flat_grad",
     "sharp_flat_grad_fn",
+    "gap_figure",
     "gradient_part_figure",
+    "median_interval",
+    "seed_sweep_figure",
+    "timing_verdict",
     "sam_run_figure",
     "swing_figure",
     "well_bars",
@@ -669,3 +677,112 @@ def draw_update_zoom(ax: Any, landscape: Any, steps: Sequence[Any], t: int) -> d
     ax.set_xlim(*bounds[0])
     ax.set_ylim(*bounds[1])
     return drawn
+
+
+def median_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """The median of ``values`` and a distribution-free interval ``(low, high)`` around it.
+
+    Each value falls below the true median with probability 1/2, so the number below it is
+    ``Binomial(n, 1/2)``; the interval from the ``j``-th to the ``(n - j + 1)``-th sorted
+    value covers the true median with probability ``1 - 2 P(B <= j - 1)``. ``j`` is the
+    largest index with that probability at least ``level`` (for 40 values: the 14th and
+    27th, 96%). It needs no assumption about the values' distribution, outliers included.
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n, tail = len(x), (1 - level) / 2
+    below = np.cumsum([math.comb(n, i) for i in range(n + 1)]) / 2**n  # P(B <= i)
+    j = int(np.searchsorted(below, tail, side="right"))  # P(B <= j - 1) <= tail
+    if j == 0:
+        raise ValueError(f"{n} values are too few for a {level:.0%} interval of the median")
+    return float(np.median(x)), float(x[j - 1]), float(x[n - j])
+
+
+def timing_verdict(low: float, high: float, predicted: float, tolerance: float = 0.25) -> str:
+    """Whether an interval ``[low, high]`` for a ratio lies within ``tolerance`` of ``predicted``.
+
+    ``"close to"`` when the whole interval lies inside ``predicted * (1 +- tolerance)``,
+    ``"NOT close to"`` when it lies wholly outside, and otherwise ``"undecided about"``:
+    the median's own uncertainty straddles the tolerance, and only a longer timing could
+    tell.
+    """
+    inside = (predicted * (1 - tolerance), predicted * (1 + tolerance))
+    if inside[0] <= low and high <= inside[1]:
+        return "close to"
+    if high < inside[0] or low > inside[1]:
+        return "NOT close to"
+    return "undecided about"
+
+
+def seed_sweep_figure(
+    sweep: Mapping[tuple[float, int], float], noise: float, title: str, below: float = 0.06
+) -> Any:
+    """Final test accuracy per radius: SGD (``rho = 0``) as a band, MSAM's mean and each seed.
+
+    ``sweep[rho, seed]`` is a final test accuracy. The axis is zoomed on SGD's mean, with
+    a grey band of ``+- noise`` (one standard error of a difference of two-seed means);
+    values more than ``below`` under SGD's mean become an arrow with their numbers at the
+    bottom edge instead of stretching the axis. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    rhos, seeds = sorted({r for r, _ in sweep}), sorted({s for _, s in sweep})
+    mean = {r: float(np.mean([sweep[r, s] for s in seeds])) for r in rhos}
+    low = mean[0.0] - below
+    high = max(max(sweep.values()), mean[0.0] + noise) + 0.01
+    fig, ax = plt.subplots(figsize=(6.4, 3.9), layout="constrained")
+    ax.axhspan(mean[0.0] - noise, mean[0.0] + noise, color="0.85", zorder=0,
+               label=f"SGD's mean ± one yardstick ({noise:.3f})")  # fmt: skip
+    ax.axhline(mean[0.0], color=viz.optimizer_style("SGD")["color"], linestyle=":",
+               linewidth=1.5, label=rf"SGD ($\rho = 0$), mean of {len(seeds)} seeds")  # fmt: skip
+    ax.plot(rhos[1:], [mean[r] for r in rhos[1:]], **viz.optimizer_style("MSAM"),
+            label=rf"MSAM ($\rho > 0$), mean of {len(seeds)} seeds")  # fmt: skip
+    for seed, marker, shift in zip(seeds, ("x", "+"), (-0.1, 0.1)):  # seeds side by side
+        side = "left" if shift < 0 else "right"
+        ax.plot(np.array(rhos) + shift, [sweep[r, seed] for r in rhos], marker, color="k",
+                ms=8, linestyle="none", label=f"seed {seed} (drawn 0.1 {side})")  # fmt: skip
+    for r in rhos:
+        off = [f"mean {mean[r]:.3f}"] if mean[r] < low else []
+        off += [f"seed {s} {sweep[r, s]:.3f}" for s in seeds if sweep[r, s] < low]
+        if off:  # the text sits low and to the left, clear of the points at this rho
+            ax.annotate(f"$\\rho = {r:g}$, below the axis:\n" + "\n".join(off), xy=(r, low),
+                        xytext=(r - 0.35, low + 0.08 * (high - low)), ha="right", va="bottom",
+                        fontsize=10, arrowprops={"arrowstyle": "->", "color": "k"})  # fmt: skip
+    ax.set(xlabel=r"MSAM $\rho$", ylabel="final test accuracy", xticks=rhos,
+           xlim=(-0.4, max(rhos) + 0.4), ylim=(low, high), title=title)  # fmt: skip
+    viz.legend_outside(ax, "below", ncols=2, bbox_to_anchor=(0.5, -0.18))
+    return fig
+
+
+def gap_figure(runs: Mapping[int, tuple[Mapping[str, float], float]]) -> Any:
+    """Each optimizer's final test accuracy minus SGD's, against the noise, one panel per budget.
+
+    ``runs[epochs] = (test accuracy per optimizer, the yardstick s of that budget)``. A
+    difference of two single runs with spread ``s`` each has standard error ``sqrt(2) s``:
+    the grey band is one standard error, the dashed lines two. Points in percentage
+    points; the y-range is shared and symmetric. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    others = [k for k in next(iter(runs.values()))[0] if k != "SGD"]
+    widest = max(np.sqrt(2) * s for _, s in runs.values())
+    largest = max(abs(t[k] - t["SGD"]) for t, _ in runs.values() for k in others)
+    limit = 100 * max(2.5 * widest, 1.2 * largest)
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.4, 3.6), sharey=True, layout="constrained")
+    for ax, (epochs, (test, s)) in zip(np.atleast_1d(axes), runs.items()):
+        se = 100 * np.sqrt(2) * s
+        ax.axhspan(-se, se, color="0.85", zorder=0, label="± 1 standard error, √2·s")
+        for sign in (1, -1):
+            ax.axhline(sign * 2 * se, color="0.4", linestyle="--", linewidth=1,
+                       label="± 2 standard errors" if sign > 0 else None)  # fmt: skip
+        ax.axhline(0, color=viz.optimizer_style("SGD")["color"], linestyle=":", label="SGD")
+        for x, label in enumerate(others):
+            style = viz.optimizer_style(label)
+            ax.plot(x, 100 * (test[label] - test["SGD"]), marker=style["marker"],
+                    color=style["color"], markersize=10, linestyle="none")  # fmt: skip
+        ax.set(xticks=range(len(others)), xticklabels=others, ylim=(-limit, limit),
+               xlim=(-0.6, len(others) - 0.4))  # fmt: skip
+        ax.set_title(f"{epochs} epochs, s = {100 * s:.1f} points")
+    first = np.atleast_1d(axes)[0]
+    first.set_ylabel("test accuracy minus SGD's\n(points, single runs, seed 0)")
+    fig.legend(*first.get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    return fig
