@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def msam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     wp = {k: w[k] - rho * v[k] for k in w}
     g = grad_fn(wp)

@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def nag_step(w, v, grad_fn, lr, momentum, weight_decay):
     a = {k: w[k] - momentum * v[k] for k in w}
     g = grad_fn(a)

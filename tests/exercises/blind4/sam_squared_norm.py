@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
     g1 = grad_fn(w)
     norm = sum(float((g1[k] ** 2).sum()) for k in g1)

@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def l2_grad(w, lam):
     # gradient of lam * ||w||^2
     return 2 * lam * w

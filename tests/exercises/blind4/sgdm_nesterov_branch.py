@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
     g = grad_fn(w)
     w_next, v_next = {}, {}
