@@ -5,7 +5,8 @@ The hand-written transformations return a NamedTuple with ``init`` and ``update`
 where they need it, ``calls_per_step`` and ``eval_params(params, state)``.
 """
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -86,7 +86,9 @@ class MSAMMemoryFree(_MSAM):
     """Params hold w~ = w - c v; the applied scale c is stored in the state."""
 
     def _scale(self):
-        return self.state["scale"] if "scale" in self.state else torch.zeros((), dtype=torch.float64)
+        return (
+            self.state["scale"] if "scale" in self.state else torch.zeros((), dtype=torch.float64)
+        )
 
     @torch.no_grad()
     def eval_params(self):
