@@ -1,0 +1,25 @@
+import numpy as np
+
+EPS = 1e-12
+
+
+def global_norm(tree):
+    return np.sqrt(sum(np.sum(x * x) for x in tree.values()))
+
+
+def adamw_msam_step(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
+    b1, b2 = betas
+    if t > 0:
+        direction = {k: (m[k] / (1 - b1**t)) / (np.sqrt(s[k] / (1 - b2**t)) + eps) for k in w}
+    else:
+        direction = {k: np.zeros_like(m[k]) for k in w}
+    c = rho / (global_norm(direction) + EPS)
+    g = grad_fn({k: w[k] - c * direction[k] for k in w})
+    k1 = t + 1
+    m_next = {k: b1 * m[k] + (1 - b1) * g[k] for k in w}
+    s_next = {k: b2 * s[k] + (1 - b2) * g[k] ** 2 for k in w}
+    w_next = {}
+    for k in w:
+        step = lr / (1 - b1**k1) * m_next[k] / (np.sqrt(s_next[k]) / np.sqrt(1 - b2**k1) + eps)
+        w_next[k] = (w[k] - step) * (1 - lr * weight_decay)
+    return w_next, m_next, s_next

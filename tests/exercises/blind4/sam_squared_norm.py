@@ -1,0 +1,7 @@
+def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g1 = grad_fn(w)
+    norm = sum(float((g1[k] ** 2).sum()) for k in g1)
+    g2 = grad_fn({k: w[k] + rho * g1[k] / (norm + 1e-12) for k in w})
+    v_next = {k: momentum * v[k] + g2[k] + weight_decay * w[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return w_next, v_next

@@ -1,0 +1,6 @@
+def sgd_momentum_step(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    d = {k: g[k] + lr * weight_decay * w[k] for k in w}
+    v_next = {k: momentum * v[k] + d[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return w_next, v_next
