@@ -834,7 +834,7 @@ def draw_tape(
         ax.annotate("", end, start, arrowprops=backward_style)
         middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
         beside = _beside_segment(ax, start, end, size=(35.0, 14.0), gap=2.0)
-        ax.annotate(f"${share:+.2f}$", middle, xytext=beside, textcoords="offset points",
+        ax.annotate(f"${share:+.3f}$", middle, xytext=beside, textcoords="offset points",
                     color=back, fontsize=10.5, ha="center", va="center",
                     bbox=label_box)  # fmt: skip
     for u, (text, z) in (constants or {}).items():

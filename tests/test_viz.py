@@ -385,7 +385,7 @@ def test_draw_tape_draws_each_pass_and_labels_shares_and_adjoints():
     with_arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
     assert len(with_arrows) == 3  # forward and backward for x, forward only for the constant
     texts = [t.get_text() for t in ax.texts]
-    assert "$+3.00$" in texts  # the share sent back to x
+    assert "$+3.000$" in texts  # the share sent back to x
     assert "$f = 3x$\n$= +6.000$" in texts and "$x$\n$= +2.000$" in texts
     assert r"$\bar{x} = +3.000$" in texts and r"$\bar{f} = +1.000$" in texts
     assert "constant 3" in texts and not any(r"\bar{k}" in t for t in texts)
