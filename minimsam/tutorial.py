@@ -12,6 +12,9 @@
   :func:`local_maxima` finds the peaks of a sampled curve.
 - :func:`sam_run_figure`, :func:`gradient_part_figure` and :func:`swing_figure` draw
   tutorial 03's figures of a SAM run, one step's parts and the swings near a minimum.
+- :func:`interleaved_medians` times several functions in alternating rounds, and
+  :func:`page_faults` counts the fresh memory pages a call takes (``None`` without the
+  ``resource`` module, as on Windows): tutorial 01's cost measurements.
 - :func:`median_interval` and :func:`timing_verdict` judge a median time ratio against its
   own uncertainty; :func:`seed_sweep_figure` and :func:`gap_figure` draw tutorial 05's
   radius sweep and differences to SGD against the seed-to-seed noise.
@@ -20,6 +23,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +48,8 @@ __all__ = [
     "sharp_flat_grad_fn",
     "gap_figure",
     "gradient_part_figure",
+    "interleaved_medians",
+    "page_faults",
     "median_interval",
     "seed_sweep_figure",
     "timing_verdict",
@@ -677,6 +683,40 @@ def draw_update_zoom(ax: Any, landscape: Any, steps: Sequence[Any], t: int) -> d
     ax.set_xlim(*bounds[0])
     ax.set_ylim(*bounds[1])
     return drawn
+
+
+def interleaved_medians(
+    funs: Mapping[str, Callable[[], Any]], repeats: int = 40, calls: int = 5
+) -> dict[str, float]:
+    """Each function's median time per call, in seconds, over ``repeats`` rounds.
+
+    Every round times ``calls`` calls of each function in turn, so a change in the machine's
+    load hits all of them alike, and the median ignores the rounds that a burst of load spoilt.
+    """
+    times: dict[str, list[float]] = {name: [] for name in funs}
+    for _ in range(repeats):
+        for name, fun in funs.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fun()
+            times[name].append((time.perf_counter() - start) / calls)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def page_faults(fun: Callable[[], Any], calls: int = 5) -> float | None:
+    """Page faults per call of ``fun``: fresh memory pages the operating system had to clear.
+
+    Counted with ``resource.getrusage`` (Linux, macOS); ``None`` where that module is
+    missing (Windows).
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fun()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 
 def median_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
