@@ -603,9 +603,9 @@ def check_case(
     found, nearest, nearest_diff = _search(case, got, None, atol, rtol)
     if not found and error is None:
         result.precision = _precision(case, got, divergence, nearest_diff, atol, rtol)
-        if result.precision is not None:
+        if result.precision is not None:  # a mistake below the tolerance is placed too
             result.verdict = "precision"
-            return result
+            return _placed(result, case, got)
     if not found and "gradient evaluations, expected" not in divergence.quantity:
         # pairs: every mutant evaluates as the reference does, so a pair cannot match
         # another number of evaluations
@@ -613,6 +613,10 @@ def check_case(
         nearest = pair_nearest if pair_diff < nearest_diff else nearest
     result.diagnoses = [d for m in found for d in _diagnosis(m)]
     result.nearest = None if found else nearest
+    return _placed(result, case, got)
+
+
+def _placed(result: CaseResult, case: Case, got: Trajectory) -> CaseResult:
     result.located = localise(case, got, you=False)
     if result.located is not None:
         result.location, result.equation = str(result.located), result.located.symbol

@@ -423,9 +423,12 @@ def _rescaled(got, want, step: _Step, keys) -> str:
     length = (
         f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-' if off < 0 else '+'} {abs(off):.1e})"
     )
+    why = ("the norm is off by a rounding: computed in single precision (float32), or with EPS "
+           "elsewhere (inside the square root?)" if abs(off) <= PRECISION else "the "
+           "normalisation is wrong (another norm, a norm per tensor or per column, or EPS "
+           "elsewhere)")  # fmt: skip
     return (f"your shift from w_t points along the equation's, every entry a positive multiple "
-            f"of it ({how}), but its length is {length} rho: the normalisation is wrong "
-            "(another norm, a norm per tensor or per column, or EPS elsewhere)")  # fmt: skip
+            f"of it ({how}), but its length is {length} rho: {why}")  # fmt: skip
 
 
 def _input_scaled(difference, basis, want_combo, step: _Step) -> str:
