@@ -44,6 +44,7 @@ __all__ = [
     "checks_every_equation",
     "from_memory_free",
     "localise",
+    "memory_free_symbol",
     "reference_steps",
 ]
 
@@ -406,7 +407,8 @@ def _direction(got, want, basis, step: _Step) -> str:
 
 def _rescaled(got, want, step: _Step, keys) -> str:
     """For a point: its shift from ``w_t`` is, entry by entry, a positive multiple of the
-    equation's shift, yet another vector: the direction is right, the normalisation not."""
+    equation's shift, of another length: the direction is right, the normalisation not
+    (a length of rho with uneven multiples is another vector normalised: not this)."""
     w, rho = step.vectors["w_t"], step.scalars.get("rho")
     mine, theirs = got - w, want - w
     if not rho or not (nonzero := np.abs(theirs) > 1e-12 * np.abs(theirs).max()).any():
@@ -418,8 +420,10 @@ def _rescaled(got, want, step: _Step, keys) -> str:
     parts = np.split(np.where(nonzero, mine / np.where(nonzero, theirs, 1), np.nan), step.split)
     same = [one(f[np.isfinite(f)]) for f in parts if np.isfinite(f).any()]
     how = ("by one factor" if one(factors) else "by one factor per tensor" if all(same)
-           else "entry by entry: a norm along an axis, or an element-wise scaling")  # fmt: skip
+           else "entry by entry: a norm along an axis?")  # fmt: skip
     off = np.linalg.norm(mine) / rho - 1
+    if not one(factors) and abs(off) <= PRECISION:  # a length of rho: the norm is right, the
+        return ""  # vector normalised is another (a direction, not a normalisation)
     length = (
         f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-' if off < 0 else '+'} {abs(off):.1e})"
     )
@@ -641,12 +645,17 @@ def _check_step(case, got, t, step, how) -> Location | None:
         undecayed = w_prime and _describe(equation, value / step.scalars["(1 - lr lam)"],
                                           want, step, keys)[1]  # fmt: skip
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
-        if form == "memory-free" and symbol == "u_t":  # normalised by the last step's apply
-            symbol = "c_{t+1}"
+        symbol = memory_free_symbol(symbol) if form == "memory-free" else symbol
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+def memory_free_symbol(symbol: str) -> str:
+    """In the memory-free form the point passed to ``grad_fn`` is the one the last step
+    returned: a normalisation placed at ``u_t`` sits in that step's ``c_{t+1}``."""
+    return "c_{t+1}" if symbol == "u_t" else symbol
 
 
 _C_NEXT = "c_{t+1} = rho / (||v_{t+1}|| + EPS) (the point returned)"
@@ -659,7 +668,8 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
     goes wrong: the undo ``w_t = w~_t + c_t v_t`` (an extra term along ``v_t``), else the
     next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds, else ``w_{t+1}``."""
     point = value - step.scalars["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
-    basis = describe.basis({n: x for n, x in step.vectors.items() if n != _NEXT_PERTURBED})
+    outputs_first = sorted(step.vectors.items(), key=lambda item: item[0] not in _OUTPUTS)
+    basis = describe.basis({n: x for n, x in outputs_first if n != _NEXT_PERTURBED})
     got, want = (describe.combination(x, basis, step.scalars)
                  for x in (point, step.vectors[_NEXT_PERTURBED]))  # fmt: skip
     changed = _changed(got, want)
@@ -669,6 +679,15 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
     text += describe.compare(got, want, step.scalars)
     if changed <= {"v_t", "w_t", "w~_t"}:
         return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
+    applied = [k for k, c in want.items() if "||v_{t+1}||" in c]  # c_{t+1} v_{t+1}'s term
+    if changed == set(applied) and applied[0] not in got:  # the undo comes first
+        why = (
+            " (an undo w_t = w~_t + c_t v_t made with v_{t+1}, which cancels it, gives these "
+            "numbers, as does a next perturbation along v_t or none; the undo comes first)"
+        )
+        return _RETURNED, text + why, "w_t"
+    if changed == set(applied) and "flipped" in text:
+        return _RETURNED, text + " (the next perturbation is applied with +)", "w~_{t+1}"
     return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"
 
 

@@ -205,6 +205,15 @@ def nag_gradient_clipped_to_half(w, v, grad_fn, lr, momentum, weight_decay):
             for k in w}, v_next  # fmt: skip
 
 
+def msam_memory_free_next_uphill(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / (_norm(v) + EPS)
+    w = {k: w[k] + c * v[k] for k in w}  # undone right
+    v_next = {k: momentum * v[k] + grad_fn({k: w[k] - c * v[k] for k in w})[k]
+              + weight_decay * (w[k] - c * v[k]) for k in w}  # fmt: skip
+    c_next = rho / (_norm(v_next) + EPS)
+    return {k: w[k] - lr * v_next[k] + c_next * v_next[k] for k in w}, v_next  # + c v, not -
+
+
 # (exercise, step, form, the equation of docs/optimizers.md, words): by the numbers alone
 BY_THE_NUMBERS = [
     ("sgd-momentum", sgd_in_float32, "standard", "d_t", "single precision (float32)"),
@@ -213,10 +222,11 @@ BY_THE_NUMBERS = [
     ("sam", sam_from_perturbed_point, "standard", "d_t", "w_t + e_t stands where the equation"),
     ("adamw-msam", adamw_msam_from_perturbed_point, "standard", "w'_t", "w~_t stands where"),
     ("adamw-msam", adamw_msam_decay_beside, "standard", "w_{t+1}", ""),
-    ("adamw-msam", adamw_msam_along_sign, "standard", "c_t", "an element-wise scaling"),
+    ("adamw-msam", adamw_msam_along_sign, "standard", "w~_t", "another direction"),
     ("msam", msam_memory_free_not_undone, "memory-free", "w_t", "is not undone"),
-    ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "v_{t+1}"),
-    ("msam", msam_norm_per_row, "standard", "u_t", "(entry by entry: a norm along an axis"),
+    ("msam", msam_memory_free_next_along_v, "memory-free", "w_t", "along v_t or none"),
+    ("msam", msam_memory_free_next_uphill, "memory-free", "w~_{t+1}", "applied with +"),
+    ("msam", msam_norm_per_row, "standard", "u_t", "(entry by entry: a norm along an axis?)"),
     ("sam", sam_sum_of_tensor_norms, "standard", "e_t", "positive multiple of it (by one factor)"),
     ("msam", msam_norm_with_hypot, "standard", "u_t", "EPS elsewhere (inside the square"),
     ("sgd-momentum", sgd_normalised_gradient, "standard", "d_t", "g(w_t) is normalised"),
