@@ -18,7 +18,9 @@ vectors (``w_t``, ``v_t``, ``g(w~_t)``, ``v_{t+1}``, ...) with coefficients reco
 as the step's scalars (``lr``, ``mu``, ``1 - mu``, ``rho / ||v_t||``, ...), and
 compared term by term with the equation's own combination: a sign flipped, a factor,
 a term missing or extra, one vector in place of another, a NaN and where it appeared,
-a perturbation normalised tensor by tensor.
+a perturbation normalised tensor by tensor or along the equation's with another length,
+an input scaled by a factor no scalar names (a clipped gradient). A failing run in which
+nothing differs by the tolerance is walked again at float64's rounding.
 """
 
 from __future__ import annotations
@@ -317,7 +319,7 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     if swapped:
         text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
         return text, None, None
-    scaled = _rescaled(got, want, step, keys) if equation.shown.startswith("point") else ""
+    scaled = _rescaled(got, want, step) if equation.shown.startswith("point") else ""
     if "(by one factor)" in scaled and got_combo in (None, want_combo):  # not a rounding
         text = scaled
     elif got_combo in (None, want_combo) and (relative := _rounded(got, want)) is not None:
@@ -333,11 +335,6 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             text += f", the equation gives {describe.show(want_combo)}"
             diff = describe.compare(got_combo, want_combo, scalars)
             text += f": {diff}" if diff else ""
-    elif equation.shown.startswith("point") and describe.per_tensor(
-        got, want, step.vectors["w_t"], keys, step.split, step.scalars.get("rho")
-    ):
-        text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
-        text += "the global norm over all parameters"
     elif equation.shown.startswith("point") and (along := _direction(got, want, upstream, step)):
         text = along
     elif scaled:
@@ -405,31 +402,32 @@ def _direction(got, want, basis, step: _Step) -> str:
     return ""
 
 
-def _rescaled(got, want, step: _Step, keys) -> str:
+def _rescaled(got, want, step: _Step) -> str:
     """For a point: its shift from ``w_t`` is, entry by entry, a positive multiple of the
     equation's shift, of another length: the direction is right, the normalisation not
     (a length of rho with uneven multiples is another vector normalised: not this)."""
     w, rho = step.vectors["w_t"], step.scalars.get("rho")
     mine, theirs = got - w, want - w
-    if not rho or not (nonzero := np.abs(theirs) > 1e-12 * np.abs(theirs).max()).any():
+    if not rho or not (on := np.abs(theirs) > 1e-12 * np.abs(theirs).max()).any():
         return ""
-    factors = mine[nonzero] / theirs[nonzero]
-    if np.abs(mine[~nonzero]).max(initial=0) > 1e-12 * np.abs(mine).max() or factors.min() <= 0:
+    factors = np.where(on, mine / np.where(on, theirs, 1), np.nan)
+    if np.abs(mine[~on]).max(initial=0) > 1e-12 * np.abs(mine).max() or factors[on].min() <= 0:
         return ""
-    one = lambda f: bool(np.allclose(f, f[0], rtol=SCALAR_RTOL))  # noqa: E731
-    parts = np.split(np.where(nonzero, mine / np.where(nonzero, theirs, 1), np.nan), step.split)
-    same = [one(f[np.isfinite(f)]) for f in parts if np.isfinite(f).any()]
-    how = ("by one factor" if one(factors) else "by one factor per tensor" if all(same)
-           else "entry by entry: a norm along an axis?")  # fmt: skip
-    off = np.linalg.norm(mine) / rho - 1
-    if not one(factors) and abs(off) <= PRECISION:  # a length of rho: the norm is right, the
-        return ""  # vector normalised is another (a direction, not a normalisation)
-    length = (
-        f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-' if off < 0 else '+'} {abs(off):.1e})"
-    )
+    one = lambda f: bool(np.allclose(f[~np.isnan(f)], np.nanmax(f), rtol=SCALAR_RTOL))  # noqa: E731
+    tensors = [(x, f) for x, f in zip(np.split(mine, step.split), np.split(factors, step.split))
+               if not np.isnan(f).all()]  # fmt: skip
+    each, off = all(one(f) for _, f in tensors), np.linalg.norm(mine) / rho - 1
+    if not one(factors) and each and all(abs(np.linalg.norm(x) - rho) <= PRECISION * rho
+                                         for x, _ in tensors):  # fmt: skip
+        return ("the perturbation is normalised tensor by tensor (each has length rho), not by "
+                "the global norm over all parameters")  # fmt: skip
+    if not one(factors) and abs(off) <= PRECISION:  # length rho: another vector normalised
+        return ""
+    how = "by one factor" if one(factors) else "by one factor per tensor" if each else "unevenly"
+    length = f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-+'[int(off > 0)]} {abs(off):.1e})"
     why = ("the norm is off by a rounding: computed in single precision (float32), or with EPS "
            "elsewhere (inside the square root?)" if abs(off) <= PRECISION else "the "
-           "normalisation is wrong (another norm, a norm per tensor or per column, or EPS "
+           "normalisation is wrong (another norm, a norm per tensor or along an axis, or EPS "
            "elsewhere)")  # fmt: skip
     return (f"your shift from w_t points along the equation's, every entry a positive multiple "
             f"of it ({how}), but its length is {length} rho: {why}")  # fmt: skip
@@ -527,7 +525,7 @@ def localise(case: Case, got: Trajectory, you: bool = True, form="standard") -> 
         return None
     # nothing differs by the trajectories' tolerance, yet the case fails (a loss differs):
     # a point differs below it; look again at float64's rounding
-    found = _walk(case, got, you, form) or _walk(case, got, you, form, (0.0, 1e-12))
+    found = _walk(case, got, you, form) or _walk(case, got, you, form, (1e-14, 1e-12))
     return found and next(filter(None, (_recounted(case, got, found, *c) for c in _COUNTS)), found)
 
 
@@ -666,7 +664,8 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
     """The point a memory-free step returned, ``w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}``
     (``value`` less ``rho u_{t+1}``, the shift the runner added), described, and where it
     goes wrong: the undo ``w_t = w~_t + c_t v_t`` (an extra term along ``v_t``), else the
-    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds, else ``w_{t+1}``."""
+    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds (the equation itself,
+    ``w~_{t+1}``, where only the sign of ``c_{t+1} v_{t+1}`` is flipped), else ``w_{t+1}``."""
     point = value - step.scalars["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
     outputs_first = sorted(step.vectors.items(), key=lambda item: item[0] not in _OUTPUTS)
     basis = describe.basis({n: x for n, x in outputs_first if n != _NEXT_PERTURBED})
@@ -680,12 +679,10 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
     if changed <= {"v_t", "w_t", "w~_t"}:
         return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
     applied = [k for k, c in want.items() if "||v_{t+1}||" in c]  # c_{t+1} v_{t+1}'s term
-    if changed == set(applied) and applied[0] not in got:  # the undo comes first
-        why = (
-            " (an undo w_t = w~_t + c_t v_t made with v_{t+1}, which cancels it, gives these "
-            "numbers, as does a next perturbation along v_t or none; the undo comes first)"
-        )
-        return _RETURNED, text + why, "w_t"
+    if changed == set(applied) and applied[0] not in got:  # c_{t+1} v_{t+1} left out
+        why = (" (a next perturbation along v_t or none gives these numbers, as does an undo "
+               "w_t = w~_t + c_t v_t made with v_{t+1}, which cancels it)")  # fmt: skip
+        return _RETURNED, text + why, "c_{t+1}"
     if changed == set(applied) and "flipped" in text:
         return _RETURNED, text + " (the next perturbation is applied with +)", "w~_{t+1}"
     return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"
