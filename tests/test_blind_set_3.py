@@ -20,8 +20,9 @@ its "precision" verdicts too), the memory-free step's next perturbation applied 
 ``w~_{t+1}``. After that the grader named or located 47 of 50 (94%), the kit 20 of 22
 (91%). Four of the five left make the same numbers as an earlier set's entry that is
 labelled at another equation (a Sutskever velocity, a preconditioned perturbation, a
-memory-free undo made with ``v_{t+1}``, a momentum kept outside the optimizer's state). The floors below keep the rates from getting
-worse; every wrong entry must fail and every correct one pass."""
+memory-free undo made with ``v_{t+1}``, a momentum kept outside the optimizer's state).
+The floors below keep the rates from getting worse; every wrong entry must fail and every
+correct one pass."""
 
 from __future__ import annotations
 
