@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from minimsam.crosscheck.case import Case, Trajectory
-from minimsam.crosscheck.localise import Location, from_memory_free, localise, reference_steps
+from minimsam.crosscheck.localise import (
+    Location,
+    from_memory_free,
+    localise,
+    memory_free_symbol,
+    reference_steps,
+)
 from minimsam.crosscheck.mutants import PITFALLS, Mutant, mutants_for, pairs
 from minimsam.crosscheck.reference import run_reference
 
@@ -583,7 +589,8 @@ def check_case(
     if case.reference is None:
         raise ValueError(f"case {case.name!r} has no reference trajectory")
     check_form(form)
-    if form == "memory-free" and _perturbed_params(case, got) is not None:
+    memory_free = form == "memory-free"  # said by the user: the point is made by c_{t+1}
+    if memory_free and _perturbed_params(case, got) is not None:
         got = from_memory_free(case, got)  # only params that are the perturbed point
     result = compared(case, got, atol, rtol, error)
     divergence = result.first_divergence
@@ -603,9 +610,9 @@ def check_case(
     found, nearest, nearest_diff = _search(case, got, None, atol, rtol)
     if not found and error is None:
         result.precision = _precision(case, got, divergence, nearest_diff, atol, rtol)
-        if result.precision is not None:
+        if result.precision is not None:  # a mistake below the tolerance is placed too
             result.verdict = "precision"
-            return result
+            return _placed(result, case, got, memory_free)
     if not found and "gradient evaluations, expected" not in divergence.quantity:
         # pairs: every mutant evaluates as the reference does, so a pair cannot match
         # another number of evaluations
@@ -613,7 +620,13 @@ def check_case(
         nearest = pair_nearest if pair_diff < nearest_diff else nearest
     result.diagnoses = [d for m in found for d in _diagnosis(m)]
     result.nearest = None if found else nearest
+    return _placed(result, case, got, memory_free)
+
+
+def _placed(result: CaseResult, case: Case, got: Trajectory, memory_free: bool) -> CaseResult:
     result.located = localise(case, got, you=False)
     if result.located is not None:
-        result.location, result.equation = str(result.located), result.located.symbol
+        symbol = result.located.symbol
+        result.location = str(result.located)
+        result.equation = memory_free_symbol(symbol) if memory_free else symbol
     return result

@@ -23,7 +23,6 @@ __all__ = [
     "compare",
     "constant_ratio",
     "name_scalar",
-    "per_tensor",
     "show",
 ]
 
@@ -151,21 +150,6 @@ def norm_change(got: str, want: str) -> str:
     if "||^2" in g and "||^2" not in w:
         return " (divided by the squared norm)"
     return ""
-
-
-def per_tensor(got, want, base, keys, split, rho) -> bool:
-    """The perturbation ``got - base`` is ``want - base`` normalised tensor by tensor."""
-    shift_got, shift_want = np.split(got - base, split), np.split(want - base, split)
-    if len(keys) < 2 or not rho:
-        return False
-    ok = True
-    for a, b in zip(shift_got, shift_want):
-        if np.linalg.norm(b) == 0:
-            continue
-        c = float(a @ b) / float(b @ b)
-        ok &= bool(np.linalg.norm(a - c * b) <= 1e-6 * np.linalg.norm(a))
-        ok &= abs(np.linalg.norm(a) - rho) <= 1e-6 * rho
-    return ok and not np.allclose(got, want)
 
 
 def constant_ratio(got, want) -> float | None:

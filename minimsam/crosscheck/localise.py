@@ -18,13 +18,16 @@ vectors (``w_t``, ``v_t``, ``g(w~_t)``, ``v_{t+1}``, ...) with coefficients reco
 as the step's scalars (``lr``, ``mu``, ``1 - mu``, ``rho / ||v_t||``, ...), and
 compared term by term with the equation's own combination: a sign flipped, a factor,
 a term missing or extra, one vector in place of another, a NaN and where it appeared,
-a perturbation normalised tensor by tensor.
+a perturbation normalised tensor by tensor or along the equation's with another length,
+an input scaled by a factor no scalar names (a clipped gradient). A failing run in which
+nothing differs by the tolerance is walked again at float64's rounding.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -43,6 +46,7 @@ __all__ = [
     "checks_every_equation",
     "from_memory_free",
     "localise",
+    "memory_free_symbol",
     "reference_steps",
 ]
 
@@ -315,7 +319,10 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     if swapped:
         text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
         return text, None, None
-    if got_combo in (None, want_combo) and (relative := _rounded(got, want)) is not None:
+    scaled = _rescaled(got, want, step) if equation.shown.startswith("point") else ""
+    if "(by one factor)" in scaled and got_combo in (None, want_combo):  # not a rounding
+        text = scaled
+    elif got_combo in (None, want_combo) and (relative := _rounded(got, want)) is not None:
         text = (f"yours differs by {relative:.1e} of its size, the rounding of float32: "
                 "computed in single precision (float32)")  # fmt: skip
     elif got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
@@ -328,15 +335,14 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             text += f", the equation gives {describe.show(want_combo)}"
             diff = describe.compare(got_combo, want_combo, scalars)
             text += f": {diff}" if diff else ""
-    elif equation.shown.startswith("point") and describe.per_tensor(
-        got, want, step.vectors["w_t"], keys, step.split, step.scalars.get("rho")
-    ):
-        text = "the perturbation is normalised tensor by tensor (each has length rho), not by "
-        text += "the global norm over all parameters"
     elif equation.shown.startswith("point") and (along := _direction(got, want, upstream, step)):
         text = along
+    elif scaled:
+        text = scaled
     elif _elsewhere(equation, got, want, step):
         text = "your shift from w_t has length rho, as the equation's, but another direction"
+    elif want_combo and (scaled := _input_scaled(got - want, upstream, want_combo, step)):
+        text = scaled
     else:
         ratio = describe.constant_ratio(got, want)
         if ratio is not None:
@@ -396,6 +402,55 @@ def _direction(got, want, basis, step: _Step) -> str:
     return ""
 
 
+def _rescaled(got, want, step: _Step) -> str:
+    """For a point: its shift from ``w_t`` is, entry by entry, a positive multiple of the
+    equation's shift, of another length: the direction is right, the normalisation not
+    (a length of rho with uneven multiples is another vector normalised: not this)."""
+    w, rho = step.vectors["w_t"], step.scalars.get("rho")
+    mine, theirs = got - w, want - w
+    if not rho or not (on := np.abs(theirs) > 1e-12 * np.abs(theirs).max()).any():
+        return ""
+    factors = np.where(on, mine / np.where(on, theirs, 1), np.nan)
+    if np.abs(mine[~on]).max(initial=0) > 1e-12 * np.abs(mine).max() or factors[on].min() <= 0:
+        return ""
+    one = lambda f: bool(np.allclose(f[~np.isnan(f)], np.nanmax(f), rtol=SCALAR_RTOL))  # noqa: E731
+    tensors = [(x, f) for x, f in zip(np.split(mine, step.split), np.split(factors, step.split))
+               if not np.isnan(f).all()]  # fmt: skip
+    each, off = all(one(f) for _, f in tensors), np.linalg.norm(mine) / rho - 1
+    if not one(factors) and each and all(abs(np.linalg.norm(x) - rho) <= PRECISION * rho
+                                         for x, _ in tensors):  # fmt: skip
+        return ("the perturbation is normalised tensor by tensor (each has length rho), not by "
+                "the global norm over all parameters")  # fmt: skip
+    if not one(factors) and abs(off) <= PRECISION:  # length rho: another vector normalised
+        return ""
+    how = "by one factor" if one(factors) else "by one factor per tensor" if each else "unevenly"
+    length = f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-+'[int(off > 0)]} {abs(off):.1e})"
+    why = ("the norm is off by a rounding: computed in single precision (float32), or with EPS "
+           "elsewhere (inside the square root?)" if abs(off) <= PRECISION else "the "
+           "normalisation is wrong (another norm, a norm per tensor or along an axis, or EPS "
+           "elsewhere)")  # fmt: skip
+    return (f"your shift from w_t points along the equation's, every entry a positive multiple "
+            f"of it ({how}), but its length is {length} rho: {why}")  # fmt: skip
+
+
+def _input_scaled(difference, basis, want_combo, step: _Step) -> str:
+    """``got`` is the equation's value with one input's term times a factor no scalar of the
+    step names (a gradient clipped or normalised): that input and the factor, in words."""
+    for name, x in basis:
+        ratio = describe.constant_ratio(difference, x) if name in want_combo else None
+        if ratio is None:
+            continue
+        factor = 1 + ratio / want_combo[name].value
+        unit = abs(factor * np.linalg.norm(x) - 1) <= 1e-5
+        named = f"1/||{name}||" if unit else describe.name_scalar(factor, step.scalars)
+        return (
+            f"yours is the equation's value with {name} multiplied by {factor:.3g}"
+            f"{f' (= {named})' if named else ''}, a factor the equation does not have"
+            + (f": {name} is normalised (or clipped to norm 1)" if unit else "")
+        )
+    return ""
+
+
 def _elsewhere(equation: Equation, got, want, step: _Step) -> bool:
     """A point shifted by rho, as the equation's, along another direction (not -1 times it)."""
     rho, w = step.scalars.get("rho"), step.vectors["w_t"]
@@ -442,9 +497,9 @@ class Location:
         )
 
 
-def _agree(a, b) -> bool:
+def _agree(a, b, atol=AGREE_ATOL, rtol=AGREE_RTOL) -> bool:
     with np.errstate(invalid="ignore"):
-        same = (a == b) | (np.abs(a - b) <= AGREE_ATOL + AGREE_RTOL * np.abs(b))
+        same = (a == b) | (np.abs(a - b) <= atol + rtol * np.abs(b))
     return bool(np.all(same | (np.isnan(a) & np.isnan(b))))
 
 
@@ -468,7 +523,9 @@ def localise(case: Case, got: Trajectory, you: bool = True, form="standard") -> 
     """
     if case.has_stats or case.optimizer not in EQUATIONS:
         return None
-    found = _walk(case, got, you, form)
+    # nothing differs by the trajectories' tolerance, yet the case fails (a loss differs):
+    # a point differs below it; look again at float64's rounding
+    found = _walk(case, got, you, form) or _walk(case, got, you, form, (1e-14, 1e-12))
     return found and next(filter(None, (_recounted(case, got, found, *c) for c in _COUNTS)), found)
 
 
@@ -493,7 +550,7 @@ def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
     return replace(found, finding=finding + "step t: read at another count", symbol=symbol)
 
 
-def _walk(case: Case, got: Trajectory, you: bool, form="standard") -> Location | None:
+def _walk(case: Case, got: Trajectory, you: bool, form="standard", tolerance=()):
     (keys, split), names = _layout(case), BUFFER[case.optimizer]
     kept = _named_buffers(got.buffers, names)
     own = all(b in kept for b in names)
@@ -506,7 +563,7 @@ def _walk(case: Case, got: Trajectory, you: bool, form="standard") -> Location |
             buffers = {b: _flat(kept[b], keys, t - 1) for b in names}
         hp = _hyperparameters(case, t)
         step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
-        found = _check_step(case, got, t, step, (keys, you, kept, form))
+        found = _check_step(case, got, t, step, (keys, you, kept, form, tolerance))
         if found is not None:
             return found
         buffers = {b: step.outputs.get(b, buffers[b]) for b in names}
@@ -568,7 +625,7 @@ def _shown(got: Trajectory, t: int, equation: Equation, keys, kept, points, want
 
 
 def _check_step(case, got, t, step, how) -> Location | None:
-    (keys, you, kept, form), agreed = how, []
+    (keys, you, kept, form, tolerance), agreed = how, []
     for equation in EQUATIONS[case.optimizer]:
         if equation.shown not in step.outputs:
             continue
@@ -577,7 +634,7 @@ def _check_step(case, got, t, step, how) -> Location | None:
         value = _shown(got, t, equation, keys, kept, points, want)
         if value is None:
             continue
-        if _agree(value, want):
+        if _agree(value, want, *tolerance):
             agreed.append(equation)
             continue
         finding, got_combo, want_combo = _describe(equation, value, want, step, keys)
@@ -586,10 +643,17 @@ def _check_step(case, got, t, step, how) -> Location | None:
         undecayed = w_prime and _describe(equation, value / step.scalars["(1 - lr lam)"],
                                           want, step, keys)[1]  # fmt: skip
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
+        symbol = memory_free_symbol(symbol) if form == "memory-free" else symbol
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+def memory_free_symbol(symbol: str) -> str:
+    """In the memory-free form the point passed to ``grad_fn`` is the one the last step
+    returned: a normalisation placed at ``u_t`` sits in that step's ``c_{t+1}``."""
+    return "c_{t+1}" if symbol == "u_t" else symbol
 
 
 _C_NEXT = "c_{t+1} = rho / (||v_{t+1}|| + EPS) (the point returned)"
@@ -600,9 +664,11 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
     """The point a memory-free step returned, ``w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}``
     (``value`` less ``rho u_{t+1}``, the shift the runner added), described, and where it
     goes wrong: the undo ``w_t = w~_t + c_t v_t`` (an extra term along ``v_t``), else the
-    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds, else ``w_{t+1}``."""
+    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds (the equation itself,
+    ``w~_{t+1}``, where only the sign of ``c_{t+1} v_{t+1}`` is flipped), else ``w_{t+1}``."""
     point = value - step.scalars["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
-    basis = describe.basis({n: x for n, x in step.vectors.items() if n != _NEXT_PERTURBED})
+    outputs_first = sorted(step.vectors.items(), key=lambda item: item[0] not in _OUTPUTS)
+    basis = describe.basis({n: x for n, x in outputs_first if n != _NEXT_PERTURBED})
     got, want = (describe.combination(x, basis, step.scalars)
                  for x in (point, step.vectors[_NEXT_PERTURBED]))  # fmt: skip
     changed = _changed(got, want)
@@ -612,13 +678,20 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
     text += describe.compare(got, want, step.scalars)
     if changed <= {"v_t", "w_t", "w~_t"}:
         return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
+    applied = [k for k, c in want.items() if "||v_{t+1}||" in c]  # c_{t+1} v_{t+1}'s term
+    if changed == set(applied) and applied[0] not in got:  # c_{t+1} v_{t+1} left out
+        why = (" (a next perturbation along v_t or none gives these numbers, as does an undo "
+               "w_t = w~_t + c_t v_t made with v_{t+1}, which cancels it)")  # fmt: skip
+        return _RETURNED, text + why, "c_{t+1}"
+    if changed == set(applied) and "flipped" in text:
+        return _RETURNED, text + " (the next perturbation is applied with +)", "w~_{t+1}"
     return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"
 
 
 _SLOTS = ["w", "v", "m", "s"]  # the order a step returns its outputs in
 _NORMALISES = {"sam": "e_t", "msam": "u_t", "adamw-msam": "c_t"}  # where a norm divides
 _NORM_WORDS = ("NaN", "another direction", "tensor by tensor", "division by the norm",
-               "squared norm")  # fmt: skip
+               "squared norm", "the normalisation is wrong")  # fmt: skip
 
 
 def _changed(got: dict | None, want: dict | None) -> set[str] | None:
@@ -660,6 +733,9 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
         return "w~_t"
     if shown == "point 2":
         return "e_t"
+    scaled = re.search(r"with (\S+) multiplied by", text)
+    if scaled and scaled[1].startswith("g(") and not optimizer.startswith("adamw"):
+        return "d_t"  # the gradient enters the step in d_t
     if shown == "v" and changed is not None and not uniform and "v_t" not in changed and changed:
         return "v_{t+1}" if _scaled_alike(got, want, changed) else "d_t"  # (1 - mu) d: in v
     if shown == "m" and changed is not None and not uniform and changed - {"m_t", "g"}:

@@ -145,3 +145,13 @@ def test_a_nan_where_the_new_first_moment_is_zero_is_placed_at_its_normalisation
         x[0] = np.nan
     location = localise(case, got, you=False)
     assert location.symbol == "c_t" and "||m_{t+1}|| = 0 here" in location.finding, location
+
+
+@pytest.mark.parametrize(("form", "symbol"), [("standard", "u_t"), ("memory-free", "c_{t+1}")])
+def test_a_normalisation_is_placed_where_the_form_makes_the_point(cases, form, symbol):
+    """The memory-free form's point passed to grad_fn is the one the last step returned:
+    a wrong norm there sits in that step's c_{t+1}, not in u_t."""
+    case = _case(cases, "msam-mlp-rho0.3")
+    cls = {m.name: m for m in mutants.mutants_for("msam")}["per-tensor"].cls
+    result = check_case(case, run_reference(case, cls), form=form)
+    assert not result.passed and result.equation == symbol, result.location

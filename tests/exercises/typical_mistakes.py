@@ -165,6 +165,55 @@ def msam_memory_free_next_along_v(w, v, grad_fn, lr, momentum, rho, weight_decay
     return {k: w[k] - lr * v_next[k] - c * v[k] for k in w}, v_next  # next along v, not v_next
 
 
+def msam_norm_per_row(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    n = {k: np.linalg.norm(v[k], axis=-1, keepdims=True) + EPS for k in w}  # per row
+    wp = {k: w[k] - rho * v[k] / n[k] for k in w}
+    g = grad_fn(wp)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * wp[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def sam_sum_of_tensor_norms(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g1 = grad_fn(w)
+    c = rho / (sum(np.linalg.norm(x) for x in g1.values()) + EPS)  # not the global norm
+    g2 = grad_fn({k: w[k] + c * g1[k] for k in w})
+    v_next = {k: momentum * v[k] + g2[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def msam_norm_with_hypot(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / np.hypot(_norm(v), 1e-6)  # sqrt(||v||^2 + 1e-12): off below any tolerance
+    wp = {k: w[k] - c * v[k] for k in w}
+    g = grad_fn(wp)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * wp[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def sgd_normalised_gradient(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    n = _norm(g) + EPS
+    v_next = {k: momentum * v[k] + g[k] / n + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def nag_gradient_clipped_to_half(w, v, grad_fn, lr, momentum, weight_decay):
+    a = {k: w[k] - lr * momentum * v[k] for k in w}
+    g = grad_fn(a)
+    clip = min(1.0, 0.5 / (_norm(g) + EPS))
+    v_next = {k: momentum * v[k] + clip * g[k] + weight_decay * a[k] for k in w}
+    return {k: w[k] - lr * (momentum * v_next[k] + clip * g[k] + weight_decay * a[k])
+            for k in w}, v_next  # fmt: skip
+
+
+def msam_memory_free_next_uphill(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / (_norm(v) + EPS)
+    w = {k: w[k] + c * v[k] for k in w}  # undone right
+    v_next = {k: momentum * v[k] + grad_fn({k: w[k] - c * v[k] for k in w})[k]
+              + weight_decay * (w[k] - c * v[k]) for k in w}  # fmt: skip
+    c_next = rho / (_norm(v_next) + EPS)
+    return {k: w[k] - lr * v_next[k] + c_next * v_next[k] for k in w}, v_next  # + c v, not -
+
+
 # (exercise, step, form, the equation of docs/optimizers.md, words): by the numbers alone
 BY_THE_NUMBERS = [
     ("sgd-momentum", sgd_in_float32, "standard", "d_t", "single precision (float32)"),
@@ -175,7 +224,13 @@ BY_THE_NUMBERS = [
     ("adamw-msam", adamw_msam_decay_beside, "standard", "w_{t+1}", ""),
     ("adamw-msam", adamw_msam_along_sign, "standard", "w~_t", "another direction"),
     ("msam", msam_memory_free_not_undone, "memory-free", "w_t", "is not undone"),
-    ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "v_{t+1}"),
+    ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "made with v_{t+1}"),
+    ("msam", msam_memory_free_next_uphill, "memory-free", "w~_{t+1}", "applied with +"),
+    ("msam", msam_norm_per_row, "standard", "u_t", "(unevenly), but its length is"),
+    ("sam", sam_sum_of_tensor_norms, "standard", "e_t", "positive multiple of it (by one factor)"),
+    ("msam", msam_norm_with_hypot, "standard", "u_t", "EPS elsewhere (inside the square"),
+    ("sgd-momentum", sgd_normalised_gradient, "standard", "d_t", "g(w_t) is normalised"),
+    ("nag", nag_gradient_clipped_to_half, "standard", "d_t", "g(a_t) multiplied by"),
 ]  # fmt: skip
 
 MISTAKES = [
