@@ -1,9 +1,9 @@
 """Tutorial 01's timing helpers: alternating medians and a page-fault count."""
 
 import builtins
+import mmap
 import time
 
-import numpy as np
 import pytest
 
 from minimsam import tutorial
@@ -28,7 +28,11 @@ def test_page_faults_sees_fresh_memory():
     pytest.importorskip("resource")  # Linux, macOS
 
     def touch_fresh_pages():
-        np.ones(8_000_000)  # 64 MB: above glibc's largest reuse size, so fresh on every call
+        # 64 MB straight from the operating system (not from an allocator's pool, which another
+        # library loaded in this process may keep), one byte written per page
+        memory = mmap.mmap(-1, 64 * 2**20)
+        memory[:: mmap.PAGESIZE] = b"\1" * (64 * 2**20 // mmap.PAGESIZE)
+        memory.close()
 
     # at least 32 faults even with 2 MB (huge) pages; a call that allocates nothing takes ~0
     assert tutorial.page_faults(touch_fresh_pages, calls=2) > 30
