@@ -43,7 +43,7 @@ def record_rows():  # one row per order of summation, under this process's BLAS 
         params = model.init(seed=0)
         state, losses, weights = opt.init(params), [], {}
         for t, (xb, yb) in enumerate(batches[:60]):
-            params, state, info = opt.step(params, state, lambda w: grad(w, xb, yb))
+            params, state, info = opt.step(params, state, lambda w, xb=xb, yb=yb: grad(w, xb, yb))
             losses.append(float(info.loss))
             weights[t + 1] = {k: np.array(v) for k, v in params.items()}
         return np.array(losses), weights
