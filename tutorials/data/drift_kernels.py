@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-KERNELS = ("default", "Haswell", "Sandybridge", "Nehalem", "Zen", "Prescott")
+KERNELS = ("default", "Haswell", "Sandybridge", "Nehalem", "Prescott")  # Zen = Haswell here
 OUT = Path(__file__).with_name("drift_kernels.txt")
-HEADER = "kernel      order     jump  x_jump  pre-jump kick  w_20     w_60     loss 0-59"
+HEADER = "kernel      order     jump   x_max  kick after w_20  w_20     w_60     loss 0-59"
 
 
 def record_rows():  # one row per order of summation, under this process's BLAS kernel
@@ -64,7 +64,7 @@ def record_rows():  # one row per order of summation, under this process's BLAS 
         factor = {t: drift[t + 1] / drift[t] for t in range(1, 60)}
         jump = max(factor, key=factor.get)
         switched = factor[jump] > 5  # the notebook's test for a jump
-        kick = max(range(1, jump if switched else 60), key=factor.get)
+        kick = max(range(20, jump if switched else 60), key=factor.get)  # after w_20
         loss_gap = np.abs(losses - other_losses).max()
         print(
             f"{kernel:11s} {name:9s} {jump if switched else 'none':>4} {factor[jump]:7.1f}"
