@@ -45,3 +45,14 @@ def test_no_maths_in_a_summary_line(notebook):
            for summary in re.findall(r"<summary>(.*?)</summary>", text, re.DOTALL)
            if "$" in summary]  # fmt: skip
     assert not bad, bad
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_the_site_hides_is_collapsed_in_jupyterlab_too(notebook):
+    """A cell whose input the site hides (``hide-input``, ``remove-input``) starts collapsed
+    in JupyterLab (``"jupyter": {"source_hidden": true}``), so a student reading the notebook
+    meets the same text the site shows."""
+    shown = [cell.get("id", "?") for cell in _cells(notebook)
+             if HIDDEN_ON_SITE & set(cell.get("metadata", {}).get("tags", []))
+             and not cell["metadata"].get("jupyter", {}).get("source_hidden")]  # fmt: skip
+    assert not shown, shown
