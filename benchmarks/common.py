@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from minimsam.timing import interleaved_medians, interleaved_samples
+
 
 def machine() -> str:
     """One line naming the CPU, core count and library versions."""
@@ -51,31 +53,17 @@ def clock() -> float:
 def time_interleaved(
     contenders: dict[str, Callable[[], object]], rounds: int = 30, reps: int = 5, warmup: int = 3
 ) -> dict[str, float]:
-    """Median seconds per call of each contender, timed in interleaved rounds.
-
-    Each round calls every contender ``reps`` times in a row and records the mean;
-    the result is the median over ``rounds`` rounds.
-    """
-    samples = time_samples(contenders, rounds, reps, warmup)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    """Median seconds per call of each contender over ``rounds`` interleaved rounds of
+    ``reps`` calls each, on the chosen clock (:func:`minimsam.timing.interleaved_medians`)."""
+    return interleaved_medians(contenders, rounds, reps, warmup, clock=_clock[0])
 
 
 def time_samples(
     contenders: dict[str, Callable[[], object]], rounds: int = 30, reps: int = 5, warmup: int = 3
 ) -> dict[str, list[float]]:
-    """Seconds per call of each contender in each of ``rounds`` interleaved rounds."""
-    for fn in contenders.values():
-        for _ in range(warmup):
-            fn()
-    clock = _clock[0]
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            start = clock()
-            for _ in range(reps):
-                fn()
-            samples[name].append((clock() - start) / reps)
-    return samples
+    """Seconds per call of each contender in each of ``rounds`` interleaved rounds
+    (:func:`minimsam.timing.interleaved_samples`, on the chosen clock)."""
+    return interleaved_samples(contenders, rounds, reps, warmup, clock=_clock[0])
 
 
 def ratio_spread(num: list[float], den: list[float]) -> tuple[float, float, float]:

@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +32,7 @@ import minimsam as ms
 from minimsam import viz
 from minimsam.data import landscapes as _land
 from minimsam.optim.base import EPS
+from minimsam.timing import interleaved_medians
 
 __all__ = [
     "SADDLE",
@@ -683,24 +683,6 @@ def draw_update_zoom(ax: Any, landscape: Any, steps: Sequence[Any], t: int) -> d
     ax.set_xlim(*bounds[0])
     ax.set_ylim(*bounds[1])
     return drawn
-
-
-def interleaved_medians(
-    funs: Mapping[str, Callable[[], Any]], repeats: int = 40, calls: int = 5
-) -> dict[str, float]:
-    """Each function's median time per call, in seconds, over ``repeats`` rounds.
-
-    Every round times ``calls`` calls of each function in turn, so a change in the machine's
-    load hits all of them alike, and the median ignores the rounds that a burst of load spoilt.
-    """
-    times: dict[str, list[float]] = {name: [] for name in funs}
-    for _ in range(repeats):
-        for name, fun in funs.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                fun()
-            times[name].append((time.perf_counter() - start) / calls)
-    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def page_faults(fun: Callable[[], Any], calls: int = 5) -> float | None:

@@ -12,14 +12,14 @@ from minimsam import tutorial
 def test_interleaved_medians_times_every_function_in_every_round():
     order = []
     funs = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
-    medians = tutorial.interleaved_medians(funs, repeats=3, calls=2)
+    medians = tutorial.interleaved_medians(funs, rounds=3, calls=2)
     assert order == ["a", "a", "b", "b"] * 3  # rounds alternate, calls within a round do not
     assert set(medians) == {"a", "b"} and all(t >= 0 for t in medians.values())
 
 
 def test_interleaved_medians_orders_a_slow_function_after_a_fast_one():
     medians = tutorial.interleaved_medians(
-        {"fast": lambda: None, "slow": lambda: time.sleep(0.002)}, repeats=5, calls=1
+        {"fast": lambda: None, "slow": lambda: time.sleep(0.002)}, rounds=5, calls=1
     )
     assert medians["slow"] >= 0.002 > medians["fast"]  # sleep waits at least its time
 
