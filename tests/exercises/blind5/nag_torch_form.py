@@ -1,0 +1,9 @@
+"""NAG as torch.optim.SGD(nesterov=True) does it."""
+
+
+def nag_step(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)
+    d = {k: g[k] + weight_decay * w[k] for k in w}
+    v_next = {k: momentum * v[k] + d[k] for k in w}
+    w_next = {k: w[k] - lr * (d[k] + momentum * v_next[k]) for k in w}
+    return w_next, v_next
