@@ -248,3 +248,13 @@ class MSAMScaleOnInstance(MSAMEvalParams):
 
     def _set_scale(self, p, value):
         self.applied[p] = value
+
+
+class MSAMFloat32Buffer(MSAMStandard):
+    """Creates the momentum buffer with ``torch.zeros(p.shape)``: float32 for float64 params."""
+
+    def _velocity(self, p):
+        state = self.state[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros(p.shape)
+        return state["momentum_buffer"]

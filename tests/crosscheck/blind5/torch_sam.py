@@ -222,3 +222,16 @@ class SAMClosureNoEps(SAMClosureFlat):
 
     def _ascent(self, g, rho):
         return rho * g / g.norm()
+
+
+class SAMAliasedBackup(SAMTwoStep):
+    """Keeps the "copy" of w without cloning it, so the backup moves with the params."""
+
+    @torch.no_grad()
+    def first_step(self, zero_grad=False):
+        norm = self._grad_norm()
+        for p, group in self._with_grad():
+            self.state[p]["old_p"] = p.data
+            p.add_(self._ascent(p, group, norm))
+        if zero_grad:
+            self.zero_grad()
