@@ -3,7 +3,8 @@
 Each factory takes the keywords ``minimsam crosscheck jax`` passes (``learning_rate`` and
 ``rho`` as schedules ``count -> value``, the case's constants). Hand-written ones return
 :class:`Tx`: optax's ``(init, update)`` plus ``eval_params`` and ``calls_per_step``.
-Correct: ``sgd_chain``, ``sam_two_calls``, ``msam_memory_free``, ``adamw_optax``.
+Correct: ``sgd_chain``, ``nag_params_at_lookahead``, ``sam_two_calls``,
+``msam_memory_free``, ``adamw_optax``, ``adamw_msam_memory_free``.
 The others each carry one mistake (MANIFEST.json).
 """
 
@@ -79,6 +80,50 @@ def sgd_nesterov_stale(learning_rate, momentum=0.0, weight_decay=0.0, nesterov=F
         return updates, VelocityState(state.count + 1, v_new)
 
     return Tx(init, update, _same)
+
+
+# ---------------------------------------------------------------- NAG
+
+
+class ShiftState(NamedTuple):
+    count: jax.Array
+    velocity: dict
+    shift: jax.Array  # s_t: the params hold a_t = w_t - s_t v_t
+
+
+def _nag(learning_rate, momentum, weight_decay, lr_ahead):
+    tmap = jax.tree_util.tree_map
+
+    def init(params):
+        dtype = jax.tree_util.tree_leaves(params)[0].dtype
+        return ShiftState(jnp.zeros([], jnp.int32), _zeros(params), jnp.zeros([], dtype))
+
+    def update(grads, state, params):
+        t, s, v = state.count, state.shift, state.velocity
+        w = tmap(lambda a, x: a + s * x, params, v)
+        d = tmap(lambda g, a: g + weight_decay * a, grads, params)
+        v_new = tmap(lambda x, y: momentum * x + y, v, d)
+        w_next = tmap(lambda x, y: x - _at(learning_rate, t) * y, w, v_new)
+        s_next = _at(learning_rate, t + 1 if lr_ahead else t) * momentum
+        target = tmap(lambda x, y: x - s_next * y, w_next, v_new)
+        updates = tmap(jnp.subtract, target, params)
+        return updates, ShiftState(t + 1, v_new, jnp.asarray(s_next, state.shift.dtype))
+
+    def eval_params(params, state):
+        return tmap(lambda a, x: a + state.shift * x, params, state.velocity)
+
+    return Tx(init, update, eval_params)
+
+
+def nag_params_at_lookahead(learning_rate, momentum=0.9, weight_decay=0.0):
+    """NAG whose params hold the look-ahead a_t = w_t - lr_t mu v_t, where the gradient is
+    taken; d = g(a) + wd a; v = mu v + d; w -= lr v; ``eval_params`` gives w."""
+    return _nag(learning_rate, momentum, weight_decay, True)
+
+
+def nag_lookahead_lr_now(learning_rate, momentum=0.9, weight_decay=0.0):
+    """Places the next look-ahead with this step's lr_t instead of lr_{t+1}."""
+    return _nag(learning_rate, momentum, weight_decay, False)
 
 
 # ---------------------------------------------------------------- SAM
@@ -231,3 +276,56 @@ def adamw_lr_after_increment(learning_rate, betas=(0.9, 0.999), eps=1e-8, weight
         return tmap(delta, params, m, s), AdamState(k, m, s)
 
     return Tx(init, update, _same)
+
+
+# ---------------------------------------------------------------- AdamW-MSAM (memory-free)
+
+
+class AdamWMSAMState(NamedTuple):
+    count: jax.Array
+    m: dict
+    s: dict
+    scale: jax.Array  # c_t: the params hold w~_t = w_t - c_t m_t
+
+
+def _adamw_msam(learning_rate, betas, eps, weight_decay, rho, decay_at_perturbed):
+    b1, b2 = betas
+    tmap = jax.tree_util.tree_map
+
+    def init(params):
+        dtype = jax.tree_util.tree_leaves(params)[0].dtype
+        zeros = _zeros(params)
+        return AdamWMSAMState(jnp.zeros([], jnp.int32), zeros, zeros, jnp.zeros([], dtype))
+
+    def update(grads, state, params):
+        t, c = state.count, state.scale
+        lr, k = _at(learning_rate, t), t + 1
+        w = tmap(lambda p, x: p + c * x, params, state.m)
+        m = tmap(lambda x, g: b1 * x + (1 - b1) * g, state.m, grads)
+        s = tmap(lambda x, g: b2 * x + (1 - b2) * g * g, state.s, grads)
+        c1, c2 = 1 - b1**k, 1 - b2**k
+        adam = tmap(lambda x, mk, sk: x - lr / c1 * mk / (jnp.sqrt(sk / c2) + eps), w, m, s)
+        decay_from = params if decay_at_perturbed else adam
+        w_next = tmap(lambda a, x: a - lr * weight_decay * x, adam, decay_from)
+        c_next = _at(rho, t + 1) / (_global_norm(m) + EPS)
+        target = tmap(lambda x, y: x - c_next * y, w_next, m)
+        updates = tmap(jnp.subtract, target, params)
+        return updates, AdamWMSAMState(k, m, s, c_next.astype(state.scale.dtype))
+
+    def eval_params(params, state):
+        return tmap(lambda p, x: p + state.scale * x, params, state.m)
+
+    return Tx(init, update, eval_params)
+
+
+def adamw_msam_memory_free(learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, rho=1.0):
+    """Params hold w~_t = w_t - c_t m_t; the Adam step from w = w~ + c m with the gradient
+    at w~; then w_next = w' (1 - lr wd) and the next c = rho_{t+1}/(||m|| + EPS)."""
+    return _adamw_msam(learning_rate, betas, eps, weight_decay, rho, False)
+
+
+def adamw_msam_decay_perturbed(
+    learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, rho=1.0
+):
+    """Shrinks by lr wd times the perturbed params (what the model holds) instead of w'."""
+    return _adamw_msam(learning_rate, betas, eps, weight_decay, rho, True)

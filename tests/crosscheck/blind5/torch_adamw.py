@@ -39,10 +39,14 @@ class AdamWRearranged(Optimizer):
     def _decay_after(self, p, group):
         pass
 
+    def _count(self, state):
+        """Advance this parameter's step counter and return k = t + 1."""
+        state["step"] += 1
+        return state["step"]
+
     def _adam_step(self, p, g, group, state):
         (b1, b2), eps, lr = group["betas"], group["eps"], group["lr"]
-        state["step"] += 1
-        k = state["step"]
+        k = self._count(state)
         m, s = state["exp_avg"], state["exp_avg_sq"]
         m.lerp_(g, 1 - b1)
         s.mul_(b2).addcmul_(g, g, value=1 - b2)
@@ -102,6 +106,36 @@ class AdamWEpsUnderRoot(AdamWRearranged):
 
     def _denominator(self, s, eps, root_correction):
         return (s / root_correction**2 + eps).sqrt().mul_(root_correction)
+
+
+class AdamWSharedCounter(AdamWRearranged):
+    """One counter on the instance, advanced inside the per-parameter loop, so it counts
+    parameter updates (k grows by the number of tensors per step)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        self.t = 0
+
+    def _count(self, state):
+        self.t += 1
+        return self.t
+
+
+class AdamWCounterOnInstance(AdamWRearranged):
+    """One counter on the instance, advanced once per step: right until a checkpoint is
+    restored, which does not carry it (the bias corrections start again)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.t += 1
+        return super().step(closure)
+
+    def _count(self, state):
+        return self.t
 
 
 class AdamWMSAMStandard(Optimizer):
