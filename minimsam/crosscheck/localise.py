@@ -440,7 +440,14 @@ def _input_scaled(difference, basis, want_combo, step: _Step) -> str:
         ratio = describe.constant_ratio(difference, x) if name in want_combo else None
         if ratio is None:
             continue
-        factor = 1 + ratio / want_combo[name].value
+        coef = want_combo[name]
+        factor = 1 + ratio / coef.value
+        if coef.startswith("(1 - "):  # a decay (1 - x) with another x
+            x, want = 1 - factor * coef.value, 1 - coef.value
+            named = describe.name_scalar(x / want, step.scalars)
+            return (f"{name} is multiplied by 1 - {x:.3g} where the equation has {coef} = "
+                    f"1 - {want:.3g}: {coef[5:-1]} is multiplied by {x / want:.3g}"
+                    f"{f' (= {named})' if named else ''}")  # fmt: skip
         unit = abs(factor * np.linalg.norm(x) - 1) <= 1e-5
         named = f"1/||{name}||" if unit else describe.name_scalar(factor, step.scalars)
         return (
@@ -725,10 +732,10 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
         first = min(shown, other, key=_SLOTS.index)
         return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
     normalised = shown.startswith("point") and any(w in text for w in _NORM_WORDS)
-    if "another direction" in text and optimizer == "adamw-msam":  # c_t is a scale: the
-        return "w~_t"  # direction m_t sits in w~_t (MSAM's in u_t, SAM's in e_t)
     if optimizer in _NORMALISES and (normalised or "needs + EPS" in text):
-        return _NORMALISES[optimizer]
+        return _NORMALISES[optimizer]  # a shift rho long along another vector: its norm
+    if optimizer == "adamw-msam" and changed == {"m_t"} and "flipped" not in text:
+        return "c_t"  # m_t's coefficient is c_t, whole (MSAM's rho_t stands in w~_t)
     if shown.startswith("point") and optimizer in ("msam", "adamw-msam"):
         return "w~_t"
     if shown == "point 2":
@@ -743,9 +750,10 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
     if shown == "w" and optimizer == "adamw-msam":  # w_{t+1} = w'_t (1 - lr lam)
         kept = got is None or (not uniform and undecayed is not None)  # the decay applied
         return "w'_t" if kept else "w_{t+1}"
-    if shown == "w" and optimizer == "adamw":
+    if shown == "w" and optimizer == "adamw":  # w_t's coefficient is w'_t's decay
         decay = got is not None and want is not None and "A_{t+1}" in set(got) & set(want)
-        return "w'_t" if decay and "w_t" in (changed or ()) else "w_{t+1}"
+        w_t = (decay and "w_t" in (changed or ())) or re.search(r"^w_t is multiplied by 1 -", text)
+        return "w'_t" if w_t else "w_{t+1}"
     return equation.symbol
 
 

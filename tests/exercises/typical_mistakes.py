@@ -222,7 +222,7 @@ BY_THE_NUMBERS = [
     ("sam", sam_from_perturbed_point, "standard", "d_t", "w_t + e_t stands where the equation"),
     ("adamw-msam", adamw_msam_from_perturbed_point, "standard", "w'_t", "w~_t stands where"),
     ("adamw-msam", adamw_msam_decay_beside, "standard", "w_{t+1}", ""),
-    ("adamw-msam", adamw_msam_along_sign, "standard", "w~_t", "another direction"),
+    ("adamw-msam", adamw_msam_along_sign, "standard", "c_t", "another direction"),
     ("msam", msam_memory_free_not_undone, "memory-free", "w_t", "is not undone"),
     ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "made with v_{t+1}"),
     ("msam", msam_memory_free_next_uphill, "memory-free", "w~_{t+1}", "applied with +"),
