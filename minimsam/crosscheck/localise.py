@@ -145,7 +145,7 @@ class _Step:
     """
 
     def __init__(self, optimizer, w, buffers, grad, hp, t, split):
-        self.split, self.vectors, self.outputs = split, {}, {}
+        self.split, self.vectors, self.outputs, self.hp = split, {}, {}, hp
         self.scalars = _base_scalars(hp)
         getattr(self, "_" + optimizer.replace("-", "_"))(w, buffers, grad, hp, t)
 
@@ -624,10 +624,27 @@ def _check_step(case, got, t, step, how) -> Location | None:
                                           want, step, keys)[1]  # fmt: skip
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
         symbol = memory_free_symbol(symbol) if form == "memory-free" else symbol
+        if equation.shown == "v" and (x := _carried_on(step, got_combo, want_combo, value,
+                                                        _flat(got.params, keys, t))):  # fmt: skip
+            finding += (f"; and w_next is {x} - lr v_{{t+1}}: the step carries on from {x} "
+                        "(it is not undone), in the decay and in the update")  # fmt: skip
+            symbol = "w_{t+1}"
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+def _carried_on(step: _Step, got_combo, want_combo, v_next, w_next) -> str | None:
+    """The vector that stands for ``w_t`` everywhere after the gradient: in ``v_{t+1}``'s
+    decay term (``got_combo`` has it where ``want_combo`` has ``w_t``) and in ``w_{t+1} = x -
+    lr v_{t+1}``, with your own ``v_{t+1}``. One wrong input to both, not two wrong equations."""
+    if got_combo is None or want_combo is None or step.hp.get("nesterov"):
+        return None
+    extra, missing = set(got_combo) - set(want_combo), set(want_combo) - set(got_combo)
+    if missing != {"w_t"} or len(extra) != 1 or got_combo[(x := extra.pop())] != want_combo["w_t"]:
+        return None
+    return x if _agree(w_next, step.vectors[x] - step.hp["lr"] * v_next) else None
 
 
 def memory_free_symbol(symbol: str) -> str:

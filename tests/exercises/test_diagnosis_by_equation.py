@@ -14,7 +14,12 @@ import pytest
 from minimsam.cli import main
 from minimsam.exercises import EXERCISES, grade, load_function
 
-from .typical_mistakes import BY_THE_NUMBERS, MISTAKES
+from .typical_mistakes import (
+    BY_THE_NUMBERS,
+    MISTAKES,
+    sam_decay_at_climbed_point,
+    sam_from_perturbed_point,
+)
 
 HERE = Path(__file__).resolve().parent
 WRONG = sorted((HERE / "wrong").glob("*.py"))
@@ -43,6 +48,20 @@ def test_a_mistake_is_placed_in_its_equation_by_the_numbers(exercise, step, form
     assert result.status == "fail" and result.location is not None, result.format()
     assert result.location.symbol == symbol, result.format()
     assert words in str(result.location), result.format()
+
+
+@pytest.mark.parametrize(("step", "symbol", "words"), [
+    (sam_from_perturbed_point, "w_{t+1}", "the step carries on from w_t + e_t"),
+    (sam_decay_at_climbed_point, "d_t", "(the weight decay is taken at another point)"),
+])  # fmt: skip
+def test_one_point_standing_for_w_in_the_decay_and_the_update_is_one_mistake(step, symbol, words):
+    """SAM's decay at w_t + e_t: where the update starts from w_t + e_t too, the step carries
+    on from the climbed point (not undone, w_{t+1}); where it starts from w_t, only d_t."""
+    result = grade("sam", step)
+    (case,) = [r for r in result.cases if r.case == "sam-mlp-wd-schedules-restore"]
+    assert case.located is not None and case.located.symbol == symbol, case.located
+    assert words in case.located.finding
+    assert ("carries on" in case.located.finding) == (symbol == "w_{t+1}")
 
 
 @pytest.mark.parametrize("path", WRONG, ids=lambda p: p.stem)
