@@ -35,7 +35,7 @@ import numpy as np
 
 from minimsam.crosscheck import describe, problems
 from minimsam.crosscheck.case import Case, Trajectory
-from minimsam.crosscheck.describe import FIT_RTOL, SCALAR_RTOL
+from minimsam.crosscheck.describe import PRECISION, SCALAR_RTOL
 from minimsam.crosscheck.reference import run_reference, shifted
 from minimsam.optim.base import EPS
 
@@ -302,7 +302,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         got, basis, scalars
     )
     want_combo = describe.combination(want, upstream, scalars)
-    shift = _Shift(got, want, step, upstream) if equation.shown.startswith("point") else None
+    point, w = equation.shown.startswith("point"), step.vectors["w_t"]
+    shift = point and describe.Shift(got, want, w, step.scalars, step.split, upstream)
     unexplained = got_combo in (None, want_combo)
     relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
     if unexplained and shift and "(by one factor)" in shift.words:  # not a rounding
@@ -323,7 +324,9 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             text += " (a shift of length rho along another direction)"
     elif shift and shift.words:
         text = shift.words
-    elif want_combo and (scaled := _input_scaled(got - want, upstream, want_combo, step)):
+    elif want_combo and (
+        scaled := describe.input_scaled(got - want, upstream, want_combo, step.scalars)
+    ):
         text = scaled
     elif (ratio := describe.constant_ratio(got, want)) is not None:
         name = describe.name_scalar(ratio, step.scalars) or f"{ratio:.6g}"
@@ -332,9 +335,6 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         text = "it is not a short combination of this step's quantities"
     hint = _hint(equation, got_combo, step)
     return text + ("." + hint if hint else ""), got_combo, want_combo
-
-
-PRECISION = 1e-6  # relative differences up to this, unexplained by any term, are rounding
 
 
 _OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
@@ -346,108 +346,6 @@ _LATER = {"point 1": _OUTPUTS, "point 2": _OUTPUTS, "v": {"w_{t+1}", _NEXT_PERTU
           "w": set()}  # fmt: skip
 """The outputs computed after it: used to describe a value only when nothing earlier does
 (a value that IS a later output: outputs swapped)."""
-
-
-class _Shift:
-    """A point's shift from ``w_t`` beside the equation's, characterised once: ``words``
-    (empty when nothing below fits) and ``elsewhere`` (rho long, as the equation's, but
-    along another direction, not -1 times it). In the order tried: every entry a positive
-    multiple of the equation's shift by one factor (the normalisation is wrong); a named
-    mix of two vectors with an unnamed overall scale; entry-wise positive multiples per
-    tensor or unevenly; normalised tensor by tensor; rho long along another direction."""
-
-    def __init__(self, got, want, step: _Step, basis):
-        w, self.rho, self.step, self.basis = (
-            step.vectors["w_t"],
-            step.scalars.get("rho"),
-            step,
-            basis,
-        )
-        self.mine, self.theirs, self.words, self.elsewhere = got - w, want - w, "", False
-        if not self.rho or np.linalg.norm(self.mine) == 0:
-            return
-        self.length = np.linalg.norm(self.mine) / self.rho
-        self.elsewhere = (abs(self.length - 1) <= 1e-6
-                          and describe.constant_ratio(self.mine, self.theirs) is None)  # fmt: skip
-        rescaled = self._rescaled()
-        if "(by one factor)" not in rescaled:
-            rescaled = self._mix() or rescaled
-        self.words = rescaled or ("your shift from w_t has length rho, as the equation's, but "
-                                  "another direction" if self.elsewhere else "")  # fmt: skip
-
-    def _mix(self) -> str:
-        """``"your shift from w_t is along g(w_t) + lam w_t, of length 1 rho; ..."``."""
-        norm = np.linalg.norm(self.mine)
-        for (na, xa), (nb, xb) in itertools.permutations(self.basis, 2):
-            stack = np.stack([xa, xb], axis=1)
-            coef, _, rank, _ = np.linalg.lstsq(stack, self.mine, rcond=None)
-            ratio = describe.name_scalar(float(coef[1] / coef[0]), self.step.scalars)
-            if rank < 2 or np.linalg.norm(stack @ coef - self.mine) > FIT_RTOL * norm or not ratio:
-                continue
-            mix = describe.show(
-                {na: describe.Coef("1", 1.0), nb: describe.Coef(ratio, coef[1] / coef[0])}
-            )
-            theirs = describe.combination(self.theirs, self.basis, self.step.scalars, max_terms=1)
-            return (f"your shift from w_t is along {'-' if coef[0] < 0 else ''}({mix}), of length "
-                    f"{self.length:.3g} rho; the equation's shift is along "
-                    f"{describe.show(theirs) if theirs else 'another direction'}")  # fmt: skip
-        return ""
-
-    def _rescaled(self) -> str:
-        """Entry by entry a positive multiple of the equation's shift, of another length:
-        the direction is right, the normalisation not (a length of rho with uneven
-        multiples is another vector normalised: not this)."""
-        mine, theirs, rho, split = self.mine, self.theirs, self.rho, self.step.split
-        if not (on := np.abs(theirs) > 1e-12 * np.abs(theirs).max()).any():
-            return ""
-        factors = np.where(on, mine / np.where(on, theirs, 1), np.nan)
-        if np.abs(mine[~on]).max(initial=0) > 1e-12 * np.abs(mine).max() or factors[on].min() <= 0:
-            return ""
-        one = lambda f: bool(np.allclose(f[~np.isnan(f)], np.nanmax(f), rtol=SCALAR_RTOL))  # noqa: E731
-        tensors = [(x, f) for x, f in zip(np.split(mine, split), np.split(factors, split))
-                   if not np.isnan(f).all()]  # fmt: skip
-        each, off = all(one(f) for _, f in tensors), self.length - 1
-        if not one(factors) and each and all(abs(np.linalg.norm(x) - rho) <= PRECISION * rho
-                                             for x, _ in tensors):  # fmt: skip
-            return ("the perturbation is normalised tensor by tensor (each has length rho), not "
-                    "by the global norm over all parameters")  # fmt: skip
-        if not one(factors) and abs(off) <= PRECISION:  # length rho: another vector normalised
-            return ""
-        how = (
-            "by one factor" if one(factors) else "by one factor per tensor" if each else "unevenly"
-        )
-        length = f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-+'[int(off > 0)]} {abs(off):.1e})"
-        why = ("the norm is off by a rounding: computed in single precision (float32), or with "
-               "EPS elsewhere (inside the square root?)" if abs(off) <= PRECISION else "the "
-               "normalisation is wrong (another norm, a norm per tensor or along an axis, or EPS "
-               "elsewhere)")  # fmt: skip
-        return (f"your shift from w_t points along the equation's, every entry a positive "
-                f"multiple of it ({how}), but its length is {length} rho: {why}")  # fmt: skip
-
-
-def _input_scaled(difference, basis, want_combo, step: _Step) -> str:
-    """``got`` is the equation's value with one input's term times a factor no scalar of the
-    step names (a gradient clipped or normalised): that input and the factor, in words."""
-    for name, x in basis:
-        ratio = describe.constant_ratio(difference, x) if name in want_combo else None
-        if ratio is None:
-            continue
-        coef = want_combo[name]
-        factor = 1 + ratio / coef.value
-        if coef.startswith("(1 - "):  # a decay (1 - x) with another x
-            x, want = 1 - factor * coef.value, 1 - coef.value
-            named = describe.name_scalar(x / want, step.scalars)
-            return (f"{name} is multiplied by 1 - {x:.3g} where the equation has {coef} = "
-                    f"1 - {want:.3g}: {coef[5:-1]} is multiplied by {x / want:.3g}"
-                    f"{f' (= {named})' if named else ''}")  # fmt: skip
-        unit = abs(factor * np.linalg.norm(x) - 1) <= 1e-5
-        named = f"1/||{name}||" if unit else describe.name_scalar(factor, step.scalars)
-        return (
-            f"yours is the equation's value with {name} multiplied by {factor:.3g}"
-            f"{f' (= {named})' if named else ''}, a factor the equation does not have"
-            + (f": {name} is normalised (or clipped to norm 1)" if unit else "")
-        )
-    return ""
 
 
 def _where(i: int, keys, split) -> tuple[str, int]:
