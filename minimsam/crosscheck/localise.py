@@ -145,7 +145,8 @@ class _Step:
     """
 
     def __init__(self, optimizer, w, buffers, grad, hp, t, split):
-        self.split, self.vectors, self.outputs, self.hp = split, {}, {}, hp
+        self.split, self.vectors, self.outputs, self.hp, self.grad = split, {}, {}, hp, grad
+        self.decay_at = None  # the point the weight decay is taken at, where it is a point
         self.scalars = _base_scalars(hp)
         getattr(self, "_" + optimizer.replace("-", "_"))(w, buffers, grad, hp, t)
 
@@ -169,6 +170,7 @@ class _Step:
         self.vectors.update({"w_t": w, "v_t": b["v"], f"g({name})": g})
         self.vectors.update({name: x, "g(w_t)": grad(w)} if name != "w_t" else {})
         self._momentum(w, b["v"], g, hp, x)
+        self.decay_at = x if name != "w_t" else None
 
     def _sgd(self, w, b, grad, hp, t):
         self._at(w, b, grad, hp, "w_t", w)
@@ -527,10 +529,27 @@ def _check_step(case, got, t, step, how) -> Location | None:
             finding += (f"; and w_next is {x} - lr v_{{t+1}}: the step carries on from {x} "
                         "(it is not undone), in the decay and in the update")  # fmt: skip
             symbol = "w_{t+1}"
+        if equation.shown == "point 1" and _decayed_at_the_point(step, value, kept, keys, t):
+            finding = finding.split(" The gradient is taken at w_t itself")[0] + (
+                f" Yet v_{{t+1}} takes its weight decay at {equation.symbol}, lam "
+                f"{equation.symbol}, and its gradient at the point passed: {equation.symbol} "
+                "is made right, and the gradient is taken at another point."
+            )
+            symbol = "d_t"
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+def _decayed_at_the_point(step: _Step, x, kept, keys, t) -> bool:
+    """Whether your ``v_{t+1}`` is ``mu v_t + g(x) + lam p``: the gradient at your point
+    ``x``, the decay at the equation's point ``p`` (NAG's ``a_t``, MSAM's ``w~_t``), so
+    that ``p`` was made right and only ``g`` was taken elsewhere (told only when lam > 0)."""
+    mu, lam, p = step.hp.get("momentum"), step.hp["weight_decay"], step.decay_at
+    if "v" not in kept or not lam or p is None:
+        return False
+    return _agree(_flat(kept["v"], keys, t), mu * step.vectors["v_t"] + step.grad(x) + lam * p)
 
 
 def _carried_on(step: _Step, got_combo, want_combo, v_next, w_next) -> str | None:

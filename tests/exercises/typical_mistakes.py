@@ -266,3 +266,29 @@ MISTAKES = [
     ("sgd-momentum", sgd_dampening, "v_{t+1}", "(1 - mu)"),
     ("sgd-momentum", sgd_lr_in_velocity, "v_{t+1}", "lr"),
 ]  # fmt: skip
+
+
+def nag_gradient_at_w(w, v, grad_fn, lr, momentum, weight_decay):
+    a = {k: w[k] - lr * momentum * v[k] for k in w}
+    g = grad_fn(w)  # the look-ahead is made, the gradient not taken there
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * a[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def nag_heavy_ball(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)  # no look-ahead at all: gradient and decay at w
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def msam_gradient_at_w(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    wp = {k: w[k] - rho / (_norm(v) + EPS) * v[k] for k in w}
+    g = grad_fn(w)  # the perturbed point is made, the gradient not taken there
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * wp[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def msam_unperturbed(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g = grad_fn(w)  # no perturbation at all: gradient and decay at w
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
