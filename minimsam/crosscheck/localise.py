@@ -226,14 +226,12 @@ class _Step:
 
 
 def _base_scalars(hp) -> dict[str, float]:
-    lr, lam, out = hp["lr"], hp["weight_decay"], {"lr": hp["lr"], "lam": hp["weight_decay"]}
-    if "momentum" in hp:
-        mu = hp["momentum"]
+    lr, lam, mu, rho = hp["lr"], hp["weight_decay"], hp.get("momentum"), hp.get("rho")
+    out = {"lr": lr, "lam": lam}
+    if mu is not None:
         out.update({"mu": mu, "(1 - mu)": 1 - mu, "(1 + mu)": 1 + mu, "lr mu": lr * mu})
-    out.update({"rho": hp["rho"]} if "rho" in hp else {})
-    out.update(
-        {"rho_{t-1}": hp["rho_prev"]} if hp.get("rho_prev") not in (None, out.get("rho")) else {}
-    )
+    out.update({} if rho is None else {"rho": rho})
+    out.update({} if hp.get("rho_prev") in (None, rho) else {"rho_{t-1}": hp["rho_prev"]})
     return {**out, "lr lam": lr * lam, "(1 - lr lam)": 1 - lr * lam}
 
 
@@ -241,13 +239,10 @@ def _norm_scalars(of: str, norm: float, rho: float, rho_prev=None) -> dict[str, 
     """The scalars a normalisation of ``of`` makes (and makes by mistake). Where the radius
     changed since the last step, the current one is written ``rho_t``, apart from ``rho_{t-1}``."""
     scheduled = rho_prev not in (None, rho)
-    rho_t = {f"{'rho_t' if scheduled else 'rho'}/||{of}||": rho / (norm + EPS)}
-    rho_before = {f"rho_{{t-1}}/||{of}||": rho_prev / (norm + EPS)} if scheduled else {}
-    inverse, squared = (
-        {f"1/||{of}||": 1.0 / (norm + EPS)},
-        {f"rho/||{of}||^2": rho / (norm * norm + EPS)},
-    )
-    return rho_t | inverse | squared | {f"||{of}||": norm} | rho_before
+    out = {f"{'rho_t' if scheduled else 'rho'}/||{of}||": rho / (norm + EPS)}
+    out.update({f"1/||{of}||": 1.0 / (norm + EPS), f"rho/||{of}||^2": rho / (norm * norm + EPS)})
+    out[f"||{of}||"] = norm
+    return out | ({f"rho_{{t-1}}/||{of}||": rho_prev / (norm + EPS)} if scheduled else {})
 
 
 # ----------------------------------------------------------------------------- describing
@@ -290,11 +285,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     swapped = [o for o in step.outputs if o not in (equation.shown, "point 1")
                and _agree(got, step.outputs[o])]  # fmt: skip
     if swapped:
-        return (
-            f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?",
-            None,
-            None,
-        )
+        text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
+        return text, None, None
     own, later = _OWN[equation.shown], _LATER[equation.shown]
     upstream = describe.basis({n: x for n, x in step.vectors.items() if n not in own | later})
     basis = describe.basis({n: x for n, x in step.vectors.items() if n not in own})
