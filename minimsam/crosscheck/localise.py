@@ -19,8 +19,12 @@ as the step's scalars (``lr``, ``mu``, ``1 - mu``, ``rho / ||v_t||``, ...), and
 compared term by term with the equation's own combination: a sign flipped, a factor,
 a term missing or extra, one vector in place of another, a NaN and where it appeared,
 a perturbation normalised tensor by tensor or along the equation's with another length,
-an input scaled by a factor no scalar names (a clipped gradient). A failing run in which
-nothing differs by the tolerance is walked again at float64's rounding.
+an input scaled by a factor no scalar names (a clipped gradient). Where the numbers show
+it, the mistake is placed behind the first wrong output: a point made right (the decay
+is taken there) but not given to ``grad_fn`` sits in ``d_t``; one vector standing for
+``w_t`` in the decay and in the update is a step that carries on from it, ``w_{t+1}``.
+A failing run in which nothing differs by the tolerance is walked again at float64's
+rounding.
 """
 
 from __future__ import annotations
@@ -199,10 +203,8 @@ class _Step:
 
     def _msam(self, w, b, grad, hp, t):
         self._at(w, b, grad, hp, "w~_t", self._along(w, b["v"], "v_t", hp))
-        v_next = self.outputs["v"]
-        self.vectors[_NEXT_PERTURBED] = (
-            self.outputs["w"] - hp["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
-        )
+        w_next, v_next = self.outputs["w"], self.outputs["v"]
+        self.vectors[_NEXT_PERTURBED] = w_next - hp["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
 
     def _adam(self, w, b, x, g, hp, t, decay_first):
         lr, lam, eps, (b1, b2), k = hp["lr"], hp["weight_decay"], hp["eps"], hp["betas"], t + 1
@@ -367,9 +369,8 @@ class Location:
     def __str__(self) -> str:
         agreed = "; ".join(f"{e.words(self.you)}, {e.text}" for e in self.agreed)
         head = f"step {self.step}: " + (f"{agreed}, agrees; " if agreed else "")
-        return (
-            f"{head}{self.equation.words(self.you)}, {self.equation.text}, does not: {self.finding}"
-        )
+        words = self.equation.words(self.you)
+        return f"{head}{words}, {self.equation.text}, does not: {self.finding}"
 
 
 def _agree(a, b, atol=AGREE_ATOL, rtol=AGREE_RTOL) -> bool:
