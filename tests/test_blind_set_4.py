@@ -8,8 +8,24 @@ Measured when it was added: the grader named or located 44 of 48 wrong student a
 made on the third set (which raised that set from 43 to 47 of 50 and from 17 to 20 of
 22): those improvements did not carry over to mistakes written afterwards. The target of
 95% is not met. The set found no false pass and no false fail. The misses are listed by
-``python -m tests.test_blind_set_4``. The floors below keep the rates from getting worse;
-every wrong entry must fail and every correct one pass."""
+``python -m tests.test_blind_set_4``.
+
+Its misses were then read, so it is no longer blind; what was added are principles, each
+tested on new mutants (tests/exercises/typical_mistakes.py, tests/crosscheck/
+test_localise.py), not its entries: AdamW-MSAM's ``m_t`` coefficient, and a shift rho
+long along another vector, sit in ``c_t``; a decay factor ``1 - x`` with another ``x``
+is told and placed in ``w'_t``; SAM params left at ``w + e`` are a restore that is
+missing, not a driving problem; one vector standing for ``w_t`` in the decay and in the
+update is a step that carries on from it (``w_{t+1}``); a point made right (its decay is
+taken there) but not given to ``grad_fn`` sits in ``d_t``. After that the grader named or
+located 45 of 48, the kit 20 of 23. Of the six left, three keep the decay out of the
+momentum buffer, labelled ``v_{t+1}`` here and ``d_t`` in the second and third sets for
+the same numbers; a memory-free undo made with ``v_{t+1}`` returns ``w~_t - lr v_{t+1}``
+on every step, as the second set's next perturbation along ``v_t`` (labelled
+``c_{t+1}``); AdamW-MSAM's gradient at ``w``, and the kit's first failing MSAM case
+(no weight decay) of a gradient taken before the perturbation, make the numbers of a
+perturbation never made. The floors below keep the rates from getting worse; every
+wrong entry must fail and every correct one pass."""
 
 from __future__ import annotations
 
@@ -17,7 +33,7 @@ import pytest
 
 from .blind_scoring import left_side, outcomes, table
 
-FLOOR = {"exercises": 0.91, "crosscheck": 0.73}  #: named or located, of the wrong ones
+FLOOR = {"exercises": 0.93, "crosscheck": 0.86}  #: named or located, of the wrong ones
 
 
 @pytest.mark.parametrize("which", ["exercises", "crosscheck"])

@@ -508,8 +508,8 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     rho[t] or rho[t + 1] in length, on the first step ``t`` whose params differ (step 0,
     unless the buffer after it is zero: a zero gradient there leaves nothing to perturb)."""
     want = case.reference
-    if case.rho is None or got.steps == 0 or want.steps == 0:
-        return None
+    if case.optimizer == "sam" or case.rho is None or got.steps == 0 or want.steps == 0:
+        return None  # SAM has no form that keeps a perturbation: it was not undone
     t = _first_moved_params(got, want)
     if t is None:
         return None

@@ -17,16 +17,19 @@ import numpy as np
 
 __all__ = [
     "Coef",
+    "Shift",
     "all_names",
     "basis",
     "combination",
     "compare",
     "constant_ratio",
+    "input_scaled",
     "name_scalar",
     "show",
 ]
 
 FIT_RTOL = 1e-8  # a combination explains a value when its residual is this small
+PRECISION = 1e-6  # relative differences up to this, unexplained by any term, are rounding
 SCALAR_RTOL = 1e-6  # a coefficient is a named scalar when this close
 
 
@@ -157,3 +160,99 @@ def constant_ratio(got, want) -> float | None:
         return None
     c = float(got @ want) / float(want @ want)
     return c if np.linalg.norm(got - c * want) <= FIT_RTOL * np.linalg.norm(got) else None
+
+
+def input_scaled(difference, basis, want_combo, scalars: dict[str, float]) -> str:
+    """``got`` is the equation's value with one input's term times a factor no scalar of the
+    step names (a gradient clipped or normalised): that input and the factor, in words."""
+    for name, x in basis:
+        ratio = constant_ratio(difference, x) if name in want_combo else None
+        if ratio is None:
+            continue
+        coef = want_combo[name]
+        factor = 1 + ratio / coef.value
+        if coef.startswith("(1 - "):  # a decay (1 - x) with another x
+            x, want = 1 - factor * coef.value, 1 - coef.value
+            named = name_scalar(x / want, scalars)
+            return (f"{name} is multiplied by 1 - {x:.3g} where the equation has {coef} = "
+                    f"1 - {want:.3g}: {coef[5:-1]} is multiplied by {x / want:.3g}"
+                    f"{f' (= {named})' if named else ''}")  # fmt: skip
+        unit = abs(factor * np.linalg.norm(x) - 1) <= 1e-5
+        named = f"1/||{name}||" if unit else name_scalar(factor, scalars)
+        return (
+            f"yours is the equation's value with {name} multiplied by {factor:.3g}"
+            f"{f' (= {named})' if named else ''}, a factor the equation does not have"
+            + (f": {name} is normalised (or clipped to norm 1)" if unit else "")
+        )
+    return ""
+
+
+class Shift:
+    """A point's shift from ``w_t`` beside the equation's, characterised once: ``words``
+    (empty when nothing below fits) and ``elsewhere`` (rho long, as the equation's, but
+    along another direction, not -1 times it). In the order tried: every entry a positive
+    multiple of the equation's shift by one factor (the normalisation is wrong); a named
+    mix of two vectors with an unnamed overall scale; entry-wise positive multiples per
+    tensor or unevenly; normalised tensor by tensor; rho long along another direction."""
+
+    def __init__(self, got, want, w, scalars: dict[str, float], split, basis):
+        self.rho, self.scalars, self.split = scalars.get("rho"), scalars, split
+        self.basis = basis
+        self.mine, self.theirs, self.words, self.elsewhere = got - w, want - w, "", False
+        if not self.rho or np.linalg.norm(self.mine) == 0:
+            return
+        self.length = np.linalg.norm(self.mine) / self.rho
+        self.elsewhere = (abs(self.length - 1) <= 1e-6
+                          and constant_ratio(self.mine, self.theirs) is None)  # fmt: skip
+        rescaled = self._rescaled()
+        if "(by one factor)" not in rescaled:
+            rescaled = self._mix() or rescaled
+        self.words = rescaled or ("your shift from w_t has length rho, as the equation's, but "
+                                  "another direction" if self.elsewhere else "")  # fmt: skip
+
+    def _mix(self) -> str:
+        """``"your shift from w_t is along g(w_t) + lam w_t, of length 1 rho; ..."``."""
+        norm = np.linalg.norm(self.mine)
+        for (na, xa), (nb, xb) in itertools.permutations(self.basis, 2):
+            stack = np.stack([xa, xb], axis=1)
+            coef, _, rank, _ = np.linalg.lstsq(stack, self.mine, rcond=None)
+            ratio = name_scalar(float(coef[1] / coef[0]), self.scalars)
+            if rank < 2 or np.linalg.norm(stack @ coef - self.mine) > FIT_RTOL * norm or not ratio:
+                continue
+            mix = show({na: Coef("1", 1.0), nb: Coef(ratio, coef[1] / coef[0])})
+            theirs = combination(self.theirs, self.basis, self.scalars, max_terms=1)
+            return (f"your shift from w_t is along {'-' if coef[0] < 0 else ''}({mix}), of length "
+                    f"{self.length:.3g} rho; the equation's shift is along "
+                    f"{show(theirs) if theirs else 'another direction'}")  # fmt: skip
+        return ""
+
+    def _rescaled(self) -> str:
+        """Entry by entry a positive multiple of the equation's shift, of another length:
+        the direction is right, the normalisation not (a length of rho with uneven
+        multiples is another vector normalised: not this)."""
+        mine, theirs, rho, split = self.mine, self.theirs, self.rho, self.split
+        if not (on := np.abs(theirs) > 1e-12 * np.abs(theirs).max()).any():
+            return ""
+        factors = np.where(on, mine / np.where(on, theirs, 1), np.nan)
+        if np.abs(mine[~on]).max(initial=0) > 1e-12 * np.abs(mine).max() or factors[on].min() <= 0:
+            return ""
+        one = lambda f: bool(np.allclose(f[~np.isnan(f)], np.nanmax(f), rtol=SCALAR_RTOL))  # noqa: E731
+        tensors = [(x, f) for x, f in zip(np.split(mine, split), np.split(factors, split))
+                   if not np.isnan(f).all()]  # fmt: skip
+        each, off = all(one(f) for _, f in tensors), self.length - 1
+        if not one(factors) and each and all(abs(np.linalg.norm(x) - rho) <= PRECISION * rho
+                                             for x, _ in tensors):  # fmt: skip
+            return ("the perturbation is normalised tensor by tensor (each has length rho), not "
+                    "by the global norm over all parameters")  # fmt: skip
+        if not one(factors) and abs(off) <= PRECISION:  # length rho: another vector normalised
+            return ""
+        how = (
+            "by one factor" if one(factors) else "by one factor per tensor" if each else "unevenly"
+        )
+        length = f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-+'[int(off > 0)]} {abs(off):.1e})"
+        why = ("the norm is off by a rounding: computed in single precision (float32), or with "
+               "EPS elsewhere (inside the square root?)" if abs(off) <= PRECISION else "the "
+               "normalisation is wrong (another norm, a norm per tensor or along an axis, or EPS "
+               "elsewhere)")  # fmt: skip
+        return (f"your shift from w_t points along the equation's, every entry a positive "
+                f"multiple of it ({how}), but its length is {length} rho: {why}")  # fmt: skip

@@ -19,8 +19,12 @@ as the step's scalars (``lr``, ``mu``, ``1 - mu``, ``rho / ||v_t||``, ...), and
 compared term by term with the equation's own combination: a sign flipped, a factor,
 a term missing or extra, one vector in place of another, a NaN and where it appeared,
 a perturbation normalised tensor by tensor or along the equation's with another length,
-an input scaled by a factor no scalar names (a clipped gradient). A failing run in which
-nothing differs by the tolerance is walked again at float64's rounding.
+an input scaled by a factor no scalar names (a clipped gradient). Where the numbers show
+it, the mistake is placed behind the first wrong output: a point made right (the decay
+is taken there) but not given to ``grad_fn`` sits in ``d_t``; one vector standing for
+``w_t`` in the decay and in the update is a step that carries on from it, ``w_{t+1}``.
+A failing run in which nothing differs by the tolerance is walked again at float64's
+rounding.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np
 
 from minimsam.crosscheck import describe, problems
 from minimsam.crosscheck.case import Case, Trajectory
-from minimsam.crosscheck.describe import FIT_RTOL, SCALAR_RTOL
+from minimsam.crosscheck.describe import PRECISION, SCALAR_RTOL
 from minimsam.crosscheck.reference import run_reference, shifted
 from minimsam.optim.base import EPS
 
@@ -72,8 +76,7 @@ class Equation:
             return f"the point {'you pass' if you else 'passed'} to grad_fn{call}"
         if not you:
             return "the params after the step" if self.shown == "w" else f"the {self.shown} kept"
-        name = "w_next" if self.shown == "w" else f"{self.shown}_next"
-        return f"the {name} you return"
+        return f"the {_output_name(self.shown)} you return"
 
 
 _W_NEXT = Equation("w_{t+1}", "w_{t+1} = w_t - lr v_{t+1}", "w")
@@ -146,40 +149,40 @@ class _Step:
     """
 
     def __init__(self, optimizer, w, buffers, grad, hp, t, split):
-        self.split, self.vectors, self.outputs = split, {}, {}
-        self.scalars = _base_scalars(optimizer, hp, t)
+        self.split, self.vectors, self.outputs, self.hp, self.grad = split, {}, {}, hp, grad
+        self.decay_at = None  # the point the weight decay is taken at, where it is a point
+        self.scalars = _base_scalars(hp)
         getattr(self, "_" + optimizer.replace("-", "_"))(w, buffers, grad, hp, t)
 
-    def _momentum(self, w, v, x, g, hp, decay_point):
+    def _momentum(self, w, v, g, hp, decay_point):
         lr, mu, lam = hp["lr"], hp["momentum"], hp["weight_decay"]
         d = g + lam * decay_point
         v_next = mu * v + d
         if hp.get("nesterov"):
             w_next = w - lr * (d + mu * v_next)
-        elif mu == 0:
-            w_next = w - lr * d
-        else:
+        else:  # at momentum 0, v_{t+1} = d_t
             w_next = w - lr * v_next
         self.outputs.update({"v": v_next, "w": w_next})
         self.vectors.update({"v_{t+1}": v_next, "w_{t+1}": w_next})
         self.scalars.update(_norm_scalars("v_{t+1}", np.linalg.norm(v_next), hp["rho"])
                             if "rho" in hp else {})  # fmt: skip
 
+    def _at(self, w, b, grad, hp, name: str, x):
+        """One gradient, at the point ``x`` named ``name``, taken and decayed there."""
+        g = grad(x)
+        self.outputs["point 1"] = x
+        self.vectors.update({"w_t": w, "v_t": b["v"], f"g({name})": g})
+        self.vectors.update({name: x, "g(w_t)": grad(w)} if name != "w_t" else {})
+        self._momentum(w, b["v"], g, hp, x)
+        self.decay_at = x if name != "w_t" else None
+
     def _sgd(self, w, b, grad, hp, t):
-        v, g = b["v"], grad(w)
-        self.outputs["point 1"] = w
-        self.vectors.update({"w_t": w, "v_t": v, "g(w_t)": g})
-        self._momentum(w, v, w, g, hp, w)
+        self._at(w, b, grad, hp, "w_t", w)
         if hp["momentum"] == 0:  # no buffer at momentum 0 (as in PyTorch): w_{t+1} = w_t - lr d_t
             del self.outputs["v"], self.vectors["v_{t+1}"]
 
     def _nag(self, w, b, grad, hp, t):
-        v = b["v"]
-        a = w - hp["lr"] * hp["momentum"] * v
-        g = grad(a)
-        self.outputs["point 1"] = a
-        self.vectors.update({"w_t": w, "v_t": v, "g(a_t)": g, "a_t": a, "g(w_t)": grad(w)})
-        self._momentum(w, v, a, g, hp, a)
+        self._at(w, b, grad, hp, "a_t", w - hp["lr"] * hp["momentum"] * b["v"])
 
     def _sam(self, w, b, grad, hp, t):
         v, g1 = b["v"], grad(w)
@@ -190,7 +193,7 @@ class _Step:
         self.outputs.update({"point 1": w, "point 2": wp})
         self.vectors.update({"w_t": w, "v_t": v, "g(w_t + e_t)": g2, "g(w_t)": g1,
                              "w_t + e_t": wp})  # fmt: skip
-        self._momentum(w, v, wp, g2, hp, w)
+        self._momentum(w, v, g2, hp, w)
 
     def _along(self, w, b, name: str, hp):
         """``w - rho b / (||b|| + EPS)``, and the scalars of that normalisation."""
@@ -199,16 +202,9 @@ class _Step:
         return w - hp["rho"] / (norm + EPS) * b
 
     def _msam(self, w, b, grad, hp, t):
-        v = b["v"]
-        wp = self._along(w, v, "v_t", hp)
-        g = grad(wp)
-        self.outputs["point 1"] = wp
-        self.vectors.update({"w_t": w, "v_t": v, "g(w~_t)": g, "w~_t": wp, "g(w_t)": grad(w)})
-        self._momentum(w, v, wp, g, hp, wp)
-        v_next = self.outputs["v"]
-        self.vectors[_NEXT_PERTURBED] = (
-            self.outputs["w"] - hp["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
-        )
+        self._at(w, b, grad, hp, "w~_t", self._along(w, b["v"], "v_t", hp))
+        w_next, v_next = self.outputs["w"], self.outputs["v"]
+        self.vectors[_NEXT_PERTURBED] = w_next - hp["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
 
     def _adam(self, w, b, x, g, hp, t, decay_first):
         lr, lam, eps, (b1, b2), k = hp["lr"], hp["weight_decay"], hp["eps"], hp["betas"], t + 1
@@ -231,33 +227,24 @@ class _Step:
         self.vectors["w~_t"] = wp
 
 
-def _base_scalars(optimizer, hp, t) -> dict[str, float]:
-    out = {"lr": hp["lr"], "lam": hp.get("weight_decay", 0.0)}
-    if "momentum" in hp:
-        mu = hp["momentum"]
-        out.update({"mu": mu, "(1 - mu)": 1 - mu, "(1 + mu)": 1 + mu, "lr mu": hp["lr"] * mu})
-    if "rho" in hp:
-        out["rho"] = hp["rho"]
-        if hp.get("rho_prev") not in (None, hp["rho"]):
-            out["rho_{t-1}"] = hp["rho_prev"]
-    out["lr lam"] = hp["lr"] * out["lam"]
-    out["(1 - lr lam)"] = 1 - out["lr lam"]
-    return out
+def _base_scalars(hp) -> dict[str, float]:
+    lr, lam, mu, rho = hp["lr"], hp["weight_decay"], hp.get("momentum"), hp.get("rho")
+    out = {"lr": lr, "lam": lam}
+    if mu is not None:
+        out.update({"mu": mu, "(1 - mu)": 1 - mu, "(1 + mu)": 1 + mu, "lr mu": lr * mu})
+    out.update({} if rho is None else {"rho": rho})
+    out.update({} if hp.get("rho_prev") in (None, rho) else {"rho_{t-1}": hp["rho_prev"]})
+    return {**out, "lr lam": lr * lam, "(1 - lr lam)": 1 - lr * lam}
 
 
 def _norm_scalars(of: str, norm: float, rho: float, rho_prev=None) -> dict[str, float]:
     """The scalars a normalisation of ``of`` makes (and makes by mistake). Where the radius
     changed since the last step, the current one is written ``rho_t``, apart from ``rho_{t-1}``."""
-    scheduled = rho_prev is not None and rho_prev != rho
-    out = {
-        f"{'rho_t' if scheduled else 'rho'}/||{of}||": rho / (norm + EPS),
-        f"1/||{of}||": 1.0 / (norm + EPS),
-        f"rho/||{of}||^2": rho / (norm * norm + EPS),
-        f"||{of}||": norm,
-    }
-    if scheduled:
-        out[f"rho_{{t-1}}/||{of}||"] = rho_prev / (norm + EPS)
-    return out
+    scheduled = rho_prev not in (None, rho)
+    out = {f"{'rho_t' if scheduled else 'rho'}/||{of}||": rho / (norm + EPS)}
+    out.update({f"1/||{of}||": 1.0 / (norm + EPS), f"rho/||{of}||^2": rho / (norm * norm + EPS)})
+    out[f"||{of}||"] = norm
+    return out | ({f"rho_{{t-1}}/||{of}||": rho_prev / (norm + EPS)} if scheduled else {})
 
 
 # ----------------------------------------------------------------------------- describing
@@ -265,20 +252,16 @@ def _norm_scalars(of: str, norm: float, rho: float, rho_prev=None) -> dict[str, 
 
 def _hint(equation: Equation, got_combo, step: _Step) -> str:
     """A sentence for the patterns whose cause the combination alone does not say."""
-    if got_combo is None:
-        return ""
-    names = set(got_combo)
+    names = {None} if got_combo is None else set(got_combo)
+    given = f"{equation.shown}_t"  # the buffer the step was given (v_t, m_t, s_t)
     if names == {_NEXT_PERTURBED}:
         return (
             " This is the memory-free form of the paper's Algorithm 1 (it returns the "
             "perturbed point for the next step); grade it with form='memory-free'."
         )
     if names == {"w_t"} and equation.shown.startswith("point"):
-        return (
-            " The gradient is taken at w_t itself, as if the shift were zero (a v_t that is "
-            "always 0, or a missing shift, does this)."
-        )
-    given = f"{equation.shown}_t"  # the buffer the step was given (v_t, m_t, s_t)
+        return (" The gradient is taken at w_t itself, as if the shift were zero (a v_t that is "
+                "always 0, or a missing shift, does this).")  # fmt: skip
     if equation.shown in _BUFFERS and (
         (names == {given} and got_combo[given] == "1")
         or (not names and given in step.vectors and not step.vectors[given].any())
@@ -294,16 +277,18 @@ def _output_name(shown: str) -> str:
 def _describe(equation: Equation, got, want, step: _Step, keys):
     """What is different about ``got``, from the numbers: ``(text, got_combo, want_combo)``."""
     if not np.all(np.isfinite(got)):
-        i = int(np.flatnonzero(~np.isfinite(got))[0])
-        key, entry = _where(i, keys, step.split)
-        why = ""
+        key, entry = _where(int(np.flatnonzero(~np.isfinite(got))[0]), keys, step.split)
         # a point normalises the step's given vectors; the params, in the memory-free form,
         # the new buffer (the next perturbation)
         zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0
                 and ("_{t+1}" in n) != equation.shown.startswith("point")]  # fmt: skip
-        if zero:
-            why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)"
+        why = f" ({zero[0]} = 0 here: a division by a norm needs + EPS)" if zero else ""
         return f"it holds NaN or inf, first at [{key!r}][{entry}]{why}", None, None
+    swapped = [o for o in step.outputs if o not in (equation.shown, "point 1")
+               and _agree(got, step.outputs[o])]  # fmt: skip
+    if swapped:
+        text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
+        return text, None, None
     own, later = _OWN[equation.shown], _LATER[equation.shown]
     upstream = describe.basis({n: x for n, x in step.vectors.items() if n not in own | later})
     basis = describe.basis({n: x for n, x in step.vectors.items() if n not in own})
@@ -313,21 +298,17 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         got, basis, scalars
     )
     want_combo = describe.combination(want, upstream, scalars)
-    text = ""
-    swapped = [o for o in step.outputs if o != equation.shown and o != "point 1"
-               and _agree(got, step.outputs[o])]  # fmt: skip
-    if swapped:
-        text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
-        return text, None, None
-    scaled = _rescaled(got, want, step) if equation.shown.startswith("point") else ""
-    if "(by one factor)" in scaled and got_combo in (None, want_combo):  # not a rounding
-        text = scaled
-    elif got_combo in (None, want_combo) and (relative := _rounded(got, want)) is not None:
+    point, w = equation.shown.startswith("point"), step.vectors["w_t"]
+    shift = point and describe.Shift(got, want, w, step.scalars, step.split, upstream)
+    unexplained = got_combo in (None, want_combo)
+    relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
+    if unexplained and shift and "(by one factor)" in shift.words:  # not a rounding
+        text = shift.words
+    elif unexplained and relative <= PRECISION:
         text = (f"yours differs by {relative:.1e} of its size, the rounding of float32: "
                 "computed in single precision (float32)")  # fmt: skip
-    elif got_combo is not None and set(got_combo) == {_NEXT_PERTURBED}:
-        text = f"yours is {_NEXT_PERTURBED}"
-    elif got_combo is not None and len(got_combo) == 1 and set(got_combo) <= later:
+    elif got_combo is not None and (set(got_combo) == {_NEXT_PERTURBED} or (
+            len(got_combo) == 1 and set(got_combo) <= later)):  # fmt: skip
         text = f"yours is {next(iter(got_combo))}"
     elif got_combo is not None:
         text = f"yours is {describe.show(got_combo)}"
@@ -335,34 +316,21 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
             text += f", the equation gives {describe.show(want_combo)}"
             diff = describe.compare(got_combo, want_combo, scalars)
             text += f": {diff}" if diff else ""
-    elif equation.shown.startswith("point") and (along := _direction(got, want, upstream, step)):
-        text = along
-    elif scaled:
+        if shift and shift.elsewhere:
+            text += " (a shift of length rho along another direction)"
+    elif shift and shift.words:
+        text = shift.words
+    elif want_combo and (
+        scaled := describe.input_scaled(got - want, upstream, want_combo, step.scalars)
+    ):
         text = scaled
-    elif _elsewhere(equation, got, want, step):
-        text = "your shift from w_t has length rho, as the equation's, but another direction"
-    elif want_combo and (scaled := _input_scaled(got - want, upstream, want_combo, step)):
-        text = scaled
+    elif (ratio := describe.constant_ratio(got, want)) is not None:
+        name = describe.name_scalar(ratio, step.scalars) or f"{ratio:.6g}"
+        text = f"yours is {name} times the expected value"
     else:
-        ratio = describe.constant_ratio(got, want)
-        if ratio is not None:
-            name = describe.name_scalar(ratio, step.scalars)
-            text = f"yours is {name or f'{ratio:.6g}'} times the expected value"
-        else:
-            text = "it is not a short combination of this step's quantities"
-    if got_combo is not None and _elsewhere(equation, got, want, step):
-        text += " (a shift of length rho along another direction)"
+        text = "it is not a short combination of this step's quantities"
     hint = _hint(equation, got_combo, step)
     return text + ("." + hint if hint else ""), got_combo, want_combo
-
-
-PRECISION = 1e-6  # relative differences up to this, unexplained by any term, are rounding
-
-
-def _rounded(got, want) -> float | None:
-    """The relative size of a difference float32 rounding leaves (1e-7 a rounding), or None."""
-    relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
-    return relative if relative <= PRECISION else None
 
 
 _OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
@@ -376,101 +344,10 @@ _LATER = {"point 1": _OUTPUTS, "point 2": _OUTPUTS, "v": {"w_{t+1}", _NEXT_PERTU
 (a value that IS a later output: outputs swapped)."""
 
 
-def _direction(got, want, basis, step: _Step) -> str:
-    """For a point: ``"your shift from w_t is along g(w_t) + lam w_t, of length 1 rho"``
-    when the shift is a named mix of two vectors with an unnamed overall scale."""
-    w, rho = step.vectors["w_t"], step.scalars.get("rho")
-    shift = got - w
-    if not rho or np.linalg.norm(shift) == 0:
-        return ""
-    for (n1, x1), (n2, x2) in itertools.combinations(basis, 2):
-        for (na, xa), (nb, xb) in (((n1, x1), (n2, x2)), ((n2, x2), (n1, x1))):
-            stack = np.stack([xa, xb], axis=1)
-            coef, _, rank, _ = np.linalg.lstsq(stack, shift, rcond=None)
-            if rank < 2 or np.linalg.norm(stack @ coef - shift) > FIT_RTOL * np.linalg.norm(shift):
-                continue
-            ratio = describe.name_scalar(float(coef[1] / coef[0]), step.scalars)
-            if ratio is not None:
-                sign = "-" if coef[0] < 0 else ""
-                mix = describe.show(
-                    {na: describe.Coef("1", 1.0), nb: describe.Coef(ratio, coef[1] / coef[0])}
-                )
-                length = np.linalg.norm(shift) / rho
-                along = _shift_of(want, w, basis, step)
-                return (f"your shift from w_t is along {sign}({mix}), of length {length:.3g} "
-                        f"rho; the equation's shift is along {along}")  # fmt: skip
-    return ""
-
-
-def _rescaled(got, want, step: _Step) -> str:
-    """For a point: its shift from ``w_t`` is, entry by entry, a positive multiple of the
-    equation's shift, of another length: the direction is right, the normalisation not
-    (a length of rho with uneven multiples is another vector normalised: not this)."""
-    w, rho = step.vectors["w_t"], step.scalars.get("rho")
-    mine, theirs = got - w, want - w
-    if not rho or not (on := np.abs(theirs) > 1e-12 * np.abs(theirs).max()).any():
-        return ""
-    factors = np.where(on, mine / np.where(on, theirs, 1), np.nan)
-    if np.abs(mine[~on]).max(initial=0) > 1e-12 * np.abs(mine).max() or factors[on].min() <= 0:
-        return ""
-    one = lambda f: bool(np.allclose(f[~np.isnan(f)], np.nanmax(f), rtol=SCALAR_RTOL))  # noqa: E731
-    tensors = [(x, f) for x, f in zip(np.split(mine, step.split), np.split(factors, step.split))
-               if not np.isnan(f).all()]  # fmt: skip
-    each, off = all(one(f) for _, f in tensors), np.linalg.norm(mine) / rho - 1
-    if not one(factors) and each and all(abs(np.linalg.norm(x) - rho) <= PRECISION * rho
-                                         for x, _ in tensors):  # fmt: skip
-        return ("the perturbation is normalised tensor by tensor (each has length rho), not by "
-                "the global norm over all parameters")  # fmt: skip
-    if not one(factors) and abs(off) <= PRECISION:  # length rho: another vector normalised
-        return ""
-    how = "by one factor" if one(factors) else "by one factor per tensor" if each else "unevenly"
-    length = f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-+'[int(off > 0)]} {abs(off):.1e})"
-    why = ("the norm is off by a rounding: computed in single precision (float32), or with EPS "
-           "elsewhere (inside the square root?)" if abs(off) <= PRECISION else "the "
-           "normalisation is wrong (another norm, a norm per tensor or along an axis, or EPS "
-           "elsewhere)")  # fmt: skip
-    return (f"your shift from w_t points along the equation's, every entry a positive multiple "
-            f"of it ({how}), but its length is {length} rho: {why}")  # fmt: skip
-
-
-def _input_scaled(difference, basis, want_combo, step: _Step) -> str:
-    """``got`` is the equation's value with one input's term times a factor no scalar of the
-    step names (a gradient clipped or normalised): that input and the factor, in words."""
-    for name, x in basis:
-        ratio = describe.constant_ratio(difference, x) if name in want_combo else None
-        if ratio is None:
-            continue
-        factor = 1 + ratio / want_combo[name].value
-        unit = abs(factor * np.linalg.norm(x) - 1) <= 1e-5
-        named = f"1/||{name}||" if unit else describe.name_scalar(factor, step.scalars)
-        return (
-            f"yours is the equation's value with {name} multiplied by {factor:.3g}"
-            f"{f' (= {named})' if named else ''}, a factor the equation does not have"
-            + (f": {name} is normalised (or clipped to norm 1)" if unit else "")
-        )
-    return ""
-
-
-def _elsewhere(equation: Equation, got, want, step: _Step) -> bool:
-    """A point shifted by rho, as the equation's, along another direction (not -1 times it)."""
-    rho, w = step.scalars.get("rho"), step.vectors["w_t"]
-    if not (equation.shown.startswith("point") and rho):
-        return False
-    length = abs(np.linalg.norm(got - w) - rho) <= 1e-6 * rho
-    return length and describe.constant_ratio(got - w, want - w) is None
-
-
-def _shift_of(want, w, basis, step) -> str:
-    combo = describe.combination(want - w, basis, step.scalars, max_terms=1)
-    return describe.show(combo) if combo else "another direction"
-
-
 def _where(i: int, keys, split) -> tuple[str, int]:
-    edges = [0, *split, math.inf]
-    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
-        if lo <= i < hi:
-            return keys[k], i - lo
-    return keys[-1], i
+    """The param and the entry in it of entry ``i`` of a flat vector."""
+    k = int(np.searchsorted(split, i, side="right"))
+    return keys[k], i - ([0, *split][k])
 
 
 # ----------------------------------------------------------------------------- the walk
@@ -492,9 +369,8 @@ class Location:
     def __str__(self) -> str:
         agreed = "; ".join(f"{e.words(self.you)}, {e.text}" for e in self.agreed)
         head = f"step {self.step}: " + (f"{agreed}, agrees; " if agreed else "")
-        return (
-            f"{head}{self.equation.words(self.you)}, {self.equation.text}, does not: {self.finding}"
-        )
+        words = self.equation.words(self.you)
+        return f"{head}{words}, {self.equation.text}, does not: {self.finding}"
 
 
 def _agree(a, b, atol=AGREE_ATOL, rtol=AGREE_RTOL) -> bool:
@@ -504,11 +380,8 @@ def _agree(a, b, atol=AGREE_ATOL, rtol=AGREE_RTOL) -> bool:
 
 
 def _hyperparameters(case: Case, t: int) -> dict:
-    hp = {**case.hyperparameters, **case.hyperparameters_at(t)}
-    hp.setdefault("weight_decay", 0.0)
-    if case.rho is not None and t > 0:
-        hp["rho_prev"] = case.rho[t - 1]
-    return hp
+    before = {"rho_prev": case.rho[t - 1]} if case.rho is not None and t > 0 else {}
+    return {"weight_decay": 0.0, **case.hyperparameters, **case.hyperparameters_at(t), **before}
 
 
 def localise(case: Case, got: Trajectory, you: bool = True, form="standard") -> Location | None:
@@ -551,23 +424,27 @@ def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
 
 
 def _walk(case: Case, got: Trajectory, you: bool, form="standard", tolerance=()):
+    keys, kept = _layout(case)[0], _named_buffers(got.buffers, BUFFER[case.optimizer])
+    found = (_check_step(case, got, t, step, (keys, you, kept, form, tolerance))
+             for t, step in enumerate(_steps(case, got, kept)))  # fmt: skip
+    return next(filter(None, found), None)
+
+
+def _steps(case: Case, got: Trajectory | None = None, kept=None):
+    """The reference's intermediates of each step, from the inputs ``got`` recorded (its
+    params after the last step, and its buffers ``kept`` when it recorded them all) or,
+    without ``got``, from the reference's own (no batch norm)."""
     (keys, split), names = _layout(case), BUFFER[case.optimizer]
-    kept = _named_buffers(got.buffers, names)
-    own = all(b in kept for b in names)
     w = _flat(case.init, keys)
     buffers = {b: np.zeros_like(w) for b in names}
-    for t in range(got.steps):
-        if t > 0:
-            w = _flat(got.params, keys, t - 1)
-        if own and t > 0:
-            buffers = {b: _flat(kept[b], keys, t - 1) for b in names}
+    for t in range(case.steps if got is None else got.steps):
         hp = _hyperparameters(case, t)
         step = _Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split)
-        found = _check_step(case, got, t, step, (keys, you, kept, form, tolerance))
-        if found is not None:
-            return found
-        buffers = {b: step.outputs.get(b, buffers[b]) for b in names}
-    return None
+        yield step
+        w = step.outputs["w"] if got is None else _flat(got.params, keys, t)
+        own = kept and all(b in kept for b in names)
+        buffers = {b: _flat(kept[b], keys, t) if own else step.outputs.get(b, buffers[b])
+                   for b in names}  # fmt: skip
 
 
 def checks_every_equation(case: Case) -> bool:
@@ -602,12 +479,8 @@ _ALIASES = {
 def _named_buffers(recorded: dict, names) -> dict:
     """The recorded buffers that are ``names`` (``"v"``, or ``"m"`` and ``"s"``), by alias;
     a name two recorded buffers could be is left out (no guess)."""
-    out = {}
-    for b in names:
-        hits = [k for k in recorded if k.rsplit(".", 1)[-1] in _ALIASES[b]]
-        if len(hits) == 1:
-            out[b] = recorded[hits[0]]
-    return out
+    hits = {b: [k for k in recorded if k.rsplit(".", 1)[-1] in _ALIASES[b]] for b in names}
+    return {b: recorded[found[0]] for b, found in hits.items() if len(found) == 1}
 
 
 def _shown(got: Trajectory, t: int, equation: Equation, keys, kept, points, want):
@@ -626,10 +499,10 @@ def _shown(got: Trajectory, t: int, equation: Equation, keys, kept, points, want
 
 def _check_step(case, got, t, step, how) -> Location | None:
     (keys, you, kept, form, tolerance), agreed = how, []
+    points = [e.shown for e in EQUATIONS[case.optimizer] if e.shown.startswith("point")]
     for equation in EQUATIONS[case.optimizer]:
         if equation.shown not in step.outputs:
             continue
-        points = [e.shown for e in EQUATIONS[case.optimizer] if e.shown.startswith("point")]
         want = step.outputs[equation.shown]
         value = _shown(got, t, equation, keys, kept, points, want)
         if value is None:
@@ -644,10 +517,44 @@ def _check_step(case, got, t, step, how) -> Location | None:
                                           want, step, keys)[1]  # fmt: skip
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
         symbol = memory_free_symbol(symbol) if form == "memory-free" else symbol
+        if equation.shown == "v" and (x := _carried_on(step, got_combo, want_combo, value,
+                                                        _flat(got.params, keys, t))):  # fmt: skip
+            finding += (f"; and w_next is {x} - lr v_{{t+1}}: the step carries on from {x} "
+                        "(it is not undone), in the decay and in the update")  # fmt: skip
+            symbol = "w_{t+1}"
+        if equation.shown == "point 1" and _decayed_at_the_point(step, value, kept, keys, t):
+            finding = finding.split(" The gradient is taken at w_t itself")[0] + (
+                f" Yet v_{{t+1}} takes its weight decay at {equation.symbol}, lam "
+                f"{equation.symbol}, and its gradient at the point passed: {equation.symbol} "
+                "is made right, and the gradient is taken at another point."
+            )
+            symbol = "d_t"
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+def _decayed_at_the_point(step: _Step, x, kept, keys, t) -> bool:
+    """Whether your ``v_{t+1}`` is ``mu v_t + g(x) + lam p``: the gradient at your point
+    ``x``, the decay at the equation's point ``p`` (NAG's ``a_t``, MSAM's ``w~_t``), so
+    that ``p`` was made right and only ``g`` was taken elsewhere (told only when lam > 0)."""
+    mu, lam, p = step.hp.get("momentum"), step.hp["weight_decay"], step.decay_at
+    if "v" not in kept or not lam or p is None:
+        return False
+    return _agree(_flat(kept["v"], keys, t), mu * step.vectors["v_t"] + step.grad(x) + lam * p)
+
+
+def _carried_on(step: _Step, got_combo, want_combo, v_next, w_next) -> str | None:
+    """The vector that stands for ``w_t`` everywhere after the gradient: in ``v_{t+1}``'s
+    decay term (``got_combo`` has it where ``want_combo`` has ``w_t``) and in ``w_{t+1} = x -
+    lr v_{t+1}``, with your own ``v_{t+1}``. One wrong input to both, not two wrong equations."""
+    if got_combo is None or want_combo is None or step.hp.get("nesterov"):
+        return None
+    extra, missing = set(got_combo) - set(want_combo), set(want_combo) - set(got_combo)
+    if missing != {"w_t"} or len(extra) != 1 or got_combo[(x := extra.pop())] != want_combo["w_t"]:
+        return None
+    return x if _agree(w_next, step.vectors[x] - step.hp["lr"] * v_next) else None
 
 
 def memory_free_symbol(symbol: str) -> str:
@@ -725,10 +632,10 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
         first = min(shown, other, key=_SLOTS.index)
         return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
     normalised = shown.startswith("point") and any(w in text for w in _NORM_WORDS)
-    if "another direction" in text and optimizer == "adamw-msam":  # c_t is a scale: the
-        return "w~_t"  # direction m_t sits in w~_t (MSAM's in u_t, SAM's in e_t)
     if optimizer in _NORMALISES and (normalised or "needs + EPS" in text):
-        return _NORMALISES[optimizer]
+        return _NORMALISES[optimizer]  # a shift rho long along another vector: its norm
+    if optimizer == "adamw-msam" and changed == {"m_t"} and "flipped" not in text:
+        return "c_t"  # m_t's coefficient is c_t, whole (MSAM's rho_t stands in w~_t)
     if shown.startswith("point") and optimizer in ("msam", "adamw-msam"):
         return "w~_t"
     if shown == "point 2":
@@ -743,23 +650,16 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
     if shown == "w" and optimizer == "adamw-msam":  # w_{t+1} = w'_t (1 - lr lam)
         kept = got is None or (not uniform and undecayed is not None)  # the decay applied
         return "w'_t" if kept else "w_{t+1}"
-    if shown == "w" and optimizer == "adamw":
+    if shown == "w" and optimizer == "adamw":  # w_t's coefficient is w'_t's decay
         decay = got is not None and want is not None and "A_{t+1}" in set(got) & set(want)
-        return "w'_t" if decay and "w_t" in (changed or ()) else "w_{t+1}"
+        w_t = (decay and "w_t" in (changed or ())) or re.search(r"^w_t is multiplied by 1 -", text)
+        return "w'_t" if w_t else "w_{t+1}"
     return equation.symbol
 
 
 def reference_steps(case: Case) -> list[_Step]:
     """The reference's steps on ``case`` (no batch norm), each from its own inputs."""
-    (keys, split), names = _layout(case), BUFFER[case.optimizer]
-    w = _flat(case.init, keys)
-    buffers = {b: np.zeros_like(w) for b in names}
-    steps = []
-    for t in range(case.steps):
-        hp = _hyperparameters(case, t)
-        steps.append(_Step(case.optimizer, w, buffers, _grad(case, t, keys, split), hp, t, split))
-        w, buffers = steps[-1].outputs["w"], {b: steps[-1].outputs[b] for b in names}
-    return steps
+    return list(_steps(case))
 
 
 def from_memory_free(case: Case, got: Trajectory) -> Trajectory:

@@ -155,3 +155,40 @@ def test_a_normalisation_is_placed_where_the_form_makes_the_point(cases, form, s
     cls = {m.name: m for m in mutants.mutants_for("msam")}["per-tensor"].cls
     result = check_case(case, run_reference(case, cls), form=form)
     assert not result.passed and result.equation == symbol, result.location
+
+
+def test_a_decay_factor_with_another_rate_is_told_and_placed_in_the_decay(cases):
+    """AdamW run with lr lam in place of lam (optax.adamw given torch's lr * weight_decay):
+    w_t's factor 1 - lr lam is 1 - lr^2 lam; said as such, in w'_t = w_t (1 - lr lam)."""
+    case = _case(cases, "adamw-mlp-wd")
+    twice = copy.copy(case)
+    lam = case.hyperparameters["weight_decay"]
+    twice.hyperparameters = {**case.hyperparameters, "weight_decay": case.lr[0] * lam}
+    location = localise(case, run_reference(twice), you=False)
+    assert location is not None and location.symbol == "w'_t", location
+    assert "w_t is multiplied by 1 - " in location.finding
+    assert "lr lam is multiplied by 0.05 (= lr)" in location.finding, location
+
+
+def test_sam_params_left_at_the_climbed_point_fail_at_the_update(cases):
+    """SAM has no form that keeps a perturbation in the params: params off by e_t after a
+    step are a restore that is missing (the update from w_t + e_t), not a driving problem."""
+    from minimsam.exercises.catalogue import get
+    from minimsam.exercises.runner import run_step_function
+
+    def sam_left_climbed(w, v, grad_fn, lr, momentum, rho, weight_decay):
+        g = grad_fn(w)
+        norm = np.sqrt(sum(np.sum(x * x) for x in g.values()))
+        w = {k: w[k] + rho / (norm + 1e-12) * g[k] for k in w}  # never climbs back
+        g = grad_fn(w)
+        v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+        return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+    case = _case(cases, "sam-mlp-rho0.05")
+    got, error = run_step_function(case, get("sam"), sam_left_climbed)
+    # the ascent kept in the state, as a torch SAM's state["e"]: the params are off by it
+    got.buffers["e"] = {k: x[:, 1] - x[:, 0] for k, x in got.eval_points.items()}
+    result = check_case(case, got)
+    assert error is None and result.verdict == "FAIL" and result.not_driven is None, result
+    assert result.equation == "w_{t+1}", result.location
+    assert "w_t + e_t stands where the equation has w_t" in result.location

@@ -14,7 +14,16 @@ import pytest
 from minimsam.cli import main
 from minimsam.exercises import EXERCISES, grade, load_function
 
-from .typical_mistakes import BY_THE_NUMBERS, MISTAKES
+from .typical_mistakes import (
+    BY_THE_NUMBERS,
+    MISTAKES,
+    msam_gradient_at_w,
+    msam_unperturbed,
+    nag_gradient_at_w,
+    nag_heavy_ball,
+    sam_decay_at_climbed_point,
+    sam_from_perturbed_point,
+)
 
 HERE = Path(__file__).resolve().parent
 WRONG = sorted((HERE / "wrong").glob("*.py"))
@@ -43,6 +52,36 @@ def test_a_mistake_is_placed_in_its_equation_by_the_numbers(exercise, step, form
     assert result.status == "fail" and result.location is not None, result.format()
     assert result.location.symbol == symbol, result.format()
     assert words in str(result.location), result.format()
+
+
+@pytest.mark.parametrize(("step", "symbol", "words"), [
+    (sam_from_perturbed_point, "w_{t+1}", "the step carries on from w_t + e_t"),
+    (sam_decay_at_climbed_point, "d_t", "(the weight decay is taken at another point)"),
+])  # fmt: skip
+def test_one_point_standing_for_w_in_the_decay_and_the_update_is_one_mistake(step, symbol, words):
+    """SAM's decay at w_t + e_t: where the update starts from w_t + e_t too, the step carries
+    on from the climbed point (not undone, w_{t+1}); where it starts from w_t, only d_t."""
+    result = grade("sam", step)
+    (case,) = [r for r in result.cases if r.case == "sam-mlp-wd-schedules-restore"]
+    assert case.located is not None and case.located.symbol == symbol, case.located
+    assert words in case.located.finding
+    assert ("carries on" in case.located.finding) == (symbol == "w_{t+1}")
+
+
+@pytest.mark.parametrize(("exercise", "step", "case", "symbol"), [
+    ("nag", nag_gradient_at_w, "nag-mlp-wd-restore", "d_t"),
+    ("nag", nag_heavy_ball, "nag-mlp-wd-restore", "a_t"),
+    ("msam", msam_gradient_at_w, "msam-mlp-wd-rho1", "d_t"),
+    ("msam", msam_unperturbed, "msam-mlp-wd-rho1", "w~_t"),
+])  # fmt: skip
+def test_a_point_made_right_but_not_given_to_grad_fn_is_told_by_its_decay(exercise, step, case,
+                                                                          symbol):  # fmt: skip
+    """A gradient taken at w_t where the look-ahead or perturbed point is made and used for
+    the weight decay: the point is right, d_t's gradient is not; a point never made (the
+    decay at w_t too) is the point's own equation."""
+    (result,) = [r for r in grade(exercise, step).cases if r.case == case]
+    assert result.located is not None and result.located.symbol == symbol, result.located
+    assert ("the gradient is taken at another" in result.located.finding) == (symbol == "d_t")
 
 
 @pytest.mark.parametrize("path", WRONG, ids=lambda p: p.stem)

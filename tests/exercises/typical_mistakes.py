@@ -128,6 +128,10 @@ def _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, mistake=
     if mistake == "sign direction":  # along sign(m), scaled to length rho
         sign = {k: np.sign(m[k]) for k in w}
         wp = {k: w[k] - rho / (_norm(sign) + EPS) * sign[k] for k in w}
+    if mistake == "along s":  # along the second moment, normalised: length rho
+        wp = {k: w[k] - rho / (_norm(s) + EPS) * s[k] for k in w}
+    if mistake == "scale times lr":  # c_t = lr rho / ||m_t||
+        wp = {k: w[k] - lr * c * m[k] for k in w}
     g = grad_fn(wp)
     start = wp if mistake == "from perturbed" else w
     m_next = {k: b1 * m[k] + (1 - b1) * g[k] for k in w}
@@ -149,6 +153,21 @@ def adamw_msam_decay_beside(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_dec
 
 def adamw_msam_along_sign(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
     return _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, "sign direction")
+
+
+def adamw_msam_along_second_moment(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
+    return _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, "along s")
+
+
+def adamw_msam_scale_times_lr(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay):
+    return _adamw_msam(w, m, s, grad_fn, t, lr, betas, eps, rho, weight_decay, "scale times lr")
+
+
+def sam_decay_at_climbed_point(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g1 = grad_fn(w)
+    wp = {k: w[k] + rho / (_norm(g1) + EPS) * g1[k] for k in w}
+    v_next = {k: momentum * v[k] + grad_fn(wp)[k] + weight_decay * wp[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next  # the update from w: undone
 
 
 def msam_memory_free_not_undone(w, v, grad_fn, lr, momentum, rho, weight_decay):
@@ -219,10 +238,12 @@ BY_THE_NUMBERS = [
     ("sgd-momentum", sgd_in_float32, "standard", "d_t", "single precision (float32)"),
     ("msam", msam_norm_in_float32, "standard", "u_t", "single precision (float32)"),
     ("msam", msam_along_fresh_momentum, "standard", "u_t", "another direction"),
-    ("sam", sam_from_perturbed_point, "standard", "d_t", "w_t + e_t stands where the equation"),
+    ("sam", sam_from_perturbed_point, "standard", "w_{t+1}", "carries on from w_t + e_t"),
     ("adamw-msam", adamw_msam_from_perturbed_point, "standard", "w'_t", "w~_t stands where"),
     ("adamw-msam", adamw_msam_decay_beside, "standard", "w_{t+1}", ""),
-    ("adamw-msam", adamw_msam_along_sign, "standard", "w~_t", "another direction"),
+    ("adamw-msam", adamw_msam_along_sign, "standard", "c_t", "another direction"),
+    ("adamw-msam", adamw_msam_along_second_moment, "standard", "c_t", "another direction"),
+    ("adamw-msam", adamw_msam_scale_times_lr, "standard", "c_t", "m_t is multiplied by -lr"),
     ("msam", msam_memory_free_not_undone, "memory-free", "w_t", "is not undone"),
     ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "made with v_{t+1}"),
     ("msam", msam_memory_free_next_uphill, "memory-free", "w~_{t+1}", "applied with +"),
@@ -245,3 +266,29 @@ MISTAKES = [
     ("sgd-momentum", sgd_dampening, "v_{t+1}", "(1 - mu)"),
     ("sgd-momentum", sgd_lr_in_velocity, "v_{t+1}", "lr"),
 ]  # fmt: skip
+
+
+def nag_gradient_at_w(w, v, grad_fn, lr, momentum, weight_decay):
+    a = {k: w[k] - lr * momentum * v[k] for k in w}
+    g = grad_fn(w)  # the look-ahead is made, the gradient not taken there
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * a[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def nag_heavy_ball(w, v, grad_fn, lr, momentum, weight_decay):
+    g = grad_fn(w)  # no look-ahead at all: gradient and decay at w
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def msam_gradient_at_w(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    wp = {k: w[k] - rho / (_norm(v) + EPS) * v[k] for k in w}
+    g = grad_fn(w)  # the perturbed point is made, the gradient not taken there
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * wp[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
+
+
+def msam_unperturbed(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g = grad_fn(w)  # no perturbation at all: gradient and decay at w
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] - lr * v_next[k] for k in w}, v_next
