@@ -58,6 +58,7 @@ SETS = {
     "blind2": (HERE / "exercises" / "blind2", HERE / "crosscheck" / "blind2"),
     "blind3": (HERE / "exercises" / "blind3", HERE / "crosscheck" / "blind3"),
     "blind4": (HERE / "exercises" / "blind4", HERE / "crosscheck" / "blind4"),
+    "blind5": (HERE / "exercises" / "blind5", HERE / "crosscheck" / "blind5"),
 }
 PERTURBED = "keeps the perturbed point"  # the kit's evidence of params that are w~
 
