@@ -5,9 +5,17 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import re
 from collections.abc import Callable
 
-__all__ = ["load_object", "named_class", "parameters", "signature", "spec_name"]
+__all__ = [
+    "is_signature_error",
+    "load_object",
+    "named_class",
+    "parameters",
+    "signature",
+    "spec_name",
+]
 
 
 def load_object(spec: str | Callable) -> Callable:
@@ -63,3 +71,14 @@ def parameters(fn) -> list[str] | None:
         return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return None
+
+
+_SIGNATURE_ERROR = re.compile(
+    r"missing \d+ required|unexpected keyword|positional argument|takes no arguments|"
+    r"got multiple values for argument"
+)
+
+
+def is_signature_error(err: BaseException) -> bool:
+    """Whether ``err`` is the TypeError of a call that does not fit the callee's signature."""
+    return isinstance(err, TypeError) and bool(_SIGNATURE_ERROR.search(str(err)))
