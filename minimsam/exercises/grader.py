@@ -322,15 +322,15 @@ def grade(
         raise TypeError(f"check needs the step function itself, got {type(step).__name__}")
     if form != "standard" and exercise.optimizer != "msam":
         raise ValueError(f"form={form!r} applies to the msam exercise only, not {exercise.name}")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise ValueError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
     name = getattr(step, "__name__", repr(step))
     cases = cases_for(exercise)
     graded, notes = [], []
     skipped = [c.name for c in cases if not graded_in(form, c)]
+    options = {"form": form, "time_limit": time_limit, "atol": atol, "rtol": rtol}
     try:
-        for case in cases:
-            if case.name in skipped:
-                continue
-            options = {"form": form, "time_limit": time_limit, "atol": atol, "rtol": rtol}
+        for case in (c for c in cases if c.name not in skipped):
             graded.append((case, *_grade_case(case, exercise, step, options, notes)))
             if graded[-1][2] is not None and graded[-1][2].startswith("TimeoutError"):
                 break  # a step that hangs once would cost the limit on every case
