@@ -8,14 +8,7 @@ import inspect
 import re
 from collections.abc import Callable
 
-__all__ = [
-    "is_signature_error",
-    "load_object",
-    "named_class",
-    "parameters",
-    "signature",
-    "spec_name",
-]
+__all__ = ["load_object", "named_class", "parameters", "signature", "spec_name", "wrong_signature"]
 
 
 def load_object(spec: str | Callable) -> Callable:
@@ -79,6 +72,7 @@ _SIGNATURE_ERROR = re.compile(
 )
 
 
-def is_signature_error(err: BaseException) -> bool:
-    """Whether ``err`` is the TypeError of a call that does not fit the callee's signature."""
+def wrong_signature(err: BaseException) -> bool:
+    """Whether ``err`` is the TypeError of a call that does not fit the callee's signature
+    (a runner that calls an optimizer so has not driven it; FAIL is for its arithmetic)."""
     return isinstance(err, TypeError) and bool(_SIGNATURE_ERROR.search(str(err)))
