@@ -29,6 +29,7 @@ called as above gives the verdict "not driven", never a FAIL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +40,7 @@ import numpy as np
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case
 from minimsam.crosscheck.fileformat import select_cases
-from minimsam.crosscheck.loading import load_object, signature, spec_name, wrong_signature
+from minimsam.crosscheck.loading import load_object, signature, spec_name
 
 __all__ = ["check", "factory_kwargs", "loss_function"]
 
@@ -148,6 +149,7 @@ class _Run:
         self.update = jax.jit(self.tx.update) if jit else self.tx.update
 
 
+_SIGNATURE = re.compile(r"missing \d+ required|unexpected keyword|positional argument")
 _FITS = [
     "calls_per_step=N (--calls-per-step): a SAM in the optax.contrib.sam style needs its "
     "sync_period",
@@ -191,7 +193,7 @@ def _drive(case, impl, calls_per_step, jit) -> tuple[Trajectory, str | None, Not
             recorder.end_step(_host(run.eval_params(params, state)), buffers)
     except Exception as err:
         reason = f"{type(err).__name__}: {err}"
-        if wrong_signature(err):
+        if isinstance(err, TypeError) and _SIGNATURE.search(str(err)):
             return recorder.trajectory(), reason, NotDriven(reason, _found(impl, run.tx), _FITS)
         return recorder.trajectory(), reason, None
     return recorder.trajectory(), None, None

@@ -5,10 +5,9 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import re
 from collections.abc import Callable
 
-__all__ = ["load_object", "named_class", "parameters", "signature", "spec_name", "wrong_signature"]
+__all__ = ["load_object", "named_class", "parameters", "signature", "spec_name"]
 
 
 def load_object(spec: str | Callable) -> Callable:
@@ -64,15 +63,3 @@ def parameters(fn) -> list[str] | None:
         return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return None
-
-
-_SIGNATURE_ERROR = re.compile(
-    r"missing \d+ required|unexpected keyword|positional argument|takes no arguments|"
-    r"got multiple values for argument"
-)
-
-
-def wrong_signature(err: BaseException) -> bool:
-    """Whether ``err`` is the TypeError of a call that does not fit the callee's signature
-    (a runner that calls an optimizer so has not driven it; FAIL is for its arithmetic)."""
-    return isinstance(err, TypeError) and bool(_SIGNATURE_ERROR.search(str(err)))

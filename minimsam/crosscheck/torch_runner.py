@@ -35,6 +35,7 @@ run stopped there), diagnosed like any other.
 from __future__ import annotations
 
 import io
+import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -45,14 +46,7 @@ import torch
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_case
 from minimsam.crosscheck.fileformat import select_cases
-from minimsam.crosscheck.loading import (
-    load_object,
-    named_class,
-    parameters,
-    signature,
-    spec_name,
-    wrong_signature,
-)
+from minimsam.crosscheck.loading import load_object, named_class, parameters, signature, spec_name
 from minimsam.crosscheck.torch_adapters import ADAPTERS, Adapter, auto, describe, fitting, label
 
 __all__ = ["build_model", "check", "evaluation_logits", "load_object", "run_case", "running_stats"]
@@ -207,6 +201,10 @@ class _Run:
         self.adapter.load_state_dict(saved["optimizer"])
 
 
+_SIGNATURE_ERROR = re.compile(
+    r"missing \d+ required|unexpected keyword argument|takes \d+ positional argument|"
+    r"takes no arguments|got multiple values for argument|positional arguments? but \d+"
+)
 _HERE = Path(__file__).resolve().parent
 
 
@@ -215,7 +213,7 @@ def _is_driving_error(err: BaseException) -> bool:
     frames = traceback.extract_tb(err.__traceback__)
     if frames and Path(frames[-1].filename).resolve().parent == _HERE:
         return True
-    return wrong_signature(err)
+    return isinstance(err, TypeError) and bool(_SIGNATURE_ERROR.search(str(err)))
 
 
 def _constructor_found(impl, case: Case) -> list[str]:
