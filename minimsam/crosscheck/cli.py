@@ -35,7 +35,7 @@ from minimsam.atomic import write_text
 from minimsam.crosscheck.case import OPTIMIZERS
 from minimsam.crosscheck.compare import ATOL, FORMS, RTOL
 
-__all__ = ["add_subparser", "main"]
+__all__ = ["add_subparser", "add_tolerances", "main", "run_program"]
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -64,16 +64,13 @@ def _finish(report, args) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from minimsam.crosscheck.trajectory_file import check_trajectory_file
 
-    report = check_trajectory_file(
-        args.cases,
-        args.trajectory,
-        args.optimizer,
-        atol=args.atol,
-        rtol=args.rtol,
-        form=args.form,
-        names=args.case,
-    )
+    report = check_trajectory_file(args.cases, args.trajectory, args.optimizer, **_options(args))
     return _finish(report, args)
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """The keywords every check takes from the command line: the cases named, the tolerances."""
+    return {"names": args.case, "atol": args.atol, "rtol": args.rtol, "form": args.form}
 
 
 def _check(args: argparse.Namespace, check, **options) -> int:
@@ -85,8 +82,7 @@ def _check(args: argparse.Namespace, check, **options) -> int:
         sys.path.insert(0, os.getcwd())
     with tempfile.TemporaryDirectory() as tmp:
         cases = args.cases or export(tmp, optimizers=[args.optimizer]).parent
-        options |= {"names": args.case, "atol": args.atol, "rtol": args.rtol, "form": args.form}
-        report = check(cases, args.optimizer, args.impl, **options)
+        report = check(cases, args.optimizer, args.impl, **options, **_options(args))
     return _finish(report, args)
 
 
@@ -106,16 +102,14 @@ def _jax(args: argparse.Namespace) -> int:
     return _check(args, check_jax, calls_per_step=args.calls_per_step, jit=not args.no_jit)
 
 
-def _tolerances(parser: argparse.ArgumentParser) -> None:
+FORM_HELP = "memory-free: the params hold MSAM's perturbed point (the paper's Algorithm 1)"
+
+
+def add_tolerances(parser: argparse.ArgumentParser, form_help: str = FORM_HELP) -> None:
+    """``--atol``, ``--rtol`` and ``--form``: how a run is compared (``minimsam exercise`` too)."""
     parser.add_argument("--atol", type=float, default=ATOL, help=f"default {ATOL}")
     parser.add_argument("--rtol", type=float, default=RTOL, help=f"default {RTOL}")
-    parser.add_argument("--json", help="also write the report as JSON to this file")
-    parser.add_argument(
-        "--form",
-        choices=FORMS,
-        default="standard",
-        help="memory-free: the params hold MSAM's perturbed point (the paper's Algorithm 1)",
-    )
+    parser.add_argument("--form", choices=FORMS, default="standard", help=form_help)
 
 
 def _data_parallel_options(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +161,8 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     compare.add_argument("--trajectory", required=True, help="the .npz trajectory file")
     compare.add_argument("--optimizer", choices=list(OPTIMIZERS), help="if the file mixes them")
     compare.add_argument("--case", nargs="+", help="only these cases (others are not missing)")
-    _tolerances(compare)
+    compare.add_argument("--json", help="also write the report as JSON to this file")
+    add_tolerances(compare)
     compare.set_defaults(func=_compare)
 
     torch_impl = "package.module:Name, called as Name(params, lr=..., ...)"
@@ -200,7 +195,8 @@ def _checker(commands, name: str, what: str, func, impl: str) -> argparse.Argume
     check.add_argument("--impl", required=True, help=impl)
     check.add_argument("--cases", help="folder written by export (default: export to a temp dir)")
     check.add_argument("--case", nargs="+", help="only these cases, by name")
-    _tolerances(check)
+    check.add_argument("--json", help="also write the report as JSON to this file")
+    add_tolerances(check)
     check.set_defaults(func=func)
     return check
 

@@ -239,56 +239,47 @@ def json_safe(value):
     return value
 
 
-def _diff(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> tuple[float, bool]:
-    """``(max |got - want|, agree)``; a NaN/finite mismatch is an infinite difference."""
+def _deltas(got, want) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(|got - want|, |want|)`` over the entries where ``want`` is not NaN (equal
+    infinities differ by 0); None if the shapes or the places of NaN differ."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape:
-        return np.inf, False
-    nan_got, nan_want = np.isnan(got), np.isnan(want)
-    if np.any(nan_got != nan_want):
-        return np.inf, False
-    finite = ~nan_want
-    if not np.any(finite):
-        return 0.0, True
+    if got.shape != want.shape or np.any(np.isnan(got) != np.isnan(want)):
+        return None
+    finite = ~np.isnan(want)
     with np.errstate(invalid="ignore"):  # inf - inf
         delta = np.abs(got[finite] - want[finite])
-    delta = np.where(got[finite] == want[finite], 0.0, delta)  # equal infinities agree
-    ok = bool(np.all(delta <= atol + rtol * np.abs(want[finite])))
-    return float(np.max(delta)), ok
+    return np.where(got[finite] == want[finite], 0.0, delta), np.abs(want[finite])
+
+
+def _diff(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> tuple[float, bool]:
+    """``(max |got - want|, agree)``; a NaN/finite mismatch is an infinite difference."""
+    deltas = _deltas(got, want)
+    if deltas is None:
+        return np.inf, False
+    delta, size = deltas
+    if not delta.size:
+        return 0.0, True
+    return float(np.max(delta)), bool(np.all(delta <= atol + rtol * size))
+
+
+def _flat(tree: dict, at, names) -> np.ndarray:
+    """``tree[k][at]`` for every ``k`` in ``names``, flattened into one vector."""
+    return np.concatenate([np.asarray(tree[k][at]).ravel() for k in names])
 
 
 def _quantities(got: Trajectory, want: Trajectory, t: int) -> Iterator[tuple[str, Any, Any]]:
     """The compared quantities of step ``t``, in the order the step computes them."""
+    names = list(want.params)
     for e in range(int(want.grad_evals[t])):
-        yield (
-            f"gradient evaluation {e + 1}: the point",
-            np.concatenate([got.eval_points[k][t, e].ravel() for k in want.params]),
-            np.concatenate([want.eval_points[k][t, e].ravel() for k in want.params]),
-        )
-        yield (
-            f"gradient evaluation {e + 1}: the loss",
-            got.eval_losses[t, e],
-            want.eval_losses[t, e],
-        )
-    yield (
-        "the params after the step",
-        np.concatenate([got.params[k][t].ravel() for k in want.params]),
-        np.concatenate([want.params[k][t].ravel() for k in want.params]),
-    )
-    if want.stats:
-        yield (
-            "the running statistics after the step",
-            _stacked(got.stats, want.stats, t),
-            np.concatenate([want.stats[k][t].ravel() for k in want.stats]),
-        )
-
-
-def _stacked(stats: dict, like: dict, t: int) -> np.ndarray:
-    """``stats`` at step ``t`` flattened in the order of ``like``; empty if any is missing
-    (a shape mismatch, so a run that recorded no statistics diverges there)."""
-    if any(k not in stats or len(stats[k]) <= t for k in like):
-        return np.zeros(0)
-    return np.concatenate([np.asarray(stats[k][t]).ravel() for k in like])
+        point = f"gradient evaluation {e + 1}: the point"
+        yield point, _flat(got.eval_points, (t, e), names), _flat(want.eval_points, (t, e), names)
+        loss = f"gradient evaluation {e + 1}: the loss"
+        yield loss, got.eval_losses[t, e], want.eval_losses[t, e]
+    yield "the params after the step", _flat(got.params, t, names), _flat(want.params, t, names)
+    if want.stats:  # a run that recorded no statistics diverges there (a shape mismatch)
+        have = all(k in got.stats and len(got.stats[k]) > t for k in want.stats)
+        stats = _flat(got.stats, t, want.stats) if have else np.zeros(0)
+        yield "the running statistics after the step", stats, _flat(want.stats, t, want.stats)
 
 
 def _logits(trajectory: Trajectory) -> np.ndarray:
@@ -428,11 +419,10 @@ def required_rtol(got: Trajectory, want: Trajectory, atol: float = ATOL) -> floa
         pairs.append((_logits(got), want.eval_logits))
     needed = 0.0
     for a, b in pairs:
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if a.shape != b.shape or np.any(np.isnan(a) != np.isnan(b)):
+        deltas = _deltas(a, b)
+        if deltas is None:
             return np.inf
-        ok = ~np.isnan(b)
-        delta, size = np.abs(a[ok] - b[ok]), np.abs(b[ok])
+        delta, size = deltas
         over = delta > atol
         if np.any(over & (size == 0)):
             return np.inf
@@ -493,14 +483,6 @@ def _accepts_a_pitfall(case: Case, atol: float, rtol: float) -> bool:
     return False
 
 
-def _first_moved_params(got: Trajectory, want: Trajectory) -> int | None:
-    """The first step whose params differ from the reference's while everything before
-    them agrees (that step's gradient evaluations included); None if there is none."""
-    divergence = first_divergence(got, want)
-    moved = divergence is not None and divergence.quantity == "the params after the step"
-    return divergence.step if moved else None
-
-
 def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     """``"after step t ... = w - c * b"`` if the params read are the perturbed point: off
     by a multiple of a state buffer the runner read, or, when it read none that fits, of
@@ -510,15 +492,14 @@ def _perturbed_params(case: Case, got: Trajectory) -> str | None:
     want = case.reference
     if case.optimizer == "sam" or case.rho is None or got.steps == 0 or want.steps == 0:
         return None  # SAM has no form that keeps a perturbation: it was not undone
-    t = _first_moved_params(got, want)
-    if t is None:
+    divergence = first_divergence(got, want)  # the params differ, all before them agrees
+    if divergence is None or divergence.quantity != "the params after the step":
         return None
-    names = list(want.params)
-    diff = np.concatenate([(got.params[k][t] - want.params[k][t]).ravel() for k in names])
+    t, names = divergence.step, list(want.params)
+    diff = _flat(got.params, t, names) - _flat(want.params, t, names)
     if not np.all(np.isfinite(diff)) or np.linalg.norm(diff) == 0:
         return None
-    candidates = [(f"state[{buffer!r}]", np.concatenate([arrays[k][t].ravel() for k in names]))
-                  for buffer, arrays in got.buffers.items()]  # fmt: skip
+    candidates = [(f"state[{b!r}]", _flat(arrays, t, names)) for b, arrays in got.buffers.items()]
     own = {} if case.has_stats else reference_steps(case)[t].outputs
     candidates += [(f"the reference's {b}_{t + 1}", own[b]) for b in ("v", "m") if b in own]
     for label, b in candidates:

@@ -64,6 +64,8 @@ def _trajectory_arrays(prefix: str, trajectory: Trajectory) -> dict[str, np.ndar
         arrays[f"{prefix}/eval_grads/{name}"] = trajectory.eval_grads[name]
     for name, values in trajectory.stats.items():  # batch norm only (optional keys)
         arrays[f"{prefix}/stats/{name}"] = values
+    for buffer, tree in trajectory.buffers.items():  # optional: the optimizer's state
+        arrays.update({f"{prefix}/buffers/{buffer}/{k}": v for k, v in tree.items()})
     if trajectory.eval_logits is not None:
         arrays[f"{prefix}/eval_logits"] = trajectory.eval_logits
     return arrays
@@ -170,19 +172,9 @@ def write_trajectories(
     arrays = {}
     for name, trajectory in trajectories.items():
         arrays.update(_trajectory_arrays(name, trajectory))
-        for buffer, tree in trajectory.buffers.items():
-            arrays.update({f"{name}/buffers/{buffer}/{k}": v for k, v in tree.items()})
         if errors and errors.get(name):
             arrays[f"{name}/error"] = np.array(errors[name])
     return write_npz(Path(path), arrays)
-
-
-def _split(key: str, names: set[str]) -> tuple[str, str] | None:
-    """``"case/rest"`` -> (case, rest) for a known case name (names may hold dots)."""
-    for name in names:
-        if key.startswith(name + "/"):
-            return name, key[len(name) + 1 :]
-    return None
 
 
 def read_trajectories(
@@ -201,9 +193,9 @@ def read_trajectories(
     with np.load(path, allow_pickle=False) as data:
         grouped: dict[str, dict[str, np.ndarray]] = {}
         for key in data.files:
-            split = _split(key, set(by_name))
-            if split is not None:
-                grouped.setdefault(split[0], {})[split[1]] = data[key]
+            name, _, rest = key.partition("/")  # "case/rest" (a case name holds no "/")
+            if name in by_name:
+                grouped.setdefault(name, {})[rest] = data[key]
     if not grouped:
         raise ValueError(f"{path} holds none of the cases {sorted(by_name)} (keys 'CASE/params/P')")
     return {

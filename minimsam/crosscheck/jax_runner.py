@@ -42,7 +42,7 @@ from minimsam.crosscheck.compare import ATOL, RTOL, NotDriven, Report, check_cas
 from minimsam.crosscheck.fileformat import select_cases
 from minimsam.crosscheck.loading import load_object, signature, spec_name
 
-__all__ = ["check", "factory_kwargs", "loss_function", "run_case"]
+__all__ = ["check", "factory_kwargs", "loss_function"]
 
 jax.config.update("jax_enable_x64", True)
 
@@ -165,7 +165,7 @@ def _found(impl, tx=None) -> list[str]:
     return [f"factory{signature(impl)}"] + ([f"update{signature(update)}"] if update else [])
 
 
-def _drive(case, impl, calls_per_step, jit):
+def _drive(case, impl, calls_per_step, jit) -> tuple[Trajectory, str | None, NotDriven | None]:
     """``(trajectory, error, NotDriven or None)``."""
     names = list(case.init)
     recorder, value_and_grad = Recorder(names), loss_function(case, jit)
@@ -197,16 +197,6 @@ def _drive(case, impl, calls_per_step, jit):
             return recorder.trajectory(), reason, NotDriven(reason, _found(impl, run.tx), _FITS)
         return recorder.trajectory(), reason, None
     return recorder.trajectory(), None, None
-
-
-def run_case(
-    case: Case, impl, calls_per_step: int | None = None, jit: bool = True
-) -> tuple[Trajectory, str | None]:
-    """Replay ``case`` with the transformation ``impl`` builds: ``(trajectory, error)``."""
-    if case.has_stats:
-        raise ValueError(f"case {case.name!r} has batch norm: {BATCHNORM_SKIPPED}")
-    trajectory, error, _ = _drive(case, load_object(impl), calls_per_step, jit)
-    return trajectory, error
 
 
 def check(

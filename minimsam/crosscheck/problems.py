@@ -98,11 +98,7 @@ def init_params(model: dict, seed: int) -> dict[str, np.ndarray]:
     if model["kind"] == "surface":
         return {"w": np.array([-1.2, 1.0])}  # Rosenbrock's classic start
     with ms.use_backend("numpy"):
-        if model["kind"] == "mlp_batchnorm":
-            mlp = _bn_mlp(model)
-        else:
-            mlp = nn.MLP(model["sizes"], activation=model["activation"])
-        return {k: np.array(v) for k, v in mlp.init(seed=seed, dtype="float64").items()}
+        return {k: np.array(v) for k, v in _mlp(model).init(seed=seed, dtype="float64").items()}
 
 
 def init_stats(model: dict) -> dict[str, np.ndarray]:
@@ -110,15 +106,17 @@ def init_stats(model: dict) -> dict[str, np.ndarray]:
     if model["kind"] != "mlp_batchnorm":
         return {}
     with ms.use_backend("numpy"):
-        return {k: np.array(v) for k, v in _bn_mlp(model).init_stats(dtype="float64").items()}
+        return {k: np.array(v) for k, v in _mlp(model).init_stats(dtype="float64").items()}
 
 
-def _bn_mlp(model: dict) -> nn.MLP:
-    return nn.MLP(model["sizes"], activation=model["activation"], batchnorm=True)
+def _mlp(model: dict) -> nn.MLP:
+    """The MLP of an ``"mlp"`` or ``"mlp_batchnorm"`` model entry."""
+    batchnorm = model["kind"] == "mlp_batchnorm"
+    return nn.MLP(model["sizes"], activation=model["activation"], batchnorm=batchnorm)
 
 
 def _mlp_loss(model: dict) -> Callable[[dict, Any, Any], Any]:
-    mlp = nn.MLP(model["sizes"], activation=model["activation"])
+    mlp = _mlp(model)
     smoothing = model["label_smoothing"]
 
     def loss(params, x, y):
@@ -183,7 +181,7 @@ class StatsGradFn:
     def __init__(self, model: dict, batches: dict, t: int, stats: dict, mode: str = "reference"):
         if mode not in BN_MODES:
             raise ValueError(f"mode must be one of {BN_MODES}, got {mode!r}")
-        self.mlp, self.mode = _bn_mlp(model), mode
+        self.mlp, self.mode = _mlp(model), mode
         self.x, self.y, self.smoothing = batches["x"][t], batches["y"][t], model["label_smoothing"]
         self.stats, self.new_stats, self.calls = dict(stats), dict(stats), 0
 
@@ -209,7 +207,7 @@ class StatsGradFn:
 def evaluate(model: dict, batches: dict, params: dict, stats: dict, reestimate: int) -> np.ndarray:
     """Evaluation-mode logits on ``batches["eval_x"]`` at ``params``, after re-estimating
     ``stats`` over the first ``reestimate`` batches of ``batches["reestimate_x"]`` (none if 0)."""
-    mlp = _bn_mlp(model)
+    mlp = _mlp(model)
     with ms.use_backend("numpy"):
         if reestimate:
             stats = nn.reestimate_stats(mlp, params, stats, list(batches["reestimate_x"]),

@@ -26,9 +26,7 @@ from minimsam import optim
 from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
 
-__all__ = ["REFERENCE", "RESTORE_MODES", "make_optimizer", "run_reference", "shifted"]
-
-REFERENCE: dict[str, type] = optim.BY_NAME
+__all__ = ["RESTORE_MODES", "make_optimizer", "run_reference", "shifted"]
 
 RESTORE_MODES = ("keep", "lose", "lose-perturbed", "lr-lost")
 """What happens to the state at ``restore_before_step``: ``keep`` (saved and loaded, the
@@ -47,7 +45,7 @@ def make_optimizer(case: Case, cls: type | None = None, offset: int = 0) -> opti
     global step at which the optimizer's own step count is 0 (a fresh optimizer
     started mid-run). Finite checks are off, so a mutant may produce NaN.
     """
-    cls = cls or REFERENCE[case.optimizer]
+    cls = cls or optim.BY_NAME[case.optimizer]
     kwargs = case.constants()
     kwargs["lr"] = lambda t: case.lr[t + offset]
     if case.rho is not None:

@@ -224,14 +224,10 @@ def label(cls: type[Adapter]) -> str:
 
 def describe(optimizer) -> list[str]:
     """The stepping methods ``optimizer`` has, with their signatures."""
-    name, found = type(optimizer).__name__, []
     names = ["step", "first_step", "second_step", "eval_params"]
     names += [m for pair in MOVE_METHODS for m in pair]
-    for method in names:
-        fn = getattr(optimizer, method, None)
-        if callable(fn):
-            found.append(f"{name}.{method}{signature(fn)}")
-    return found
+    found = [(m, getattr(optimizer, m, None)) for m in names]
+    return [f"{type(optimizer).__name__}.{m}{signature(fn)}" for m, fn in found if callable(fn)]
 
 
 def fitting(optimizer) -> list[str]:

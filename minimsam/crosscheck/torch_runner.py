@@ -38,7 +38,6 @@ import io
 import re
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +83,7 @@ def build_model(case: Case) -> tuple[torch.nn.Module, dict[str, torch.Tensor], C
         raise ValueError(f"torch params {list(params)} do not match the case's {list(case.init)}")
     with torch.no_grad():
         for name, p in params.items():
-            p.copy_(torch.as_tensor(_to_torch_layout(name, case.init[name])))
+            p.copy_(torch.as_tensor(_swapped(name, case.init[name])))
         buffers = dict(module.named_buffers())
         for name, value in case.init_stats.items():
             buffers[name].copy_(torch.as_tensor(value))
@@ -124,13 +123,13 @@ def evaluation_logits(module: torch.nn.Module, case: Case, weights: list) -> np.
     return logits.detach().cpu().numpy().astype(np.float64)
 
 
-def _to_torch_layout(name: str, array: np.ndarray) -> np.ndarray:
-    return array.T if name.endswith(".weight") else array  # Linear: (in, out) -> (out, in)
+def _swapped(name: str, array):
+    return array.T if name.endswith(".weight") else array  # Linear: (in, out) <-> (out, in)
 
 
 def case_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
-    array = tensor.detach().cpu().numpy().astype(np.float64)
-    return array.T.copy() if name.endswith(".weight") else array.copy()
+    """A torch tensor as the case's float64 array (a ``Linear`` weight as ``(in, out)``)."""
+    return _swapped(name, tensor.detach().cpu().numpy().astype(np.float64)).copy()
 
 
 def constructor_kwargs(case: Case) -> dict:
@@ -226,20 +225,15 @@ def _constructor_found(impl, case: Case) -> list[str]:
 _FACTORY = "a factory module:make(params, lr, ...) that calls your class with its own arguments"
 
 
-@dataclass
-class _Outcome:
-    adapter: str
-    trajectory: Trajectory = field(init=False)
-    error: str | None = None
-    not_driven: NotDriven | None = None
-
-
-def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
-    """Replay ``case``; sort an exception into a stopped run or a run not driven."""
-    recorder, outcome, run = Recorder(list(case.init)), _Outcome(str(adapter)), None
+def _drive(
+    case: Case, impl: Callable, adapter
+) -> tuple[Trajectory, str, str | None, NotDriven | None]:
+    """Replay ``case``: ``(trajectory, adapter name, error, NotDriven or None)``, an
+    exception sorted into a stopped run or a run not driven."""
+    recorder, name, run = Recorder(list(case.init)), str(adapter), None
     try:
         run = _Run(case, impl, adapter, recorder)
-        outcome.adapter = label(run.adapter_class)
+        name = label(run.adapter_class)
         for t in range(case.steps):
             if t == case.restore_before_step:
                 blob = run.checkpoint()
@@ -257,14 +251,14 @@ def _drive(case: Case, impl: Callable, adapter) -> _Outcome:
         if case.has_stats:
             recorder.evaluation_logits(evaluation_logits(run.module, case, weights))
     except Exception as err:  # a broken implementation is a failed case, not a crash
-        outcome.error = reason = f"{type(err).__name__}: {err}"
+        error, stuck = f"{type(err).__name__}: {err}", None
         optimizer = getattr(err, "optimizer", None) if run is None else run.optimizer
         if optimizer is None:  # the constructor could not be called as the runner calls it
-            outcome.not_driven = NotDriven(reason, _constructor_found(impl, case), [_FACTORY])
+            stuck = NotDriven(error, _constructor_found(impl, case), [_FACTORY])
         elif run is None or _is_driving_error(err):  # built, but not driven as the adapter does
-            outcome.not_driven = NotDriven(reason, describe(optimizer), fitting(optimizer))
-    outcome.trajectory = recorder.trajectory()
-    return outcome
+            stuck = NotDriven(error, describe(optimizer), fitting(optimizer))
+        return recorder.trajectory(), name, error, stuck
+    return recorder.trajectory(), name, None, None
 
 
 def run_case(
@@ -275,8 +269,7 @@ def run_case(
     Returns ``(trajectory, adapter name, error)``. If the run raises, ``error`` is
     ``"Type: message"`` and the trajectory holds the steps completed before.
     """
-    outcome = _drive(case, load_object(impl), adapter)
-    return outcome.trajectory, outcome.adapter, outcome.error
+    return _drive(case, load_object(impl), adapter)[:3]
 
 
 def check(
@@ -301,7 +294,6 @@ def check(
     name, impl = spec_name(impl), load_object(impl)  # an import error is the caller's
     results, adapter_name = [], str(adapter)
     for case in cases:
-        o = _drive(case, impl, adapter)
-        results.append(check_case(case, o.trajectory, atol, rtol, o.error, form, o.not_driven))
-        adapter_name = o.adapter
+        got, adapter_name, error, stuck = _drive(case, impl, adapter)
+        results.append(check_case(case, got, atol, rtol, error, form, stuck))
     return Report(optimizer, name, adapter_name, results)

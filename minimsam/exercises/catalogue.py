@@ -27,7 +27,6 @@ the decay).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -47,7 +46,6 @@ class Exercise:
     title: str
     notebook: str  # its notebook in exercises/
     hyperparameters: tuple[str, ...]  # the keywords the step is called with
-    accepts: Callable[[dict], bool] = lambda hyperparameters: True
     state: tuple[str, ...] = ("v",)  # the params-like buffers, passed after w and returned
 
     @property
@@ -70,8 +68,7 @@ EXERCISES: dict[str, Exercise] = {
     e.name: e
     for e in (
         Exercise("sgd-momentum", "sgd", "sgd_momentum_step", "SGD with (heavy-ball) momentum",
-                 "01_sgd_momentum.ipynb", _MOMENTUM,
-                 accepts=lambda hp: not hp.get("nesterov", False)),
+                 "01_sgd_momentum.ipynb", _MOMENTUM),
         Exercise("nag", "nag", "nag_step", "Nesterov's accelerated gradient, look-ahead form",
                  "02_nag.ipynb", _MOMENTUM),
         Exercise("sam", "sam", "sam_step", "SAM with SGD-momentum as the base optimizer",
@@ -98,7 +95,7 @@ def _cases(name: str) -> tuple[Case, ...]:
         s
         for s in SETTINGS
         if s.optimizer == exercise.optimizer
-        and exercise.accepts(s.hyperparameters)
+        and not s.hyperparameters.get("nesterov")  # the exercises ask for heavy-ball momentum
         and s.problem != "mlp_batchnorm"  # a step function has no running statistics
     ]
     return tuple(build_case(s) for s in settings)

@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from minimsam.crosscheck.cli import run_program
-from minimsam.crosscheck.compare import ATOL, RTOL
+from minimsam.crosscheck.cli import add_tolerances, run_program
 from minimsam.exercises.catalogue import EXERCISES, get
 from minimsam.exercises.grader import NOT_IMPLEMENTED, ExerciseResult, grade
 from minimsam.exercises.loading import find_solution, load_function
-from minimsam.exercises.runner import FORMS, TIME_LIMIT
+from minimsam.exercises.runner import TIME_LIMIT
 
 __all__ = ["add_subparser", "main"]
 
@@ -92,13 +91,8 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("--json", action="store_true", help="one JSON line per exercise")
     check.add_argument("--student", help="a name to put in the JSON lines (with --json)")
-    check.add_argument("--atol", type=float, default=ATOL, help=f"default {ATOL}")
-    check.add_argument("--rtol", type=float, default=RTOL, help=f"default {RTOL}")
-    check.add_argument(
-        "--form",
-        choices=FORMS,
-        default="standard",
-        help="msam only: memory-free if your step holds the perturbed point (Algorithm 1)",
+    add_tolerances(
+        check, "msam only: memory-free if your step holds the perturbed point (Algorithm 1)"
     )
     check.add_argument(
         "--time-limit",

@@ -99,11 +99,9 @@ class ExerciseResult:
         if self.cases and not self.passed:
             n = sum(r.passed for r in self.cases)
             lines.append(f"  {n} of {len(self.cases)} golden cases pass; the others:")
-        for r in self.cases if not self.passed else ():
-            if r.passed:
-                continue
-            lines.append(f"    {r.case:32s} ({self.exercised.get(r.case, '')})")
-            lines.append(f"      {_case_line(r)}")
+            for r in (r for r in self.cases if not r.passed):
+                lines.append(f"    {r.case:32s} ({self.exercised.get(r.case, '')})")
+                lines.append(f"      {_case_line(r)}")
         return "\n".join(lines)
 
     __str__ = format
@@ -236,12 +234,12 @@ def _grade_case(case: Case, exercise: Exercise, step: Callable, options: dict, n
     result.nearest = None  # a hint for optimizers with state handling a step cannot have
     if result.not_driven is not None:  # e.g. grad_fn called another number of times
         result.verdict, result.not_driven = "FAIL", None
-    return got, error, result
+    return got, result  # result.error: the exception of a run that raised
 
 
 def _first_nan(graded) -> str | None:
     """Where a NaN or inf first appeared in the failing cases: case, step, quantity, entry."""
-    for case, got, _, result in graded:
+    for case, got, result in graded:
         if result.passed:
             continue
         for t in range(got.steps):
@@ -267,14 +265,15 @@ def _order(location: Location | None) -> int:
 
 
 def _failure(exercise: Exercise, name: str, graded: list, notes: list) -> ExerciseResult:
-    failing = [g for g in graded if not g[3].passed]
-    explained = [g for g in failing if g[3].diagnoses]
+    failing = [g for g in graded if not g[2].passed]
+    explained = [g for g in failing if g[2].diagnoses]
     # without a name: where every equation shows (not SGD at momentum 0, no buffer), the case
     # whose first wrong equation comes earliest in the step (a later one may only show there)
     full = [g for g in failing if checks_every_equation(g[0])] or failing
-    headline = explained[0] if explained else min(full, key=lambda g: _order(g[3].located))
-    case, got, error, result = headline
-    ids = list(dict.fromkeys(d.pitfall for g in (headline, *explained) for d in g[3].diagnoses))
+    headline = explained[0] if explained else min(full, key=lambda g: _order(g[2].located))
+    case, got, result = headline
+    error = result.error
+    ids = list(dict.fromkeys(d.pitfall for g in (headline, *explained) for d in g[2].diagnoses))
     location = result.located and replace(result.located, you=True)  # in the student's words
     if error is not None and error.startswith("TimeoutError: "):
         message = f"FAIL  {exercise.name}: {error.removeprefix('TimeoutError: ')}"
@@ -296,7 +295,7 @@ def _failure(exercise: Exercise, name: str, graded: list, notes: list) -> Exerci
     nan = _first_nan(graded)
     if nan is not None and mismatch.got is not None and not math.isfinite(mismatch.got):
         nan = f"{mismatch.what} holds NaN or inf; " + nan
-    cases = [g[3] for g in graded]
+    cases = [g[2] for g in graded]
     return ExerciseResult(
         exercise.name, name, FAIL, message, ids, mismatch, cases, location,
         notes + ([nan] if nan else []), {g[0].name: exercised(g[0]) for g in graded},
@@ -322,17 +321,17 @@ def grade(
         raise TypeError(f"check needs the step function itself, got {type(step).__name__}")
     if form != "standard" and exercise.optimizer != "msam":
         raise ValueError(f"form={form!r} applies to the msam exercise only, not {exercise.name}")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise ValueError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
     name = getattr(step, "__name__", repr(step))
     cases = cases_for(exercise)
     graded, notes = [], []
     skipped = [c.name for c in cases if not graded_in(form, c)]
+    options = {"form": form, "time_limit": time_limit, "atol": atol, "rtol": rtol}
     try:
-        for case in cases:
-            if case.name in skipped:
-                continue
-            options = {"form": form, "time_limit": time_limit, "atol": atol, "rtol": rtol}
+        for case in (c for c in cases if c.name not in skipped):
             graded.append((case, *_grade_case(case, exercise, step, options, notes)))
-            if graded[-1][2] is not None and graded[-1][2].startswith("TimeoutError"):
+            if (graded[-1][2].error or "").startswith("TimeoutError"):
                 break  # a step that hangs once would cost the limit on every case
     except NotImplementedYet as err:
         message = f"NOT IMPLEMENTED YET  {exercise.name}: {err}; write the step in the stub"
@@ -342,14 +341,14 @@ def grade(
             f"not graded in the memory-free form: {', '.join(skipped)} (rho changes between "
             "steps, and a step given one rho cannot undo the previous step's perturbation)"
         )
-    if any(not g[3].passed for g in graded):
+    if any(not g[2].passed for g in graded):
         return _failure(exercise, name, graded, notes)
-    worst = max(g[3].max_diff for g in graded)
+    worst = max(g[2].max_diff for g in graded)
     message = (
         f"PASS  {exercise.name}: {name} agrees with the reference on all {len(graded)} golden "
         f"cases (max |diff| {worst:.1e})"
     )
-    return ExerciseResult(exercise.name, name, PASS, message, cases=[g[3] for g in graded],
+    return ExerciseResult(exercise.name, name, PASS, message, cases=[g[2] for g in graded],
                           notes=notes)  # fmt: skip
 
 

@@ -20,7 +20,7 @@ record is the ``w_{t+1}`` it stands for, ``w~_{t+1} + rho v_{t+1} / (||v_{t+1}||
 With one ``rho`` per call such a step cannot undo the previous step's ``rho``, so the
 cases whose ``rho`` changes between steps are not graded in this form (:func:`graded_in`).
 
-Every case runs under a time limit (:class:`TimeLimit`): a step that does not return
+Every case runs under a time limit (:func:`within`): a step that does not return
 is a failed case with a message naming the case and the limit, not a hung grader.
 """
 
@@ -38,18 +38,17 @@ import numpy as np
 
 from minimsam.crosscheck import problems
 from minimsam.crosscheck.case import Case, Recorder, Trajectory
-from minimsam.crosscheck.compare import FORMS, check_form
+from minimsam.crosscheck.compare import check_form
 from minimsam.crosscheck.reference import shifted
 from minimsam.exercises.catalogue import Exercise
 
 __all__ = [
-    "FORMS",
     "TIME_LIMIT",
     "NotImplementedYet",
-    "TimeLimit",
     "graded_in",
     "run_step_function",
     "step_keywords",
+    "within",
 ]
 
 TIME_LIMIT = 60.0  # seconds per case: the golden cases take milliseconds with a sound step
@@ -70,62 +69,48 @@ def graded_in(form: str, case: Case) -> bool:
     return form == "standard" or case.rho is None or len(set(case.rho)) == 1
 
 
-class TimeLimit:
-    """``with TimeLimit(seconds, case): ...`` raises :class:`StepTimedOut` past the limit.
+def within(seconds: float | None, fn: Callable[[], object]):
+    """``fn()``, interrupted by :class:`StepTimedOut` after ``seconds`` (None: no limit).
 
     In the main thread an interval timer interrupts the step (Python code, or NumPy
     between calls). Elsewhere (a signal needs the main thread) the case runs in a
     daemon thread that is abandoned, still running, when the limit passes.
     """
+    if seconds is None or not math.isfinite(seconds):
+        return fn()
+    main = threading.current_thread() is threading.main_thread()
+    if not (main and hasattr(signal, "setitimer")):
+        return _in_thread(seconds, fn)
 
-    def __init__(self, seconds: float | None, case: str):
-        if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
-            raise ValueError(f"time_limit must be a number of seconds > 0, got {seconds!r}")
-        self.seconds, self.case = seconds, case
+    def expire(signum, frame):
+        raise StepTimedOut
 
-    def message(self, step: str, t: int) -> str:
-        return (
-            f"{step} did not return within {self.seconds:g} s on case {self.case} (step {t}); "
-            "a step that loops forever, or a limit too short (--time-limit, or time_limit=)"
-        )
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
-    def run(self, fn: Callable[[], object]):
-        """``fn()``, within the limit."""
-        if self.seconds is None or not math.isfinite(self.seconds):
-            return fn()
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            return self._with_timer(fn)
-        return self._in_thread(fn)
 
-    def _with_timer(self, fn):
-        def expire(signum, frame):
-            raise StepTimedOut
+def _in_thread(seconds: float, fn: Callable[[], object]):
+    box: dict = {}
 
-        previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+    def target():
         try:
-            return fn()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            box["value"] = fn()
+        except BaseException as err:  # handed to the caller's thread
+            box["error"] = err
 
-    def _in_thread(self, fn):
-        box: dict = {}
-
-        def target():
-            try:
-                box["value"] = fn()
-            except BaseException as err:  # handed to the caller's thread
-                box["error"] = err
-
-        worker = threading.Thread(target=target, daemon=True)
-        worker.start()
-        worker.join(self.seconds)
-        if worker.is_alive():
-            raise StepTimedOut
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise StepTimedOut
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def step_keywords(exercise: Exercise, case: Case, t: int) -> dict[str, float]:
@@ -220,7 +205,7 @@ def run_step_function(
     graded. ``notes`` collects remarks that are no failure (an array it was given, written to).
     """
     graded_in(form, case)
-    limit, name = TimeLimit(time_limit, case.name), getattr(step, "__name__", exercise.function)
+    name = getattr(step, "__name__", exercise.function)
     w = _copy(case.init)
     state = [{k: np.zeros_like(x) for k, x in w.items()} for _ in exercise.state]
     recorder, t = Recorder(list(w)), 0
@@ -246,11 +231,13 @@ def run_step_function(
 
     with np.errstate(all="ignore"):  # a missing EPS divides 0 by 0: the trajectory shows it
         try:
-            limit.run(replay)
+            within(time_limit, replay)
         except NotImplementedYet:
             raise
         except StepTimedOut:
-            return recorder.trajectory(), f"TimeoutError: {limit.message(name, t)}"
+            limit = f"{name} did not return within {time_limit:g} s on case {case.name} (step {t})"
+            hint = "a step that loops forever, or a limit too short (--time-limit, or time_limit=)"
+            return recorder.trajectory(), f"TimeoutError: {limit}; {hint}"
         except Exception as err:  # a broken step is a failed case, not a crash
             return recorder.trajectory(), f"{type(err).__name__}: {err}{_where(err)}"
     return recorder.trajectory(), None
