@@ -1,0 +1,14 @@
+import numpy as np
+
+EPS = 1e-12
+
+
+def sam_step(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    raw = grad_fn(w)
+    g1 = {k: raw[k] + weight_decay * w[k] for k in w}  # gradient of the full objective
+    norm = np.sqrt(sum(np.sum(x * x) for x in g1.values()))
+    e = {k: rho * g1[k] / (norm + EPS) for k in w}
+    g2 = grad_fn({k: w[k] + e[k] for k in w})
+    v_next = {k: momentum * v[k] + g2[k] + weight_decay * w[k] for k in w}
+    w_next = {k: w[k] - lr * v_next[k] for k in w}
+    return w_next, v_next
