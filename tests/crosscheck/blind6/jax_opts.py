@@ -225,7 +225,7 @@ def msam_rho_of_current_step(learning_rate, momentum=0.9, weight_decay=0.0, rho=
 
 
 def adamw_decay_into_moments(learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-    """"AdamW" as ``chain(add_decayed_weights, scale_by_adam, scale_by_learning_rate)``:
+    """ "AdamW" as ``chain(add_decayed_weights, scale_by_adam, scale_by_learning_rate)``:
     the decay is added to the gradient before Adam (Adam with L2), not decoupled."""
     return optax.chain(
         optax.add_decayed_weights(weight_decay),
@@ -265,7 +265,9 @@ def adamw_msam_undo_with_new_moment(
         s = _map(lambda si, g: b2 * si + (1 - b2) * g * g, state.s, grads)
         w = _map(lambda wp, mi: wp + state.scale * mi, params, m)
         corr1, corr2 = 1 - b1**k, jnp.sqrt(1 - b2**k)
-        w_adam = _map(lambda wi, mi, si: wi - lr / corr1 * mi / (jnp.sqrt(si) / corr2 + eps), w, m, s)
+        w_adam = _map(
+            lambda wi, mi, si: wi - lr / corr1 * mi / (jnp.sqrt(si) / corr2 + eps), w, m, s
+        )
         w_next = _map(lambda wi: wi * (1 - lr * weight_decay), w_adam)
         nm = _norm(m)
         scale = jnp.where(nm > 0, _at(rho, t + 1) / (nm + EPS), 0.0).astype(state.scale.dtype)

@@ -14,6 +14,11 @@ from torch.optim import Optimizer
 EPS = 1e-12
 
 
+def _hyperparameters(group: dict) -> tuple:
+    """``(lr, (beta1, beta2), eps, weight_decay)`` of a param group."""
+    return group["lr"], group["betas"], group["eps"], group["weight_decay"]
+
+
 class _AdamBase(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, rho=1.0):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, rho=rho)
@@ -53,7 +58,7 @@ class _AdamW(_AdamBase):
             loss = closure()
         self._begin_step()
         for group in self.param_groups:
-            lr, (b1, b2), eps, lam = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            lr, (b1, b2), eps, lam = _hyperparameters(group)
             for p in group["params"]:
                 state = self._state(p)
                 k = self._count(state)
@@ -107,7 +112,7 @@ class CorrectAdamWRunningPowers(_AdamBase):
         with torch.enable_grad():
             loss = closure()
         for group in self.param_groups:
-            lr, (b1, b2), eps, lam = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            lr, (b1, b2), eps, lam = _hyperparameters(group)
             for p in group["params"]:
                 state = self.state[p]
                 if not state:
@@ -151,7 +156,7 @@ class _AdamWMSAM(_AdamBase):
         with torch.enable_grad():
             loss = closure()
         for group in self.param_groups:
-            lr, (b1, b2), eps, lam = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            lr, (b1, b2), eps, lam = _hyperparameters(group)
             for p, w in zip(group["params"], saved):
                 state = self._state(p)
                 state["step"] += 1

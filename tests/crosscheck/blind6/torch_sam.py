@@ -203,7 +203,8 @@ class CorrectSAMForeach(_SAMBase):
         for group in self.param_groups:
             params = group["params"]
             grads = [p.grad.clone() for p in params]
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+            norms = torch.stack([torch.linalg.vector_norm(g) for g in grads])
+            norm = torch.linalg.vector_norm(norms)
             ascent = torch._foreach_mul(grads, group["rho"] / (norm + EPS))
             torch._foreach_add_(params, ascent)
             _second_pass(closure, freeze_bn)
