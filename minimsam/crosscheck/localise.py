@@ -517,8 +517,8 @@ def _check_step(case, got, t, step, how) -> Location | None:
                                           want, step, keys)[1]  # fmt: skip
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
         symbol = memory_free_symbol(symbol) if form == "memory-free" else symbol
-        if equation.shown == "v" and (x := _carried_on(step, got_combo, want_combo, value,
-                                                        _flat(got.params, keys, t))):  # fmt: skip
+        params = _flat(got.params, keys, t)
+        if equation.shown == "v" and (x := _carried_on(step, got_combo, want_combo, value, params)):
             finding += (f"; and w_next is {x} - lr v_{{t+1}}: the step carries on from {x} "
                         "(it is not undone), in the decay and in the update")  # fmt: skip
             symbol = "w_{t+1}"
@@ -529,10 +529,22 @@ def _check_step(case, got, t, step, how) -> Location | None:
                 "is made right, and the gradient is taken at another point."
             )
             symbol = "d_t"
+        if (
+            "precision" in finding
+            and equation.shown in _BUFFERS
+            and _float32(value) > _float32(params)
+        ):
+            finding += "; it holds float32 numbers, the params do not: it is kept in float32"
+            symbol = equation.symbol  # rounded where it is stored, not where d_t is made
         if form == "memory-free" and equation.shown == "w":
             equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+def _float32(x) -> bool:
+    """Whether every entry of ``x`` is a float32 number (a value stored in single precision)."""
+    return bool(np.all(x == x.astype(np.float32)))
 
 
 def _decayed_at_the_point(step: _Step, x, kept, keys, t) -> bool:

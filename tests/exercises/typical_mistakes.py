@@ -91,6 +91,13 @@ def sgd_in_float32(w, v, grad_fn, lr, momentum, weight_decay):
     g = grad_fn(w)
     d = {k: (g[k] + weight_decay * w[k]).astype(np.float32) for k in w}
     v_next = {k: np.float32(momentum) * v[k].astype(np.float32) + d[k] for k in w}
+    return {k: w[k].astype(np.float32) - np.float32(lr) * v_next[k] for k in w}, v_next
+
+
+def nag_velocity_kept_in_float32(w, v, grad_fn, lr, momentum, weight_decay):
+    a = {k: w[k] - lr * momentum * v[k] for k in w}
+    g = grad_fn(a)  # the step in float64; only the buffer it keeps is rounded
+    v_next = {k: np.float32(momentum * v[k] + g[k] + weight_decay * a[k]) for k in w}
     return {k: w[k] - lr * v_next[k] for k in w}, v_next
 
 
@@ -237,6 +244,7 @@ def msam_memory_free_next_uphill(w, v, grad_fn, lr, momentum, rho, weight_decay)
 BY_THE_NUMBERS = [
     ("sgd-momentum", sgd_in_float32, "standard", "d_t", "single precision (float32)"),
     ("msam", msam_norm_in_float32, "standard", "u_t", "single precision (float32)"),
+    ("nag", nag_velocity_kept_in_float32, "standard", "v_{t+1}", "it is kept in float32"),
     ("msam", msam_along_fresh_momentum, "standard", "u_t", "another direction"),
     ("sam", sam_from_perturbed_point, "standard", "w_{t+1}", "carries on from w_t + e_t"),
     ("adamw-msam", adamw_msam_from_perturbed_point, "standard", "w'_t", "w~_t stands where"),
