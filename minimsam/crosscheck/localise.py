@@ -537,7 +537,9 @@ def _check_step(case, got, t, step, how) -> Location | None:
             finding += "; it holds float32 numbers, the params do not: it is kept in float32"
             symbol = equation.symbol  # rounded where it is stored, not where d_t is made
         if form == "memory-free" and equation.shown == "w":
-            equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
+            v = kept["v"]
+            held = _held(case, got, keys, v)  # no step moves its point back: an undo cancels
+            equation, finding, symbol = _memory_free(value, step, _flat(v, keys, t), held)
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
 
@@ -579,12 +581,22 @@ _C_NEXT = "c_{t+1} = rho / (||v_{t+1}|| + EPS) (the point returned)"
 _RETURNED = Equation("w~_{t+1}", f"w~_{{t+1}} = w_{{t+1}} - c_{{t+1}} v_{{t+1}}, {_C_NEXT}", "w")
 
 
-def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
+def _held(case: Case, got: Trajectory, keys, v) -> bool:
+    """Whether every point passed to ``grad_fn`` is the last one less ``lr v_{t+1}``: the
+    point held is never moved back nor perturbed again (plain momentum SGD on it)."""
+    x = [_flat(got.eval_points, keys, (t, 0)) for t in range(got.steps)]
+    lr_v = [case.lr[t] * _flat(v, keys, t) for t in range(got.steps)]
+    return all(_agree(x[t + 1], x[t] - lr_v[t]) for t in range(got.steps - 1))
+
+
+def _memory_free(value, step: _Step, v_next, held: bool) -> tuple[Equation, str, str]:
     """The point a memory-free step returned, ``w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}``
     (``value`` less ``rho u_{t+1}``, the shift the runner added), described, and where it
     goes wrong: the undo ``w_t = w~_t + c_t v_t`` (an extra term along ``v_t``), else the
-    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds (the equation itself,
-    ``w~_{t+1}``, where only the sign of ``c_{t+1} v_{t+1}`` is flipped), else ``w_{t+1}``."""
+    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds (the undo again where the
+    point is ``held``: an undo made with ``v_{t+1}`` cancels the next perturbation; the
+    equation itself, ``w~_{t+1}``, where only the sign of ``c_{t+1} v_{t+1}`` is flipped),
+    else ``w_{t+1}``."""
     point = value - step.scalars["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
     outputs_first = sorted(step.vectors.items(), key=lambda item: item[0] not in _OUTPUTS)
     basis = describe.basis({n: x for n, x in outputs_first if n != _NEXT_PERTURBED})
@@ -598,10 +610,13 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
     if changed <= {"v_t", "w_t", "w~_t"}:
         return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
     applied = [k for k, c in want.items() if "||v_{t+1}||" in c]  # c_{t+1} v_{t+1}'s term
-    if changed == set(applied) and applied[0] not in got:  # c_{t+1} v_{t+1} left out
-        why = (" (a next perturbation along v_t or none gives these numbers, as does an undo "
-               "w_t = w~_t + c_t v_t made with v_{t+1}, which cancels it)")  # fmt: skip
-        return _RETURNED, text + why, "c_{t+1}"
+    if changed == set(applied) and applied[0] not in got and held:  # c_{t+1} v_{t+1} left out
+        why = (" (and every point you pass to grad_fn is the last one less lr v_{t+1}: an "
+               "undo w_t = w~_t + c_t v_t made with v_{t+1} cancels the next perturbation, "
+               "as would a next perturbation along v_t)")  # fmt: skip
+        return _RETURNED, text + why, "w_t"
+    if changed == set(applied) and applied[0] not in got:
+        return _RETURNED, text + " (the next perturbation is not applied)", "c_{t+1}"
     if changed == set(applied) and "flipped" in text:
         return _RETURNED, text + " (the next perturbation is applied with +)", "w~_{t+1}"
     return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"

@@ -191,6 +191,21 @@ def msam_memory_free_next_along_v(w, v, grad_fn, lr, momentum, rho, weight_decay
     return {k: w[k] - lr * v_next[k] - c * v[k] for k in w}, v_next  # next along v, not v_next
 
 
+def msam_memory_free_undo_with_v_next(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g = grad_fn(w)
+    v = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}  # v_{t+1} first
+    c = rho / (_norm(v) + EPS)
+    w = {k: w[k] + c * v[k] - lr * v[k] for k in w}  # undone along v_{t+1}, not v_t
+    return {k: w[k] - c * v[k] for k in w}, v
+
+
+def msam_memory_free_next_left_out(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / (_norm(v) + EPS)
+    g = grad_fn(w)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] + c * v[k] - lr * v_next[k] for k in w}, v_next  # undone, not perturbed
+
+
 def msam_norm_per_row(w, v, grad_fn, lr, momentum, rho, weight_decay):
     n = {k: np.linalg.norm(v[k], axis=-1, keepdims=True) + EPS for k in w}  # per row
     wp = {k: w[k] - rho * v[k] / n[k] for k in w}
@@ -253,7 +268,10 @@ BY_THE_NUMBERS = [
     ("adamw-msam", adamw_msam_along_second_moment, "standard", "c_t", "another direction"),
     ("adamw-msam", adamw_msam_scale_times_lr, "standard", "c_t", "m_t is multiplied by -lr"),
     ("msam", msam_memory_free_not_undone, "memory-free", "w_t", "is not undone"),
-    ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "made with v_{t+1}"),
+    # the next two return w~_t - lr v_{t+1} on every step: one set of numbers, two readings
+    ("msam", msam_memory_free_next_along_v, "memory-free", "w_t", "next perturbation along v_t"),
+    ("msam", msam_memory_free_undo_with_v_next, "memory-free", "w_t", "made with v_{t+1} cancels"),
+    ("msam", msam_memory_free_next_left_out, "memory-free", "c_{t+1}", "is not applied"),
     ("msam", msam_memory_free_next_uphill, "memory-free", "w~_{t+1}", "applied with +"),
     ("msam", msam_norm_per_row, "standard", "u_t", "(unevenly), but its length is"),
     ("sam", sam_sum_of_tensor_norms, "standard", "e_t", "positive multiple of it (by one factor)"),
