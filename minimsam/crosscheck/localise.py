@@ -409,7 +409,8 @@ _READS_RHO = {"sam": "e_t", "msam": "w~_t", "adamw-msam": "c_t"}
 
 
 def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
-    """``found``, said as a schedule read at another count, when that explains the whole run."""
+    """``found``, said as a schedule read at another count, when that explains the whole run;
+    placed in the first equation that reads it (AdamW's lr: its decay ``w'_t``, where lam > 0)."""
     at = lambda values, b: values and [values[min(a * t + b, case.steps - 1)]  # noqa: E731
                                        for t in range(case.steps)]  # fmt: skip
     lr, rho = at(case.lr, b), at(case.rho, c)
@@ -417,7 +418,8 @@ def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
     if same or _walk(replace(case, lr=lr, rho=rho), got, False):
         return None
     symbol = _READS_RHO.get(case.optimizer) if rho != case.rho else None
-    symbol = symbol or ("w'_t" if case.optimizer == "adamw-msam" else "w_{t+1}")
+    decay_first = case.optimizer == "adamw" and case.hyperparameters.get("weight_decay")
+    symbol = symbol or ("w'_t" if case.optimizer == "adamw-msam" or decay_first else "w_{t+1}")
     which = "lr and rho are the schedules' values" if case.rho else "lr is the schedule's value"
     finding = f"every step's {which} at step {words}, not at "
     return replace(found, finding=finding + "step t: read at another count", symbol=symbol)
