@@ -660,6 +660,8 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
         other = next(o for o in _SLOTS if f"expected {_output_name(o)}:" in text)
         first = min(shown, other, key=_SLOTS.index)
         return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
+    if "placed before is still there" in text:
+        return "w_t"  # the undo w_t = w~_t + c_t v_t (the memory-free form's) is not made
     normalised = shown.startswith("point") and any(w in text for w in _NORM_WORDS)
     if optimizer in _NORMALISES and (normalised or "needs + EPS" in text):
         return _NORMALISES[optimizer]  # a shift rho long along another vector: its norm

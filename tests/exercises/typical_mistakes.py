@@ -206,6 +206,15 @@ def msam_memory_free_next_left_out(w, v, grad_fn, lr, momentum, rho, weight_deca
     return {k: w[k] + c * v[k] - lr * v_next[k] for k in w}, v_next  # undone, not perturbed
 
 
+def msam_memory_free_perturbed_again(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / (_norm(v) + EPS)
+    wp = {k: w[k] - c * v[k] for k in w}  # w is w~_t already: perturbed a second time
+    v_next = {k: momentum * v[k] + grad_fn(wp)[k] + weight_decay * wp[k] for k in w}
+    w_next = {k: w[k] + c * v[k] - lr * v_next[k] for k in w}
+    c_next = rho / (_norm(v_next) + EPS)
+    return {k: w_next[k] - c_next * v_next[k] for k in w}, v_next
+
+
 def msam_norm_per_row(w, v, grad_fn, lr, momentum, rho, weight_decay):
     n = {k: np.linalg.norm(v[k], axis=-1, keepdims=True) + EPS for k in w}  # per row
     wp = {k: w[k] - rho * v[k] / n[k] for k in w}
@@ -272,6 +281,7 @@ BY_THE_NUMBERS = [
     ("msam", msam_memory_free_next_along_v, "memory-free", "w_t", "next perturbation along v_t"),
     ("msam", msam_memory_free_undo_with_v_next, "memory-free", "w_t", "made with v_{t+1} cancels"),
     ("msam", msam_memory_free_next_left_out, "memory-free", "c_{t+1}", "is not applied"),
+    ("msam", msam_memory_free_perturbed_again, "memory-free", "w_t", "placed before is still"),
     ("msam", msam_memory_free_next_uphill, "memory-free", "w~_{t+1}", "applied with +"),
     ("msam", msam_norm_per_row, "standard", "u_t", "(unevenly), but its length is"),
     ("sam", sam_sum_of_tensor_norms, "standard", "e_t", "positive multiple of it (by one factor)"),
