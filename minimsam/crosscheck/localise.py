@@ -277,7 +277,9 @@ def _output_name(shown: str) -> str:
 def _describe(equation: Equation, got, want, step: _Step, keys):
     """What is different about ``got``, from the numbers: ``(text, got_combo, want_combo)``."""
     if not np.all(np.isfinite(got)):
-        key, entry = _where(int(np.flatnonzero(~np.isfinite(got))[0]), keys, step.split)
+        i = int(np.flatnonzero(~np.isfinite(got))[0])  # entry i of the flat vector: its param's
+        k = int(np.searchsorted(step.split, i, side="right"))
+        key, entry = keys[k], i - ([0, *step.split][k])
         # a point normalises the step's given vectors; the params, in the memory-free form,
         # the new buffer (the next perturbation)
         zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0
@@ -289,7 +291,10 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     if swapped:
         text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
         return text, None, None
-    own, later = _OWN[equation.shown], _LATER[equation.shown]
+    # own: the output checked itself; later: the outputs computed after it, which describe a
+    # value only when nothing earlier does (a value that IS a later output: outputs swapped)
+    own, point = {equation.symbol}, equation.shown.startswith("point")
+    later = _OUTPUTS if point else set() if equation.shown == "w" else {"w_{t+1}", _NEXT_PERTURBED}
     upstream = describe.basis({n: x for n, x in step.vectors.items() if n not in own | later})
     basis = describe.basis({n: x for n, x in step.vectors.items() if n not in own})
     in_text = sorted(step.scalars, key=lambda n: n.strip("()") not in equation.text)
@@ -298,7 +303,7 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         got, basis, scalars
     )
     want_combo = describe.combination(want, upstream, scalars)
-    point, w = equation.shown.startswith("point"), step.vectors["w_t"]
+    w = step.vectors["w_t"]
     shift = point and describe.Shift(got, want, w, step.scalars, step.split, upstream)
     unexplained = got_combo in (None, want_combo)
     relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
@@ -333,22 +338,7 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     return text + ("." + hint if hint else ""), got_combo, want_combo
 
 
-_OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
-        "w": {"w_{t+1}"}, "m": {"m_{t+1}"}, "s": set()}  # fmt: skip
-"""The vectors that ARE the output checked: left out of the basis that describes it."""
 _OUTPUTS = {"v_{t+1}", "w_{t+1}", "m_{t+1}", _NEXT_PERTURBED}
-_LATER = {"point 1": _OUTPUTS, "point 2": _OUTPUTS, "v": {"w_{t+1}", _NEXT_PERTURBED},
-          "m": {"w_{t+1}", _NEXT_PERTURBED}, "s": {"w_{t+1}", _NEXT_PERTURBED},
-          "w": set()}  # fmt: skip
-"""The outputs computed after it: used to describe a value only when nothing earlier does
-(a value that IS a later output: outputs swapped)."""
-
-
-def _where(i: int, keys, split) -> tuple[str, int]:
-    """The param and the entry in it of entry ``i`` of a flat vector."""
-    k = int(np.searchsorted(split, i, side="right"))
-    return keys[k], i - ([0, *split][k])
-
 
 # ----------------------------------------------------------------------------- the walk
 
@@ -531,13 +521,10 @@ def _check_step(case, got, t, step, how) -> Location | None:
                 "is made right, and the gradient is taken at another point."
             )
             symbol = "d_t"
-        if (
-            "precision" in finding
-            and equation.shown in _BUFFERS
-            and _float32(value) > _float32(params)
-        ):
+        stored = equation.shown in _BUFFERS and _float32(value) > _float32(params)
+        if stored and "precision" in finding:  # rounded where it is kept, not where d_t is made
             finding += "; it holds float32 numbers, the params do not: it is kept in float32"
-            symbol = equation.symbol  # rounded where it is stored, not where d_t is made
+            symbol = equation.symbol
         if form == "memory-free" and equation.shown == "w":
             v = kept["v"]
             held = _held(case, got, keys, v)  # no step moves its point back: an undo cancels
