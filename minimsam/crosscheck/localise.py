@@ -303,8 +303,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         got, basis, scalars
     )
     want_combo = describe.combination(want, upstream, scalars)
-    w = step.vectors["w_t"]
-    shift = point and describe.Shift(got, want, w, step.scalars, step.split, upstream)
+    shift = point and describe.Shift(got, want, step.vectors["w_t"], step.scalars, step.split,
+                                     upstream)  # fmt: skip
     unexplained = got_combo in (None, want_combo)
     relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
     if unexplained and shift and "(by one factor)" in shift.words:  # not a rounding
@@ -599,13 +599,12 @@ def _memory_free(value, step: _Step, v_next, held: bool) -> tuple[Equation, str,
     if changed <= {"v_t", "w_t", "w~_t"}:
         return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
     applied = [k for k, c in want.items() if "||v_{t+1}||" in c]  # c_{t+1} v_{t+1}'s term
-    if changed == set(applied) and applied[0] not in got and held:  # c_{t+1} v_{t+1} left out
-        why = (" (and every point you pass to grad_fn is the last one less lr v_{t+1}: an "
-               "undo w_t = w~_t + c_t v_t made with v_{t+1} cancels the next perturbation, "
-               "as would a next perturbation along v_t)")  # fmt: skip
-        return _RETURNED, text + why, "w_t"
-    if changed == set(applied) and applied[0] not in got:
-        return _RETURNED, text + " (the next perturbation is not applied)", "c_{t+1}"
+    if changed == set(applied) and applied[0] not in got:  # c_{t+1} v_{t+1} left out
+        why = (" (and every point you pass to grad_fn is the last one less lr v_{t+1}: an undo "
+               "w_t = w~_t + c_t v_t made with v_{t+1} cancels the next perturbation, as would a "
+               "next perturbation along v_t)" if held else " (the next perturbation is not "
+               "applied)")  # fmt: skip
+        return _RETURNED, text + why, "w_t" if held else "c_{t+1}"
     if changed == set(applied) and "flipped" in text:
         return _RETURNED, text + " (the next perturbation is applied with +)", "w~_{t+1}"
     return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"
