@@ -629,7 +629,7 @@ def _placed(result: CaseResult, case: Case, got: Trajectory, memory_free: bool) 
         symbol = result.located.symbol
         result.location = str(result.located)
         result.equation = memory_free_symbol(symbol) if memory_free else symbol
-    p = result.precision  # the rounding placed outside the norm: not the float32 norm
-    if p and result.equation not in ("u_t", "e_t", "c_t", "c_{t+1}", None) and "norm" in p.cause:
-        p.cause = f"rounding in {result.equation} (float32 arithmetic or storage), not in the norm"
+    p = result.precision  # a buffer found kept in float32 (its numbers are): not the norm
+    if p and result.location and "kept in float32" in result.location:
+        p.cause = f"{result.equation} kept in float32, not the norm computed in float32"
     return result

@@ -157,7 +157,7 @@ def test_a_buffer_kept_in_float32_is_placed_in_v_and_the_cause_is_not_the_norm(c
     case = _case(cases, "msam-mlp-rho0.3")
     result = check_case(case, run_reference(case, _MSAMBufferInFloat32, record_buffers=True))
     assert result.verdict == "precision" and result.equation == "v_{t+1}", result.location
-    assert "kept in float32" in result.location and "not in the norm" in result.precision.cause
+    assert "kept in float32" in result.location and "not the norm" in result.precision.cause
 
 
 def test_rounding_to_float32_everywhere_is_precision_with_another_cause(cases):
