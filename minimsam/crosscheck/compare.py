@@ -610,4 +610,7 @@ def _placed(result: CaseResult, case: Case, got: Trajectory, memory_free: bool) 
         symbol = result.located.symbol
         result.location = str(result.located)
         result.equation = memory_free_symbol(symbol) if memory_free else symbol
+    p = result.precision  # a buffer found kept in float32 (its numbers are): not the norm
+    if p and result.location and "kept in float32" in result.location:
+        p.cause = f"{result.equation} kept in float32, not the norm computed in float32"
     return result

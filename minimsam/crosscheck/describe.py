@@ -249,6 +249,10 @@ class Shift:
         how = (
             "by one factor" if one(factors) else "by one factor per tensor" if each else "unevenly"
         )
+        left = (1.0, self.scalars.get("rho_{t-1}", rho) / rho)  # the last perturbation, kept
+        if one(factors) and any(abs(off - x) <= 1e-6 for x in left):
+            return ("your shift from w_t points along the equation's, of length rho_t plus the "
+                    "last step's rho: the perturbation placed before is still there")  # fmt: skip
         length = f"{off + 1:.3g}" if abs(off) > 1e-3 else f"(1 {'-+'[int(off > 0)]} {abs(off):.1e})"
         why = ("the norm is off by a rounding: computed in single precision (float32), or with "
                "EPS elsewhere (inside the square root?)" if abs(off) <= PRECISION else "the "

@@ -277,7 +277,9 @@ def _output_name(shown: str) -> str:
 def _describe(equation: Equation, got, want, step: _Step, keys):
     """What is different about ``got``, from the numbers: ``(text, got_combo, want_combo)``."""
     if not np.all(np.isfinite(got)):
-        key, entry = _where(int(np.flatnonzero(~np.isfinite(got))[0]), keys, step.split)
+        i = int(np.flatnonzero(~np.isfinite(got))[0])  # entry i of the flat vector: its param's
+        k = int(np.searchsorted(step.split, i, side="right"))
+        key, entry = keys[k], i - ([0, *step.split][k])
         # a point normalises the step's given vectors; the params, in the memory-free form,
         # the new buffer (the next perturbation)
         zero = [n for n, v in step.scalars.items() if n.startswith("||") and v == 0
@@ -289,7 +291,10 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     if swapped:
         text = f"yours is the expected {_output_name(swapped[0])}: are the outputs swapped?"
         return text, None, None
-    own, later = _OWN[equation.shown], _LATER[equation.shown]
+    # own: the output checked itself; later: the outputs computed after it, which describe a
+    # value only when nothing earlier does (a value that IS a later output: outputs swapped)
+    own, point = {equation.symbol}, equation.shown.startswith("point")
+    later = _OUTPUTS if point else set() if equation.shown == "w" else {"w_{t+1}", _NEXT_PERTURBED}
     upstream = describe.basis({n: x for n, x in step.vectors.items() if n not in own | later})
     basis = describe.basis({n: x for n, x in step.vectors.items() if n not in own})
     in_text = sorted(step.scalars, key=lambda n: n.strip("()") not in equation.text)
@@ -298,8 +303,8 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
         got, basis, scalars
     )
     want_combo = describe.combination(want, upstream, scalars)
-    point, w = equation.shown.startswith("point"), step.vectors["w_t"]
-    shift = point and describe.Shift(got, want, w, step.scalars, step.split, upstream)
+    shift = point and describe.Shift(got, want, step.vectors["w_t"], step.scalars, step.split,
+                                     upstream)  # fmt: skip
     unexplained = got_combo in (None, want_combo)
     relative = float(np.linalg.norm(got - want) / (np.linalg.norm(want) or 1.0))
     if unexplained and shift and "(by one factor)" in shift.words:  # not a rounding
@@ -333,22 +338,7 @@ def _describe(equation: Equation, got, want, step: _Step, keys):
     return text + ("." + hint if hint else ""), got_combo, want_combo
 
 
-_OWN = {"point 1": {"w~_t", "a_t"}, "point 2": {"w_t + e_t"}, "v": {"v_{t+1}"},
-        "w": {"w_{t+1}"}, "m": {"m_{t+1}"}, "s": set()}  # fmt: skip
-"""The vectors that ARE the output checked: left out of the basis that describes it."""
 _OUTPUTS = {"v_{t+1}", "w_{t+1}", "m_{t+1}", _NEXT_PERTURBED}
-_LATER = {"point 1": _OUTPUTS, "point 2": _OUTPUTS, "v": {"w_{t+1}", _NEXT_PERTURBED},
-          "m": {"w_{t+1}", _NEXT_PERTURBED}, "s": {"w_{t+1}", _NEXT_PERTURBED},
-          "w": set()}  # fmt: skip
-"""The outputs computed after it: used to describe a value only when nothing earlier does
-(a value that IS a later output: outputs swapped)."""
-
-
-def _where(i: int, keys, split) -> tuple[str, int]:
-    """The param and the entry in it of entry ``i`` of a flat vector."""
-    k = int(np.searchsorted(split, i, side="right"))
-    return keys[k], i - ([0, *split][k])
-
 
 # ----------------------------------------------------------------------------- the walk
 
@@ -409,7 +399,8 @@ _READS_RHO = {"sam": "e_t", "msam": "w~_t", "adamw-msam": "c_t"}
 
 
 def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
-    """``found``, said as a schedule read at another count, when that explains the whole run."""
+    """``found``, said as a schedule read at another count, when that explains the whole run;
+    placed in the first equation that reads it (AdamW's lr: its decay ``w'_t``, where lam > 0)."""
     at = lambda values, b: values and [values[min(a * t + b, case.steps - 1)]  # noqa: E731
                                        for t in range(case.steps)]  # fmt: skip
     lr, rho = at(case.lr, b), at(case.rho, c)
@@ -417,7 +408,8 @@ def _recounted(case, got, found: Location, words: str, a: int, b: int, c: int):
     if same or _walk(replace(case, lr=lr, rho=rho), got, False):
         return None
     symbol = _READS_RHO.get(case.optimizer) if rho != case.rho else None
-    symbol = symbol or ("w'_t" if case.optimizer == "adamw-msam" else "w_{t+1}")
+    decay_first = case.optimizer == "adamw" and case.hyperparameters.get("weight_decay")
+    symbol = symbol or ("w'_t" if case.optimizer == "adamw-msam" or decay_first else "w_{t+1}")
     which = "lr and rho are the schedules' values" if case.rho else "lr is the schedule's value"
     finding = f"every step's {which} at step {words}, not at "
     return replace(found, finding=finding + "step t: read at another count", symbol=symbol)
@@ -517,8 +509,8 @@ def _check_step(case, got, t, step, how) -> Location | None:
                                           want, step, keys)[1]  # fmt: skip
         symbol = _refine(case.optimizer, equation, finding, got_combo, want_combo, undecayed)
         symbol = memory_free_symbol(symbol) if form == "memory-free" else symbol
-        if equation.shown == "v" and (x := _carried_on(step, got_combo, want_combo, value,
-                                                        _flat(got.params, keys, t))):  # fmt: skip
+        params = _flat(got.params, keys, t)
+        if equation.shown == "v" and (x := _carried_on(step, got_combo, want_combo, value, params)):
             finding += (f"; and w_next is {x} - lr v_{{t+1}}: the step carries on from {x} "
                         "(it is not undone), in the decay and in the update")  # fmt: skip
             symbol = "w_{t+1}"
@@ -529,10 +521,21 @@ def _check_step(case, got, t, step, how) -> Location | None:
                 "is made right, and the gradient is taken at another point."
             )
             symbol = "d_t"
+        stored = equation.shown in _BUFFERS and _float32(value) > _float32(params)
+        if stored and "precision" in finding:  # rounded where it is kept, not where d_t is made
+            finding += "; it holds float32 numbers, the params do not: it is kept in float32"
+            symbol = equation.symbol
         if form == "memory-free" and equation.shown == "w":
-            equation, finding, symbol = _memory_free(value, step, _flat(kept["v"], keys, t))
+            v = kept["v"]
+            held = _held(case, got, keys, v)  # no step moves its point back: an undo cancels
+            equation, finding, symbol = _memory_free(value, step, _flat(v, keys, t), held)
         return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
     return None
+
+
+def _float32(x) -> bool:
+    """Whether every entry of ``x`` is a float32 number (a value stored in single precision)."""
+    return bool(np.all(x == x.astype(np.float32)))
 
 
 def _decayed_at_the_point(step: _Step, x, kept, keys, t) -> bool:
@@ -567,12 +570,22 @@ _C_NEXT = "c_{t+1} = rho / (||v_{t+1}|| + EPS) (the point returned)"
 _RETURNED = Equation("w~_{t+1}", f"w~_{{t+1}} = w_{{t+1}} - c_{{t+1}} v_{{t+1}}, {_C_NEXT}", "w")
 
 
-def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
+def _held(case: Case, got: Trajectory, keys, v) -> bool:
+    """Whether every point passed to ``grad_fn`` is the last one less ``lr v_{t+1}``: the
+    point held is never moved back nor perturbed again (plain momentum SGD on it)."""
+    x = [_flat(got.eval_points, keys, (t, 0)) for t in range(got.steps)]
+    lr_v = [case.lr[t] * _flat(v, keys, t) for t in range(got.steps)]
+    return all(_agree(x[t + 1], x[t] - lr_v[t]) for t in range(got.steps - 1))
+
+
+def _memory_free(value, step: _Step, v_next, held: bool) -> tuple[Equation, str, str]:
     """The point a memory-free step returned, ``w~_{t+1} = w_{t+1} - c_{t+1} v_{t+1}``
     (``value`` less ``rho u_{t+1}``, the shift the runner added), described, and where it
     goes wrong: the undo ``w_t = w~_t + c_t v_t`` (an extra term along ``v_t``), else the
-    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds (the equation itself,
-    ``w~_{t+1}``, where only the sign of ``c_{t+1} v_{t+1}`` is flipped), else ``w_{t+1}``."""
+    next perturbation ``c_{t+1}`` where the ``w_{t+1}`` term holds (the undo again where the
+    point is ``held``: an undo made with ``v_{t+1}`` cancels the next perturbation; the
+    equation itself, ``w~_{t+1}``, where only the sign of ``c_{t+1} v_{t+1}`` is flipped),
+    else ``w_{t+1}``."""
     point = value - step.scalars["rho"] / (np.linalg.norm(v_next) + EPS) * v_next
     outputs_first = sorted(step.vectors.items(), key=lambda item: item[0] not in _OUTPUTS)
     basis = describe.basis({n: x for n, x in outputs_first if n != _NEXT_PERTURBED})
@@ -587,9 +600,11 @@ def _memory_free(value, step: _Step, v_next) -> tuple[Equation, str, str]:
         return _RETURNED, text + " (the perturbation applied at step t is not undone)", "w_t"
     applied = [k for k, c in want.items() if "||v_{t+1}||" in c]  # c_{t+1} v_{t+1}'s term
     if changed == set(applied) and applied[0] not in got:  # c_{t+1} v_{t+1} left out
-        why = (" (a next perturbation along v_t or none gives these numbers, as does an undo "
-               "w_t = w~_t + c_t v_t made with v_{t+1}, which cancels it)")  # fmt: skip
-        return _RETURNED, text + why, "c_{t+1}"
+        why = (" (and every point you pass to grad_fn is the last one less lr v_{t+1}: an undo "
+               "w_t = w~_t + c_t v_t made with v_{t+1} cancels the next perturbation, as would a "
+               "next perturbation along v_t)" if held else " (the next perturbation is not "
+               "applied)")  # fmt: skip
+        return _RETURNED, text + why, "w_t" if held else "c_{t+1}"
     if changed == set(applied) and "flipped" in text:
         return _RETURNED, text + " (the next perturbation is applied with +)", "w~_{t+1}"
     return _RETURNED, text, "w_{t+1}" if "w_{t+1}" in changed else "c_{t+1}"
@@ -631,6 +646,8 @@ def _refine(optimizer: str, equation: Equation, text: str, got, want, undecayed=
         other = next(o for o in _SLOTS if f"expected {_output_name(o)}:" in text)
         first = min(shown, other, key=_SLOTS.index)
         return next(e.symbol for e in EQUATIONS[optimizer] if e.shown == first)
+    if "placed before is still there" in text:
+        return "w_t"  # the undo w_t = w~_t + c_t v_t (the memory-free form's) is not made
     normalised = shown.startswith("point") and any(w in text for w in _NORM_WORDS)
     if optimizer in _NORMALISES and (normalised or "needs + EPS" in text):
         return _NORMALISES[optimizer]  # a shift rho long along another vector: its norm

@@ -145,6 +145,21 @@ def test_a_float32_norm_matches_up_to_precision_and_names_the_cause(cases, name)
     assert f"--rtol {result.precision.rtol:.0e} accepts it" in result.summary
 
 
+class _MSAMBufferInFloat32(ms.optim.MSAM):
+    def update(self, w, state, grad, t, trace):
+        w_next, kept = super().update(w, state, grad, t, trace)
+        return w_next, {"momentum": {k: np.float32(v) for k, v in kept["momentum"].items()}}
+
+
+def test_a_buffer_kept_in_float32_is_placed_in_v_and_the_cause_is_not_the_norm(cases):
+    """The step in float64, its buffer stored in float32 (the params are not): the rounding
+    is where the buffer is kept, v_{t+1}, and the verdict does not blame the norm."""
+    case = _case(cases, "msam-mlp-rho0.3")
+    result = check_case(case, run_reference(case, _MSAMBufferInFloat32, record_buffers=True))
+    assert result.verdict == "precision" and result.equation == "v_{t+1}", result.location
+    assert "kept in float32" in result.location and "not the norm" in result.precision.cause
+
+
 def test_rounding_to_float32_everywhere_is_precision_with_another_cause(cases):
     case = _case(cases, "msam-mlp-rho0.3")
     got = copy.deepcopy(case.reference)

@@ -121,12 +121,18 @@ def test_an_optax_state_of_per_tensor_scalars_is_not_taken_for_a_buffer():
 
 @pytest.mark.parametrize(
     ("name", "symbol"),
-    [("sam-mlp-wd-schedules-restore", "e_t"), ("sgd-mlp-momentum-wd-restore", "w_{t+1}")],
-)
+    [("sam-mlp-wd-schedules-restore", "e_t"), ("sgd-mlp-momentum-wd-restore", "w_{t+1}"),
+     ("adamw-mlp-schedule-restore", "w'_t"), ("adamw-mlp-schedule-restore no decay", "w_{t+1}")],
+)  # fmt: skip
 def test_schedules_read_at_the_count_of_calls_are_told_and_placed(cases, name, symbol):
     """A run whose lr is lr[2t + 1] and rho rho[2t] (a count that steps twice a step) is
-    told as such; it sits first in the perturbation where rho changes, else in w_{t+1}."""
-    case = _case(cases, name)
+    told as such; it sits first in the perturbation where rho changes, else in AdamW's
+    decay w'_t = w_t (1 - lr lam) where lam > 0, else in w_{t+1}."""
+    case = _case(cases, name.split()[0])
+    if name.endswith("no decay"):
+        hp = {**case.hyperparameters, "weight_decay": 0.0}
+        case = copy.copy(case)
+        case.hyperparameters = hp
     last = case.steps - 1
     recount = copy.copy(case)
     recount.lr = [case.lr[min(2 * t + 1, last)] for t in range(case.steps)]

@@ -91,6 +91,13 @@ def sgd_in_float32(w, v, grad_fn, lr, momentum, weight_decay):
     g = grad_fn(w)
     d = {k: (g[k] + weight_decay * w[k]).astype(np.float32) for k in w}
     v_next = {k: np.float32(momentum) * v[k].astype(np.float32) + d[k] for k in w}
+    return {k: w[k].astype(np.float32) - np.float32(lr) * v_next[k] for k in w}, v_next
+
+
+def nag_velocity_kept_in_float32(w, v, grad_fn, lr, momentum, weight_decay):
+    a = {k: w[k] - lr * momentum * v[k] for k in w}
+    g = grad_fn(a)  # the step in float64; only the buffer it keeps is rounded
+    v_next = {k: np.float32(momentum * v[k] + g[k] + weight_decay * a[k]) for k in w}
     return {k: w[k] - lr * v_next[k] for k in w}, v_next
 
 
@@ -184,6 +191,30 @@ def msam_memory_free_next_along_v(w, v, grad_fn, lr, momentum, rho, weight_decay
     return {k: w[k] - lr * v_next[k] - c * v[k] for k in w}, v_next  # next along v, not v_next
 
 
+def msam_memory_free_undo_with_v_next(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    g = grad_fn(w)
+    v = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}  # v_{t+1} first
+    c = rho / (_norm(v) + EPS)
+    w = {k: w[k] + c * v[k] - lr * v[k] for k in w}  # undone along v_{t+1}, not v_t
+    return {k: w[k] - c * v[k] for k in w}, v
+
+
+def msam_memory_free_next_left_out(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / (_norm(v) + EPS)
+    g = grad_fn(w)
+    v_next = {k: momentum * v[k] + g[k] + weight_decay * w[k] for k in w}
+    return {k: w[k] + c * v[k] - lr * v_next[k] for k in w}, v_next  # undone, not perturbed
+
+
+def msam_memory_free_perturbed_again(w, v, grad_fn, lr, momentum, rho, weight_decay):
+    c = rho / (_norm(v) + EPS)
+    wp = {k: w[k] - c * v[k] for k in w}  # w is w~_t already: perturbed a second time
+    v_next = {k: momentum * v[k] + grad_fn(wp)[k] + weight_decay * wp[k] for k in w}
+    w_next = {k: w[k] + c * v[k] - lr * v_next[k] for k in w}
+    c_next = rho / (_norm(v_next) + EPS)
+    return {k: w_next[k] - c_next * v_next[k] for k in w}, v_next
+
+
 def msam_norm_per_row(w, v, grad_fn, lr, momentum, rho, weight_decay):
     n = {k: np.linalg.norm(v[k], axis=-1, keepdims=True) + EPS for k in w}  # per row
     wp = {k: w[k] - rho * v[k] / n[k] for k in w}
@@ -237,6 +268,7 @@ def msam_memory_free_next_uphill(w, v, grad_fn, lr, momentum, rho, weight_decay)
 BY_THE_NUMBERS = [
     ("sgd-momentum", sgd_in_float32, "standard", "d_t", "single precision (float32)"),
     ("msam", msam_norm_in_float32, "standard", "u_t", "single precision (float32)"),
+    ("nag", nag_velocity_kept_in_float32, "standard", "v_{t+1}", "it is kept in float32"),
     ("msam", msam_along_fresh_momentum, "standard", "u_t", "another direction"),
     ("sam", sam_from_perturbed_point, "standard", "w_{t+1}", "carries on from w_t + e_t"),
     ("adamw-msam", adamw_msam_from_perturbed_point, "standard", "w'_t", "w~_t stands where"),
@@ -245,7 +277,11 @@ BY_THE_NUMBERS = [
     ("adamw-msam", adamw_msam_along_second_moment, "standard", "c_t", "another direction"),
     ("adamw-msam", adamw_msam_scale_times_lr, "standard", "c_t", "m_t is multiplied by -lr"),
     ("msam", msam_memory_free_not_undone, "memory-free", "w_t", "is not undone"),
-    ("msam", msam_memory_free_next_along_v, "memory-free", "c_{t+1}", "made with v_{t+1}"),
+    # the next two return w~_t - lr v_{t+1} on every step: one set of numbers, two readings
+    ("msam", msam_memory_free_next_along_v, "memory-free", "w_t", "next perturbation along v_t"),
+    ("msam", msam_memory_free_undo_with_v_next, "memory-free", "w_t", "made with v_{t+1} cancels"),
+    ("msam", msam_memory_free_next_left_out, "memory-free", "c_{t+1}", "is not applied"),
+    ("msam", msam_memory_free_perturbed_again, "memory-free", "w_t", "placed before is still"),
     ("msam", msam_memory_free_next_uphill, "memory-free", "w~_{t+1}", "applied with +"),
     ("msam", msam_norm_per_row, "standard", "u_t", "(unevenly), but its length is"),
     ("sam", sam_sum_of_tensor_norms, "standard", "e_t", "positive multiple of it (by one factor)"),
