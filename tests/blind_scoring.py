@@ -59,6 +59,7 @@ SETS = {
     "blind3": (HERE / "exercises" / "blind3", HERE / "crosscheck" / "blind3"),
     "blind4": (HERE / "exercises" / "blind4", HERE / "crosscheck" / "blind4"),
     "blind5": (HERE / "exercises" / "blind5", HERE / "crosscheck" / "blind5"),
+    "blind6": (HERE / "exercises" / "blind6", HERE / "crosscheck" / "blind6"),
 }
 PERTURBED = "keeps the perturbed point"  # the kit's evidence of params that are w~
 

@@ -4,10 +4,13 @@ while the localiser was being improved on the fourth set.
 
 Measured blind, with the localiser as it was when the set was written: the grader named or
 located 50 of 54 wrong student answers, the kit 34 of 39 broken optimizers. Measured again
-after the improvements made on the fourth set (which had not seen this set): 50 of 54 and
-35 of 39 (93% and 90%). The target of 95% is not met. No false pass and no false fail. The
-misses are listed by ``python -m tests.test_blind_set_5``. The floors below keep the rates
-from getting worse; every wrong entry must fail and every correct one pass."""
+after the improvements made on the fourth set (which had not seen this set): 50 of 54 and 35
+of 39 (93% and 90%). The target of 95% is not met. Then the localiser was improved on this
+set's misses (a buffer kept in float32, a memory-free undo made with ``v_{t+1}``, a
+perturbation left in place, an lr read at another count): 52 of 54 and 38 of 39, so the set
+is no longer blind; the sixth set measures those changes. No false pass and no false fail.
+The misses are listed by ``python -m tests.test_blind_set_5``. The floors below keep the
+rates from getting worse; every wrong entry must fail and every correct one pass."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import pytest
 
 from .blind_scoring import left_side, outcomes, table
 
-FLOOR = {"exercises": 0.92, "crosscheck": 0.89}  #: named or located, of the wrong ones
+FLOOR = {"exercises": 0.96, "crosscheck": 0.97}  #: named or located, of the wrong ones
 
 
 @pytest.mark.parametrize("which", ["exercises", "crosscheck"])

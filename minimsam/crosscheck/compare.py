@@ -578,9 +578,11 @@ def check_case(
     if divergence is None:
         return result
     if divergence.step == 0 and "gradient evaluations, expected" in divergence.quantity:
+        takes = "two per step: g^(1)_t = g(w_t), g(w_t + e_t)" if case.optimizer == "sam" else "one"
         reason = (
             f"step 0 made {divergence.quantity}: the optimizer was not driven the way "
-            f"{case.optimizer} evaluates gradients"
+            f"{case.optimizer} evaluates gradients, or its step takes another number of "
+            f"gradients than the equations, which take {takes}"
         )
         result.verdict, result.not_driven = "not driven", NotDriven(reason, [], EVALUATION_FITS)
         return result

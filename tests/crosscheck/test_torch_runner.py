@@ -195,6 +195,27 @@ def test_a_user_adapter_class_is_used(golden_dir):
     assert all(r.verdict == "not driven" for r in report.results)
 
 
+def test_a_sam_step_with_one_gradient_is_told_which_two_sam_takes(golden_dir):
+    class OneGradientSAM(torch.optim.Optimizer):
+        """Wrong on purpose: one closure call per step, the ascent reusing the last gradient."""
+
+        def __init__(self, params, lr, rho, momentum=0.0, weight_decay=0.0):
+            super().__init__(params, dict(lr=lr, rho=rho))
+
+        @torch.no_grad()
+        def step(self, closure):
+            with torch.enable_grad():
+                closure()
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.sub_(group["lr"] * p.grad)
+
+    report = crosscheck.check_torch(golden_dir, "sam", OneGradientSAM)
+    assert all(r.verdict == "not driven" for r in report.results)
+    reason = report.results[0].not_driven.reason
+    assert "1 gradient evaluations, expected 2" in reason and "g^(1)_t = g(w_t)" in reason
+
+
 def test_unknown_adapter_and_bad_impl_strings():
     with pytest.raises(ValueError, match="package.module:Name"):
         torch_runner.load_object("torch.optim.SGD")
