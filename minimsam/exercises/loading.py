@@ -85,8 +85,6 @@ def _module(path: Path) -> types.ModuleType:
         exec(compile(notebook_definitions(path), str(path), "exec"), module.__dict__)
         return module
     spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"cannot import {str(path)!r}: give a .py file or an .ipynb notebook")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -100,12 +98,12 @@ def load_function(spec: str | Path, default: str) -> Callable:
         path = path / f"{default.removesuffix('_step')}.py"
     if not path.is_file():
         raise ValueError(f"no solution file {str(path)!r}: give path/to/solution.py[:function]")
+    if path.suffix not in (".py", ".ipynb"):
+        raise ValueError(f"cannot import {str(path)!r}: give a .py file or an .ipynb notebook")
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
     try:
         module = _module(path)
-    except ValueError:
-        raise
     except Exception as err:  # the student's file: any error is theirs, reported in one line
         raise ValueError(f"loading {str(path)!r} failed: {_one_line(err)}") from None
     finally:

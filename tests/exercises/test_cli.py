@@ -89,6 +89,22 @@ def test_a_file_that_does_not_import_is_one_line(capsys, tmp_path):
     assert "loading" in line and "SyntaxError" in line
 
 
+@pytest.mark.parametrize(
+    "file, source, fragment",
+    [
+        ("raises.py", "raise ValueError('bad constant')\n", "failed: ValueError: bad constant"),
+        ("bad.ipynb", "not json", "failed: JSONDecodeError"),
+        ("answer.txt", "def msam_step(): pass\n", "cannot import"),
+    ],
+)
+def test_a_file_whose_import_raises_is_named_in_the_one_line(capsys, tmp_path, file, source,
+                                                             fragment):  # fmt: skip
+    (tmp_path / file).write_text(source)
+    status, _, err = run(capsys, "check", "msam", tmp_path / file)
+    (line,) = err.strip().splitlines()
+    assert status == 1 and file in line and fragment in line
+
+
 def test_list_and_the_installed_entry_point():
     done = subprocess.run(
         [sys.executable, "-m", "minimsam", "exercise", "list"],
