@@ -612,7 +612,7 @@ def _placed(result: CaseResult, case: Case, got: Trajectory, memory_free: bool) 
         symbol = result.located.symbol
         result.location = str(result.located)
         result.equation = memory_free_symbol(symbol) if memory_free else symbol
-    p = result.precision  # a buffer found kept in float32 (its numbers are): not the norm
-    if p and result.location and "kept in float32" in result.location:
-        p.cause = f"{result.equation} kept in float32, not the norm computed in float32"
+    if result.precision and result.located is not None and result.located.kept_in_float32:
+        cause = f"{result.equation} kept in float32, not the norm computed in float32"
+        result.precision.cause = cause  # the localiser saw the buffer's numbers: not the norm
     return result

@@ -355,6 +355,7 @@ class Location:
     you: bool = True
     memory_free: bool = False  # the value is the next perturbed point (Algorithm 1's form)
     symbol: str = ""  # the equation of docs/optimizers.md the difference sits in (its left side)
+    kept_in_float32: bool = False  # a buffer rounded where it is stored (its entries are float32)
 
     def __str__(self) -> str:
         agreed = "; ".join(f"{e.words(self.you)}, {e.text}" for e in self.agreed)
@@ -522,14 +523,25 @@ def _check_step(case, got, t, step, how) -> Location | None:
             )
             symbol = "d_t"
         stored = equation.shown in _BUFFERS and _float32(value) > _float32(params)
-        if stored and "precision" in finding:  # rounded where it is kept, not where d_t is made
+        stored &= "precision" in finding
+        if stored:  # rounded where it is kept, not where d_t is made
             finding += "; it holds float32 numbers, the params do not: it is kept in float32"
             symbol = equation.symbol
         if form == "memory-free" and equation.shown == "w":
             v = kept["v"]
             held = _held(case, got, keys, v)  # no step moves its point back: an undo cancels
             equation, finding, symbol = _memory_free(value, step, _flat(v, keys, t), held)
-        return Location(case.name, t, equation, agreed, finding, you, memory_free, symbol)
+        return Location(
+            case.name,
+            t,
+            equation,
+            agreed,
+            finding,
+            you,
+            memory_free,
+            symbol,
+            kept_in_float32=stored,
+        )
     return None
 
 
